@@ -1,0 +1,104 @@
+import { z } from 'zod';
+import { clusterConfigSchema } from './cluster-config.ts';
+import { hostPort, memberName } from './units.ts';
+import { parseOrThrow } from './validation.ts';
+
+const credentials = (defaultUser: string) =>
+  z
+    .strictObject({
+      username: z.string({ error: 'a role name' }).min(1).default(defaultUser),
+      password: z.string({ error: 'a password string' }).optional(),
+    })
+    .prefault({});
+
+/** Member tags, as Patroni names them. */
+export const tagsSchema = z
+  .looseObject({
+    nofailover: z.boolean({ error: 'true or false' }).default(false),
+    failover_priority: z.number().int().nonnegative({ error: 'an integer >= 0' }).default(1),
+    noloadbalance: z.boolean({ error: 'true or false' }).default(false),
+    nosync: z.boolean({ error: 'true or false' }).default(false),
+    clonefrom: z.boolean({ error: 'true or false' }).default(false),
+    replicatefrom: memberName.optional(),
+  })
+  .prefault({})
+  .superRefine((tags, ctx) => {
+    if (tags.nofailover && tags.failover_priority > 0 && tags.failover_priority !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['failover_priority'],
+        message: '0 (or left out) when nofailover is true',
+        input: tags.failover_priority,
+      });
+    }
+  });
+export type Tags = z.output<typeof tagsSchema>;
+
+const callbackScript = z.string({ error: 'the path of an executable script' }).min(1);
+
+/**
+ * The agent's local configuration: Patroni's YAML shape (`scope`, `name`, `restapi`,
+ * `postgresql`, `tags`, `bootstrap`), with a `dynamodb:` section instead of `etcd:`.
+ */
+export const agentConfigSchema = z.strictObject({
+  scope: memberName,
+  name: memberName,
+  restapi: z.strictObject({
+    listen: hostPort,
+    connect_address: hostPort.optional(),
+    /** Seconds a health check may take before the API answers from its last observation. */
+    request_timeout: z.number().positive().default(2),
+  }),
+  postgresql: z.strictObject({
+    listen: hostPort,
+    connect_address: hostPort.optional(),
+    data_dir: z.string({ error: 'an absolute directory path' }).startsWith('/', { error: 'an absolute directory path' }),
+    bin_dir: z.string({ error: 'a directory path' }).default('/usr/lib/postgresql/15/bin'),
+    /** pgwarden: the OS user that runs PostgreSQL's programs when the agent runs as root. */
+    run_as: z.string({ error: 'an OS user name' }).default('postgres'),
+    authentication: z
+      .strictObject({
+        superuser: credentials('postgres'),
+        replication: credentials('replicator'),
+      })
+      .prefault({}),
+    parameters: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
+    pg_hba: z.array(z.string()).default([]),
+    callbacks: z
+      .strictObject({
+        on_start: callbackScript.optional(),
+        on_stop: callbackScript.optional(),
+        on_restart: callbackScript.optional(),
+        on_reload: callbackScript.optional(),
+        on_role_change: callbackScript.optional(),
+      })
+      .prefault({}),
+    /** Seconds to wait for PostgreSQL to accept connections after a start. */
+    start_timeout: z.number().positive().default(60),
+  }),
+  tags: tagsSchema,
+  dynamodb: z.strictObject({
+    table: z.string({ error: 'a DynamoDB table name' }).regex(/^[A-Za-z0-9_.-]{3,255}$/, {
+      error: 'a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -)',
+    }),
+    region: z.string().default('us-east-1'),
+    endpoint: z.url({ error: 'an http(s) URL' }).optional(),
+  }),
+  bootstrap: z
+    .strictObject({
+      /** Initial dynamic configuration, written by whoever initialises the cluster. */
+      dcs: clusterConfigSchema.optional(),
+      initdb: z.array(z.union([z.string(), z.record(z.string(), z.string())])).default([]),
+    })
+    .prefault({}),
+  /** EC2 instance id of this host; the controller fences through it. Read from IMDS when absent on EC2. */
+  instance_id: z.string().optional(),
+  log: z.strictObject({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') }).prefault({}),
+});
+
+export type AgentConfig = z.output<typeof agentConfigSchema>;
+export type AgentConfigInput = z.input<typeof agentConfigSchema>;
+
+export function parseAgentConfig(input: unknown, source = 'agent config'): AgentConfig {
+  return parseOrThrow(agentConfigSchema, input, source);
+}

@@ -1,0 +1,93 @@
+import type { ClusterConfig } from '../config/cluster-config.ts';
+import { formatBytes } from '../format.ts';
+import type { Observations } from '../lease/observe.ts';
+import type { Leader, Member } from '../model/items.ts';
+
+export interface Exclusion {
+  readonly name: string;
+  readonly reason: string;
+}
+
+export interface CandidateSelection {
+  /** Eligible members, best first: highest received LSN, then failover_priority, then name. */
+  readonly eligible: readonly Member[];
+  /** Every other member (but the old primary) and why it cannot be promoted. */
+  readonly excluded: readonly Exclusion[];
+}
+
+export interface SelectionInput {
+  readonly members: readonly Member[];
+  readonly leader?: Leader;
+  readonly observations: Observations;
+  readonly config: ClusterConfig;
+}
+
+export interface SelectionOptions {
+  /** The primary being replaced: never a candidate, never listed. */
+  readonly oldPrimary?: string;
+  /** Members this operation must not pick again. */
+  readonly exclude?: readonly string[];
+  /** Switchover: the candidate catches up before promotion, so lag does not exclude it. */
+  readonly ignoreLag?: boolean;
+}
+
+/** The member's most advanced received position: receive LSN, or replay LSN when not streaming. */
+export function receivedLsn(member: Member): number | null {
+  if (member.receive_lsn !== null && member.replay_lsn !== null) return Math.max(member.receive_lsn, member.replay_lsn);
+  return member.receive_lsn ?? member.replay_lsn;
+}
+
+/** Why `member` cannot be promoted, or undefined when it can (DESIGN §4, candidate selection). */
+export function exclusionReason(member: Member, input: SelectionInput, options: SelectionOptions): string | undefined {
+  const { config, leader, observations } = input;
+  if (options.exclude?.includes(member.name)) return 'failed to promote earlier in this operation';
+  const seen = observations.members[member.name];
+  if (!seen?.fresh) {
+    const age = seen ? `${(seen.unchangedMs / 1000).toFixed(1)} s` : 'ever';
+    return `heartbeat unchanged for ${age} (>= ttl ${config.ttl} s)`;
+  }
+  if (member.state !== 'running') return `PostgreSQL is ${member.state}`;
+  if (member.role !== 'replica') return `role is ${member.role}, not replica`;
+  if (member.tags.nofailover) return 'tagged nofailover';
+  if (member.tags.failover_priority <= 0) return 'failover_priority is 0';
+  const expectedTimeline = leader?.timeline;
+  if (config.check_timeline && expectedTimeline !== undefined && member.timeline !== expectedTimeline) {
+    return `timeline ${member.timeline ?? 'unknown'}, expected ${expectedTimeline} (check_timeline)`;
+  }
+  const recordedSync = leader?.sync.includes(member.name) ?? false;
+  if (config.synchronous_mode && !recordedSync) return 'not a recorded synchronous standby (synchronous_mode)';
+  const received = receivedLsn(member);
+  if (received === null) return 'reports no received or replayed LSN';
+  if (!options.ignoreLag && !(config.synchronous_mode && recordedSync)) {
+    const lag = Math.max(0, (leader?.lsn ?? 0) - received);
+    if (lag > config.maximum_lag_on_failover) {
+      return `lag ${formatBytes(lag)} > maximum_lag_on_failover ${formatBytes(config.maximum_lag_on_failover)}`;
+    }
+  }
+  return undefined;
+}
+
+/** Ranks every member but the old primary; pure and deterministic (ties broken by name). */
+export function selectCandidates(input: SelectionInput, options: SelectionOptions = {}): CandidateSelection {
+  const eligible: Member[] = [];
+  const excluded: Exclusion[] = [];
+  for (const member of input.members) {
+    if (member.name === options.oldPrimary) continue;
+    const reason = exclusionReason(member, input, options);
+    if (reason === undefined) eligible.push(member);
+    else excluded.push({ name: member.name, reason });
+  }
+  eligible.sort(
+    (a, b) =>
+      (receivedLsn(b) ?? 0) - (receivedLsn(a) ?? 0) ||
+      b.tags.failover_priority - a.tags.failover_priority ||
+      a.name.localeCompare(b.name),
+  );
+  return { eligible, excluded };
+}
+
+/** `node2: lag 3.1 MB > ...; node3: tagged nofailover` — the refusal sentence. */
+export function describeExclusions(excluded: readonly Exclusion[]): string {
+  if (excluded.length === 0) return 'no other member is registered';
+  return excluded.map((e) => `${e.name}: ${e.reason}`).join('; ');
+}

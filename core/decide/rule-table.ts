@@ -1,0 +1,7 @@
+import type { Rule } from './context.ts';
+import { idleRules, idleTailRules } from './rules/idle-rules.ts';
+import { failoverRules, switchoverRules } from './rules/op-rules.ts';
+import { syncRules } from './rules/sync-rules.ts';
+
+/** The one table of numbered rules (gapped ids), in the order they are tried. */
+export const RULES: readonly Rule[] = [...idleRules, ...syncRules, ...idleTailRules, ...failoverRules, ...switchoverRules];

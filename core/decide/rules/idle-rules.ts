@@ -1,0 +1,236 @@
+import { formatLsn } from '../../format.ts';
+import type { Member } from '../../model/items.ts';
+import { describeExclusions, selectCandidates } from '../candidates.ts';
+import type { Rule, RuleContext, RuleOutcome } from '../context.ts';
+import { advanceOp, newOp } from '../op-builders.ts';
+import { planIntent } from './intent-plans.ts';
+
+/** True when the lease cannot be relied on: expired as observed, released, or missing. */
+function leaseGone(ctx: RuleContext): boolean {
+  return !ctx.leader || ctx.observations.leader?.expired === true;
+}
+
+function refusal(ctx: RuleContext, key: string, message: string): RuleOutcome {
+  const first = ctx.observations.notice !== key;
+  return {
+    reason: message,
+    steps: first
+      ? [{ kind: 'notify', event: { type: 'failover_refused', cluster: ctx.snapshot.cluster, message } }]
+      : [],
+    notice: key,
+  };
+}
+
+/** Members that should stream from someone and do not: fenced, stopped, or on the wrong upstream. */
+function stragglers(ctx: RuleContext, leaderName: string, skip: readonly string[] = []): Member[] {
+  return ctx.snapshot.members.filter((m) => {
+    if (m.name === leaderName || skip.includes(m.name) || !ctx.isFresh(m.name)) return false;
+    if (m.state === 'bootstrapping' || m.state === 'starting') return false;
+    if (m.state === 'fenced' || m.state === 'stopped') return true;
+    const upstream = m.tags.replicatefrom ?? leaderName;
+    return m.role === 'replica' && m.state === 'running' && m.upstream !== upstream;
+  });
+}
+
+export function rejoinSteps(ctx: RuleContext, leaderName: string, term: number, members: readonly Member[]) {
+  return members.map((m) => ({
+    kind: 'command' as const,
+    action: 'rejoin' as const,
+    member: m.name,
+    term,
+    leader: m.tags.replicatefrom && ctx.isFresh(m.tags.replicatefrom) ? m.tags.replicatefrom : leaderName,
+  }));
+}
+
+export const idleRules: readonly Rule[] = [
+  {
+    id: 100,
+    state: 'any',
+    when: 'the cluster has no initialize item and no leader: not bootstrapped',
+    decide: (ctx) =>
+      !ctx.snapshot.initialize && !ctx.leader ? { reason: 'cluster not bootstrapped yet; waiting', steps: [] } : undefined,
+  },
+  {
+    id: 110,
+    state: 'idle',
+    when: 'the config item is malformed',
+    decide: (ctx) =>
+      ctx.configValid
+        ? undefined
+        : refusal(ctx, 'config_malformed', 'config item is malformed; deciding nothing until it is fixed (edit-config)'),
+  },
+  {
+    id: 120,
+    state: 'idle',
+    when: 'an intent is scheduled in the future',
+    decide: (ctx) => {
+      const intent = ctx.snapshot.intent;
+      if (!intent?.scheduled_at || intent.scheduled_at <= ctx.now) return undefined;
+      return {
+        reason: `${intent.kind} to ${intent.to ?? 'the best candidate'} scheduled at ${new Date(intent.scheduled_at).toISOString()}; waiting`,
+        steps: [],
+      };
+    },
+  },
+  {
+    id: 130,
+    state: 'idle',
+    when: 'an operator intent is due: start it, or refuse it with the reason',
+    next: ['switchover:demote', 'failover:takeover'],
+    decide: (ctx) => (ctx.snapshot.intent ? planIntent(ctx, ctx.snapshot.intent) : undefined),
+  },
+  {
+    id: 140,
+    state: 'idle',
+    when: 'the cluster is paused',
+    decide: (ctx) =>
+      ctx.config.pause ? { reason: 'paused: nothing automatic (manual switchover still works)', steps: [] } : undefined,
+  },
+  {
+    id: 150,
+    state: 'idle',
+    when: 'no leader item and no history: the first primary is still bootstrapping',
+    decide: (ctx) =>
+      !ctx.leader && ctx.snapshot.history.length === 0
+        ? { reason: 'no leader yet: the initializing member is still bootstrapping', steps: [] }
+        : undefined,
+  },
+  {
+    id: 160,
+    state: 'idle',
+    when: 'the lease expired (same rvn seen >= ttl), was released or is missing, and a candidate is eligible',
+    next: ['failover:takeover'],
+    decide: (ctx) => {
+      if (!leaseGone(ctx)) return undefined;
+      const leader = ctx.leader;
+      const selection = selectCandidates(
+        { members: ctx.snapshot.members, observations: ctx.observations, config: ctx.config, ...(leader ? { leader } : {}) },
+        leader ? { oldPrimary: leader.holder } : {},
+      );
+      const best = selection.eligible[0];
+      if (!best) return undefined;
+      const why = !leader
+        ? 'no leader item'
+        : leader.released
+          ? `${leader.holder} released the lease`
+          : `lease of ${leader.holder} unchanged for ${((ctx.observations.leader?.unchangedMs ?? 0) / 1000).toFixed(1)} s (ttl ${ctx.config.ttl} s)`;
+      const lastTerm = leader?.term ?? Math.max(0, ...ctx.snapshot.history.map((h) => h.term));
+      const op = newOp(
+        {
+          kind: 'failover',
+          step: 'takeover',
+          from: leader?.holder ?? ctx.snapshot.history.at(-1)?.new ?? best.name,
+          to: best.name,
+          term: lastTerm,
+          reason: `${why}; promoting ${best.name} (received ${formatLsn(best.receive_lsn ?? best.replay_lsn ?? 0)})`,
+          rule: 160,
+          ...(leader ? { observed_rvn: leader.rvn, lsn: leader.lsn } : {}),
+        },
+        ctx,
+      );
+      return {
+        reason: op.reason,
+        steps: [
+          { kind: 'begin_op', op },
+          {
+            kind: 'take_over',
+            ...(leader ? { from: leader.holder, rvn: leader.rvn } : {}),
+            to: best.name,
+            term: lastTerm,
+            then: advanceOp(op, 'fence', ctx.now),
+          },
+        ],
+        notice: null,
+      };
+    },
+  },
+  {
+    id: 170,
+    state: 'idle',
+    when: 'the lease is gone and no member is eligible',
+    decide: (ctx) => {
+      if (!leaseGone(ctx)) return undefined;
+      const leader = ctx.leader;
+      const selection = selectCandidates(
+        { members: ctx.snapshot.members, observations: ctx.observations, config: ctx.config, ...(leader ? { leader } : {}) },
+        leader ? { oldPrimary: leader.holder } : {},
+      );
+      const message = `no candidate: ${describeExclusions(selection.excluded)}`;
+      return refusal(ctx, `no_candidate:${message}`, message);
+    },
+  },
+  {
+    id: 180,
+    state: 'idle',
+    when: 'a member that does not hold the lease reports a running primary',
+    decide: (ctx) => {
+      const leader = ctx.leader!;
+      const rogue = ctx.snapshot.members.find(
+        (m) => m.name !== leader.holder && m.role === 'primary' && m.state === 'running' && ctx.isFresh(m.name),
+      );
+      if (!rogue) return undefined;
+      const message = `${rogue.name} reports a running primary but ${leader.holder} holds the lease at term ${leader.term}; fencing ${rogue.name}`;
+      const first = ctx.observations.notice !== `rogue:${rogue.name}:${leader.term}`;
+      return {
+        reason: message,
+        steps: [
+          {
+            kind: 'fence',
+            member: rogue.name,
+            ...(rogue.instance_id ? { instanceId: rogue.instance_id } : {}),
+            term: leader.term,
+            mode: ctx.config.fencing,
+            timeoutMs: ctx.config.fence_timeout * 1000,
+          },
+          ...(first
+            ? [
+                {
+                  kind: 'notify' as const,
+                  event: { type: 'split_brain_suspected' as const, cluster: ctx.snapshot.cluster, message },
+                },
+              ]
+            : []),
+        ],
+        notice: `rogue:${rogue.name}:${leader.term}`,
+      };
+    },
+  },
+];
+
+export const idleTailRules: readonly Rule[] = [
+  {
+    id: 230,
+    state: 'idle',
+    when: 'a fresh member is fenced, stopped or streams from the wrong upstream (not asked within command_timeout)',
+    decide: (ctx) => {
+      const leader = ctx.leader!;
+      const holder = ctx.holder;
+      if (!holder || holder.role !== 'primary' || holder.state !== 'running' || !ctx.isFresh(holder.name)) return undefined;
+      const due = stragglers(ctx, leader.holder).filter(
+        (m) => ctx.now - (ctx.observations.rejoinRequested[m.name] ?? 0) >= ctx.config.command_timeout * 1000,
+      );
+      if (due.length === 0) return undefined;
+      return {
+        reason: `asking ${due.map((m) => `${m.name} (${m.state}, upstream ${m.upstream ?? 'none'})`).join(', ')} to rejoin ${leader.holder}`,
+        steps: rejoinSteps(ctx, leader.holder, leader.term, due),
+        rejoinRequested: due.map((m) => m.name),
+      };
+    },
+  },
+  {
+    id: 290,
+    state: 'idle',
+    when: 'otherwise: the lease is held and renewed',
+    decide: (ctx) => {
+      const leader = ctx.leader!;
+      const replicas = ctx.snapshot.members.filter((m) => m.role === 'replica' && m.state === 'running').length;
+      return {
+        reason: `${leader.holder} holds the lease at term ${leader.term}; ${replicas} replica(s) running`,
+        steps: [],
+        notice: null,
+      };
+    },
+  },
+];
+
+export { stragglers };

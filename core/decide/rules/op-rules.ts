@@ -1,0 +1,321 @@
+import type { Op } from '../../model/items.ts';
+import { receivedLsn, selectCandidates } from '../candidates.ts';
+import type { OpState, Rule, RuleContext, RuleOutcome } from '../context.ts';
+import { advanceOp, endOpSteps, retriesExhausted, stepExpired } from '../op-builders.ts';
+import type { Step } from '../steps.ts';
+import { rejoinSteps, stragglers } from './idle-rules.ts';
+
+const newTerm = (op: Op) => op.term + 1;
+
+function leaderIsNew(ctx: RuleContext, op: Op): boolean {
+  return ctx.leader?.holder === op.to && ctx.leader.term === newTerm(op);
+}
+
+function fenceStep(ctx: RuleContext, op: Op, member: string, then: Op): Step {
+  const instanceId = ctx.member(member)?.instance_id;
+  return {
+    kind: 'fence',
+    member,
+    ...(instanceId ? { instanceId } : {}),
+    term: newTerm(op),
+    mode: ctx.config.fencing,
+    timeoutMs: ctx.config.fence_timeout * 1000,
+    then,
+    countsFor: op,
+  };
+}
+
+/** Promotion keeps failing: hand the lease to the next candidate (fencing the failed one), or give up. */
+function replaceCandidate(ctx: RuleContext, op: Op): RuleOutcome {
+  const excluded = [...op.excluded, op.to];
+  const leader = ctx.leader;
+  const next = selectCandidates(
+    { members: ctx.snapshot.members, observations: ctx.observations, config: ctx.config, ...(leader ? { leader } : {}) },
+    { oldPrimary: op.from, exclude: excluded, ignoreLag: op.kind === 'switchover' },
+  ).eligible[0];
+  const failed = `promotion of ${op.to} failed ${op.attempts} time(s)${op.last_result?.message ? ` (${op.last_result.message})` : ''}`;
+  if (!next || !leader || !leaderIsNew(ctx, op)) {
+    return {
+      reason: `${failed}; no other candidate: ending the operation (the unrenewed lease will expire and be retried)`,
+      steps: endOpSteps(op, ctx, { changed: false, message: `${op.kind} aborted: ${failed}` }),
+    };
+  }
+  const retry: Op = {
+    ...advanceOp(op, 'takeover', ctx.now),
+    from: op.to,
+    to: next.name,
+    term: leader.term,
+    observed_rvn: leader.rvn,
+    excluded,
+    reason: `${op.reason}; ${failed}, trying ${next.name}`,
+  };
+  return { reason: retry.reason, steps: [{ kind: 'update_op', op: retry }] };
+}
+
+function promoteRules(kind: 'failover' | 'switchover', base: number): Rule[] {
+  const state = `${kind}:promote` as OpState;
+  return [
+    {
+      id: base,
+      state,
+      when: 'the candidate already reports a running primary at the new term: promotion done',
+      next: [`${kind}:repoint` as OpState],
+      decide: (ctx) => {
+        const op = ctx.op!;
+        const cand = ctx.member(op.to);
+        if (!cand || cand.role !== 'primary' || cand.state !== 'running' || !leaderIsNew(ctx, op)) return undefined;
+        if (!ctx.isFresh(cand.name)) return undefined;
+        return {
+          reason: `${op.to} is primary at term ${newTerm(op)}`,
+          steps: [{ kind: 'update_op', op: advanceOp(op, 'repoint', ctx.now) }],
+        };
+      },
+    },
+    {
+      id: base + 5,
+      state,
+      when: 'promotion failed step_retries times or timed out: next candidate, or end',
+      next: [`${kind}:repoint` as OpState, 'failover:takeover', 'idle'],
+      decide: (ctx) => (retriesExhausted(ctx.op!, ctx) ? replaceCandidate(ctx, ctx.op!) : undefined),
+    },
+    {
+      id: base + 10,
+      state,
+      when: 'otherwise: promote the candidate (the agent checks holder and term itself)',
+      next: [`${kind}:repoint` as OpState],
+      decide: (ctx) => {
+        const op = ctx.op!;
+        return {
+          reason: `promoting ${op.to} at term ${newTerm(op)}`,
+          steps: [
+            {
+              kind: 'command',
+              action: 'promote',
+              member: op.to,
+              term: newTerm(op),
+              then: advanceOp(op, 'repoint', ctx.now),
+              countsFor: op,
+            },
+          ],
+        };
+      },
+    },
+  ];
+}
+
+function repointRule(kind: 'failover' | 'switchover', id: number): Rule {
+  return {
+    id,
+    state: `${kind}:repoint` as OpState,
+    when: 'new primary serving: end the operation (history, notify), ask the others to follow it',
+    next: ['idle'],
+    decide: (ctx) => {
+      const op = ctx.op!;
+      const members = stragglers(ctx, op.to).concat(
+        ctx.snapshot.members.filter((m) => m.name === op.from && ctx.isFresh(m.name) && m.state === 'running' && m.role === 'primary'),
+      );
+      const message = `${op.kind}: ${op.from} -> ${op.to} at term ${newTerm(op)} (${op.reason})`;
+      return {
+        reason: message,
+        steps: [
+          ...endOpSteps(op, ctx, { changed: true, message }),
+          ...rejoinSteps(ctx, op.to, newTerm(op), members),
+        ],
+        rejoinRequested: members.map((m) => m.name),
+      };
+    },
+  };
+}
+
+/** A switchover that cannot finish: the old primary still holds the lease, so it restarts as primary. */
+function rollBack(ctx: RuleContext, op: Op, why: string): RuleOutcome {
+  const message = `switchover aborted: ${why}; restarting ${op.from} as primary`;
+  return {
+    reason: message,
+    steps: [
+      { kind: 'command', action: 'restart', member: op.from, term: op.term },
+      ...endOpSteps(op, ctx, { changed: false, message }),
+    ],
+  };
+}
+
+export const failoverRules: readonly Rule[] = [
+  {
+    id: 300,
+    state: 'failover:takeover',
+    when: 'the lease already names the candidate at term + 1',
+    next: ['failover:fence'],
+    decide: (ctx) =>
+      leaderIsNew(ctx, ctx.op!)
+        ? { reason: 'lease already taken over', steps: [{ kind: 'update_op', op: advanceOp(ctx.op!, 'fence', ctx.now) }] }
+        : undefined,
+  },
+  {
+    id: 310,
+    state: 'failover:takeover',
+    when: 'the lease is still at the observed rvn and term: take it over (one conditional write)',
+    next: ['failover:fence'],
+    decide: (ctx) => {
+      const op = ctx.op!;
+      const unchanged = ctx.leader
+        ? ctx.leader.rvn === op.observed_rvn && ctx.leader.term === op.term
+        : op.observed_rvn === undefined;
+      if (!unchanged) return undefined;
+      return {
+        reason: `taking over the lease for ${op.to} at term ${newTerm(op)}`,
+        steps: [
+          {
+            kind: 'take_over',
+            ...(ctx.leader ? { from: ctx.leader.holder, rvn: ctx.leader.rvn } : {}),
+            to: op.to,
+            term: op.term,
+            then: advanceOp(op, 'fence', ctx.now),
+          },
+        ],
+      };
+    },
+  },
+  {
+    id: 320,
+    state: 'failover:takeover',
+    when: 'the lease changed under us (renewed or taken by someone else): abandon',
+    next: ['idle'],
+    decide: (ctx) => {
+      const op = ctx.op!;
+      const now = ctx.leader ? `${ctx.leader.holder} at term ${ctx.leader.term}` : 'nobody';
+      return {
+        reason: `lease changed before the takeover (now ${now}); abandoning the failover`,
+        steps: endOpSteps(op, ctx, { changed: false, message: `failover abandoned: the lease is now held by ${now}` }),
+      };
+    },
+  },
+  {
+    id: 330,
+    state: 'failover:fence',
+    when: 'fencing failed step_retries times: keep trying, never promote unfenced; notify once',
+    decide: (ctx) => {
+      const op = ctx.op!;
+      if (!retriesExhausted(op, ctx)) return undefined;
+      const message = `cannot confirm that ${op.from} is fenced after ${op.attempts} attempt(s); promotion of ${op.to} waits`;
+      const key = `fence_stuck:${op.id}`;
+      return {
+        reason: message,
+        steps: [
+          fenceStep(ctx, op, op.from, advanceOp(op, 'promote', ctx.now)),
+          ...(ctx.observations.notice === key
+            ? []
+            : [{ kind: 'notify' as const, event: { type: 'failover_refused' as const, cluster: ctx.snapshot.cluster, message } }]),
+        ],
+        notice: key,
+      };
+    },
+  },
+  {
+    id: 340,
+    state: 'failover:fence',
+    when: 'otherwise: fence the old primary per the fencing setting',
+    next: ['failover:promote'],
+    decide: (ctx) => {
+      const op = ctx.op!;
+      return {
+        reason: `fencing ${op.from} (${ctx.config.fencing}) before promoting ${op.to}`,
+        steps: [fenceStep(ctx, op, op.from, advanceOp(op, 'promote', ctx.now))],
+      };
+    },
+  },
+  ...promoteRules('failover', 350),
+  repointRule('failover', 370),
+];
+
+export const switchoverRules: readonly Rule[] = [
+  {
+    id: 400,
+    state: 'switchover:demote',
+    when: 'the clean stop failed step_retries times: roll back',
+    next: ['idle'],
+    decide: (ctx) =>
+      retriesExhausted(ctx.op!, ctx) ? rollBack(ctx, ctx.op!, `${ctx.op!.from} did not stop cleanly`) : undefined,
+  },
+  {
+    id: 410,
+    state: 'switchover:demote',
+    when: 'otherwise: stop the old primary cleanly and learn its final LSN',
+    next: ['switchover:catchup'],
+    decide: (ctx) => {
+      const op = ctx.op!;
+      return {
+        reason: `stopping ${op.from} cleanly for the switchover to ${op.to}`,
+        steps: [
+          {
+            kind: 'command',
+            action: 'demote',
+            member: op.from,
+            term: op.term,
+            then: advanceOp(op, 'catchup', ctx.now),
+            countsFor: op,
+          },
+        ],
+      };
+    },
+  },
+  {
+    id: 420,
+    state: 'switchover:catchup',
+    when: 'the lease was already handed over',
+    next: ['switchover:promote'],
+    decide: (ctx) =>
+      leaderIsNew(ctx, ctx.op!)
+        ? { reason: 'lease already handed over', steps: [{ kind: 'update_op', op: advanceOp(ctx.op!, 'promote', ctx.now) }] }
+        : undefined,
+  },
+  {
+    id: 430,
+    state: 'switchover:catchup',
+    when: 'the candidate received the final LSN: hand the lease over (term + 1)',
+    next: ['switchover:promote'],
+    decide: (ctx) => {
+      const op = ctx.op!;
+      const finalLsn = op.lsn ?? (op.last_result?.action === 'demote' ? op.last_result.lsn : undefined);
+      const cand = ctx.member(op.to);
+      const received = cand ? receivedLsn(cand) : null;
+      if (finalLsn === undefined || received === null || received < finalLsn || !ctx.isFresh(op.to)) return undefined;
+      return {
+        reason: `${op.to} received the final LSN of ${op.from}; handing the lease over`,
+        steps: [
+          {
+            kind: 'hand_over',
+            from: op.from,
+            to: op.to,
+            term: op.term,
+            then: advanceOp(op, 'promote', ctx.now, { lsn: finalLsn }),
+          },
+        ],
+      };
+    },
+  },
+  {
+    id: 440,
+    state: 'switchover:catchup',
+    when: 'the candidate did not catch up within switchover_timeout, or the lease moved: roll back',
+    next: ['idle'],
+    decide: (ctx) => {
+      const op = ctx.op!;
+      if (ctx.leader && (ctx.leader.holder !== op.from || ctx.leader.term !== op.term)) {
+        return {
+          reason: 'the lease moved during the switchover; ending it',
+          steps: endOpSteps(op, ctx, { changed: false, message: 'switchover aborted: the lease moved' }),
+        };
+      }
+      if (!stepExpired(op, ctx) && ctx.isFresh(op.to)) return undefined;
+      return rollBack(ctx, op, `${op.to} did not receive the final LSN within ${ctx.config.switchover_timeout} s`);
+    },
+  },
+  {
+    id: 450,
+    state: 'switchover:catchup',
+    when: 'otherwise: wait for the candidate to receive the final LSN',
+    decide: (ctx) => ({ reason: `waiting for ${ctx.op!.to} to receive the final LSN of ${ctx.op!.from}`, steps: [] }),
+  },
+  ...promoteRules('switchover', 460),
+  repointRule('switchover', 480),
+];

@@ -1,0 +1,79 @@
+import type { FencingMode } from '../config/cluster-config.ts';
+import type { HistoryRow, Op } from '../model/items.ts';
+
+/** The actions an agent runs when the command bus invokes it (DESIGN §5). */
+export const AGENT_ACTIONS = ['promote', 'demote', 'fence', 'rejoin', 'reinit', 'restart', 'reload', 'set-sync'] as const;
+export type AgentAction = (typeof AGENT_ACTIONS)[number];
+
+/** What the controller notifies people of (SNS, or the local log). */
+export interface NotifyEvent {
+  readonly type: 'primary_changed' | 'failover_refused' | 'operation_aborted' | 'split_brain_suspected';
+  readonly cluster: string;
+  readonly message: string;
+  readonly term?: number;
+}
+
+/**
+ * One thing the controller carries out. Steps of one decision run in order and stop at the
+ * first failure; every write is conditional, so running a step twice is harmless.
+ * `then` is the operation as it must be stored once the step has succeeded.
+ */
+export type Step =
+  /** Create the `op` item; fails if one exists. */
+  | { readonly kind: 'begin_op'; readonly op: Op }
+  /** Replace the `op` item if its stored version is `op.version - 1`. */
+  | { readonly kind: 'update_op'; readonly op: Op }
+  /** Append the history row (if given, once per term) and delete the `op` item at `op.version`. */
+  | { readonly kind: 'end_op'; readonly op: Op; readonly history?: HistoryRow }
+  /** Leader to `to` at `term + 1`, if the lease still is at `rvn` and `term` (DESIGN §3). */
+  | {
+      readonly kind: 'take_over';
+      readonly from?: string;
+      readonly to: string;
+      readonly term: number;
+      readonly rvn?: string;
+      readonly then?: Op;
+    }
+  /** Leader from `from` to `to` at `term + 1`, if `from` still holds it at `term` (switchover). */
+  | { readonly kind: 'hand_over'; readonly from: string; readonly to: string; readonly term: number; readonly then?: Op }
+  /** Record the synchronous standbys in the leader item, if `holder` still holds it at `term`. */
+  | { readonly kind: 'record_sync'; readonly holder: string; readonly term: number; readonly standbys: readonly string[] }
+  /** Run an agent action on one member through the command bus. */
+  | {
+      readonly kind: 'command';
+      readonly action: AgentAction;
+      readonly member: string;
+      readonly term: number;
+      readonly leader?: string;
+      readonly standbys?: readonly string[];
+      readonly then?: Op;
+      /** The operation whose attempts count this command's failures. */
+      readonly countsFor?: Op;
+    }
+  /** Make sure a member can no longer accept writes, per the cluster's fencing mode. */
+  | {
+      readonly kind: 'fence';
+      readonly member: string;
+      readonly instanceId?: string;
+      readonly term: number;
+      readonly mode: FencingMode;
+      readonly timeoutMs: number;
+      readonly then?: Op;
+      readonly countsFor?: Op;
+    }
+  /** Delete the `intent` item if it still has this id. */
+  | { readonly kind: 'clear_intent'; readonly id: string; readonly reason: string }
+  | { readonly kind: 'notify'; readonly event: NotifyEvent };
+
+export type StepKind = Step['kind'];
+
+/** The outcome of one evaluation: which rule matched, why, and what to do. */
+export interface Decision {
+  readonly rule: number;
+  readonly reason: string;
+  readonly steps: readonly Step[];
+  /** Refusal key to remember in the `observer` item (notify each refusal once); null clears it. */
+  readonly notice?: string | null;
+  /** Members asked to rejoin now (rate limit kept in the `observer` item). */
+  readonly rejoinRequested?: readonly string[];
+}

@@ -1,0 +1,70 @@
+/**
+ * Typed errors shared by every area. Each has a stable `code`, an optional `cause` and a
+ * context object; messages name the key or value at fault and what was expected.
+ */
+export class PgwardenError extends Error {
+  readonly code: string;
+  readonly context: Readonly<Record<string, unknown>>;
+
+  constructor(code: string, message: string, options: { cause?: unknown; context?: Record<string, unknown> } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.context = options.context ?? {};
+  }
+}
+
+/** One problem found while validating input: the dotted key, what arrived, what was expected. */
+export interface ValidationIssue {
+  readonly key: string;
+  readonly received: unknown;
+  readonly expected: string;
+}
+
+/** Invalid configuration or arguments; lists every bad key at once. Fatal: fix the input. */
+export class ConfigValidationError extends PgwardenError {
+  readonly issues: readonly ValidationIssue[];
+
+  constructor(source: string, issues: readonly ValidationIssue[]) {
+    const lines = issues.map((i) => `  - ${i.key}: got ${formatReceived(i.received)}, expected ${i.expected}`);
+    super('CONFIG_INVALID', `invalid ${source}:\n${lines.join('\n')}`, { context: { source, issues } });
+    this.issues = issues;
+  }
+}
+
+/** A stored item that does not match its schema. The item is skipped; the loop goes on. */
+export class MalformedItemError extends PgwardenError {
+  constructor(
+    readonly pk: string,
+    readonly sk: string,
+    detail: string,
+  ) {
+    super('ITEM_MALFORMED', `malformed item ${pk}/${sk}: ${detail}`, { context: { pk, sk } });
+  }
+}
+
+/** A conditional write lost its race: someone else changed the item first. Not retryable as is. */
+export class ConditionFailedError extends PgwardenError {
+  constructor(operation: string, detail: string, options: { cause?: unknown } = {}) {
+    super('CONDITION_FAILED', `${operation} refused: ${detail}`, { ...options, context: { operation } });
+  }
+}
+
+/** The store could not be reached or answered with a transient error. Retryable. */
+export class StoreUnavailableError extends PgwardenError {
+  constructor(operation: string, options: { cause?: unknown } = {}) {
+    const reason = options.cause instanceof Error ? options.cause.message : String(options.cause ?? 'unknown');
+    super('STORE_UNAVAILABLE', `${operation} failed: ${reason}`, { ...options, context: { operation } });
+  }
+}
+
+export function formatReceived(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (typeof value === 'string') return JSON.stringify(value);
+  try {
+    const text = JSON.stringify(value);
+    return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+  } catch {
+    return String(value);
+  }
+}

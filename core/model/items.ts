@@ -1,0 +1,176 @@
+import { z } from 'zod';
+import { tagsSchema } from '../config/agent-config.ts';
+import { memberName } from '../config/units.ts';
+import { PgState, Role } from '../constants.ts';
+
+const lsn = z.number({ error: 'an LSN as a byte position' }).int().nonnegative();
+const term = z.number({ error: 'a term number' }).int().min(0);
+const epochMs = z.number({ error: 'a time in epoch milliseconds' }).nonnegative();
+const rvn = z.string({ error: 'a record version (UUID)' }).min(1);
+
+/**
+ * `leader`: the lease. `term` is the fencing token (+1 on every change of holder), `rvn` a fresh
+ * UUID on every write. `released` marks a lease given up by its holder (no ttl wait needed).
+ */
+export const leaderSchema = z.object({
+  holder: memberName,
+  term: term.min(1),
+  rvn,
+  ttl: z.number().positive(),
+  sync: z.array(memberName).default([]),
+  lsn: lsn.default(0),
+  timeline: z.number().int().min(1).optional(),
+  released: z.boolean().default(false),
+  renewed_at: epochMs.optional(),
+});
+export type Leader = z.output<typeof leaderSchema>;
+
+/** One standby as the primary sees it in pg_stat_replication. */
+export const replicationRowSchema = z.object({
+  name: z.string(),
+  state: z.string(),
+  sync_state: z.string(),
+  flush_lsn: lsn.nullable(),
+  replay_lsn: lsn.nullable(),
+});
+export type ReplicationRow = z.output<typeof replicationRowSchema>;
+
+/** `member#<name>`: an agent's heartbeat. Host times in it are informational only. */
+export const memberSchema = z.object({
+  name: memberName,
+  role: z.enum(Object.values(Role) as [Role, ...Role[]]),
+  state: z.enum(Object.values(PgState) as [PgState, ...PgState[]]),
+  timeline: z.number().int().min(1).nullable().default(null),
+  write_lsn: lsn.nullable().default(null),
+  receive_lsn: lsn.nullable().default(null),
+  replay_lsn: lsn.nullable().default(null),
+  receiver_state: z.string().nullable().default(null),
+  /** The member this replica streams from, when known. */
+  upstream: z.string().nullable().default(null),
+  /** Primary only: the standbys named in synchronous_standby_names right now. */
+  sync_standbys: z.array(z.string()).default([]),
+  replication: z.array(replicationRowSchema).default([]),
+  pending_restart: z.boolean().default(false),
+  tags: tagsSchema,
+  api_url: z.string(),
+  conn_url: z.string(),
+  instance_id: z.string().optional(),
+  versions: z.object({ postgres: z.string().optional(), agent: z.string() }),
+  system_identifier: z.string().optional(),
+  /** The highest term at which this agent has fenced itself. */
+  fenced_term: term.optional(),
+  rvn,
+  heartbeat_at: epochMs,
+});
+export type Member = z.output<typeof memberSchema>;
+
+/** `config`: the dynamic cluster configuration as written, and its version for compare-and-set. */
+export const configItemSchema = z.object({
+  version: z.number().int().min(1),
+  data: z.record(z.string(), z.unknown()),
+  updated_by: z.string().optional(),
+  updated_at: epochMs.optional(),
+});
+export type ConfigItem = z.output<typeof configItemSchema>;
+
+export const IntentKind = { switchover: 'switchover', failover: 'failover' } as const;
+export type IntentKind = (typeof IntentKind)[keyof typeof IntentKind];
+
+/** `intent`: an operator's pending switchover or failover request. */
+export const intentSchema = z.object({
+  id: z.string().min(1),
+  kind: z.enum(['switchover', 'failover']),
+  from: memberName.optional(),
+  to: memberName.optional(),
+  scheduled_at: epochMs.optional(),
+  requested_by: z.string(),
+  requested_at: epochMs,
+});
+export type Intent = z.output<typeof intentSchema>;
+
+export const OP_STEPS = ['takeover', 'fence', 'promote', 'repoint', 'demote', 'catchup'] as const;
+export type OpStep = (typeof OP_STEPS)[number];
+
+/** The last command result the controller recorded in the operation. */
+export const commandOutcomeSchema = z.object({
+  action: z.string(),
+  member: z.string(),
+  ok: z.boolean(),
+  lsn: lsn.optional(),
+  timeline: z.number().int().optional(),
+  message: z.string().optional(),
+  at: epochMs,
+});
+export type CommandOutcome = z.output<typeof commandOutcomeSchema>;
+
+/** `op`: the controller's in-flight operation; every change is a compare-and-set on `version`. */
+export const opSchema = z.object({
+  id: z.string().min(1),
+  kind: z.enum(['failover', 'switchover']),
+  step: z.enum(OP_STEPS),
+  from: memberName,
+  to: memberName,
+  /** Term of the lease when the operation began; the new primary holds `term + 1`. */
+  term: term,
+  observed_rvn: rvn.optional(),
+  /** Members never to pick again in this operation (a failed promotion, say). */
+  excluded: z.array(memberName).default([]),
+  fenced: z.object({ how: z.string(), at: epochMs }).optional(),
+  /** Last LSN of the old primary: its lease LSN (failover) or its clean-stop LSN (switchover). */
+  lsn: lsn.optional(),
+  last_result: commandOutcomeSchema.optional(),
+  attempts: z.number().int().nonnegative().default(0),
+  started_at: epochMs,
+  step_started_at: epochMs,
+  timings: z.record(z.string(), epochMs).default({}),
+  reason: z.string(),
+  rule: z.number().int(),
+  intent_id: z.string().optional(),
+  version: z.number().int().min(1),
+});
+export type Op = z.output<typeof opSchema>;
+
+const observation = z.object({ rvn, first_seen: epochMs });
+export type Observation = z.output<typeof observation>;
+
+/** `observer`: when the controller first saw each record version, on its own clock. */
+export const observerSchema = z.object({
+  leader: observation.optional(),
+  members: z.record(z.string(), observation).default({}),
+  /** Key of the last refusal notified, so one refusal is notified once. */
+  notice: z.string().optional(),
+  /** When the controller last asked a member to rejoin (rate limit). */
+  rejoin_requested: z.record(z.string(), epochMs).default({}),
+  version: z.number().int().min(0).default(0),
+});
+export type Observer = z.output<typeof observerSchema>;
+
+/** `history#<term>`: one row per change of primary. */
+export const historySchema = z.object({
+  term: term,
+  kind: z.enum(['bootstrap', 'failover', 'switchover']),
+  old: memberName.optional(),
+  new: memberName,
+  reason: z.string(),
+  rule: z.number().int(),
+  lsn: lsn.optional(),
+  at: epochMs,
+  timings: z.record(z.string(), z.number()).default({}),
+});
+export type HistoryRow = z.output<typeof historySchema>;
+
+/** `initialize`: who bootstrapped the cluster (exactly one initdb). */
+export const initializeSchema = z.object({
+  by: memberName,
+  system_identifier: z.string().optional(),
+  at: epochMs,
+});
+export type Initialize = z.output<typeof initializeSchema>;
+
+/** Registry row (`pk` = `#clusters`): one per cluster. */
+export const registrySchema = z.object({
+  cluster: memberName,
+  registered_at: epochMs,
+  registered_by: z.string().optional(),
+});
+export type RegistryRow = z.output<typeof registrySchema>;
