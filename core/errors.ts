@@ -6,7 +6,11 @@ export class PgwardenError extends Error {
   readonly code: string;
   readonly context: Readonly<Record<string, unknown>>;
 
-  constructor(code: string, message: string, options: { cause?: unknown; context?: Record<string, unknown> } = {}) {
+  constructor(
+    code: string,
+    message: string,
+    options: { cause?: unknown; context?: Record<string, unknown> } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
@@ -26,7 +30,9 @@ export class ConfigValidationError extends PgwardenError {
   readonly issues: readonly ValidationIssue[];
 
   constructor(source: string, issues: readonly ValidationIssue[]) {
-    const lines = issues.map((i) => `  - ${i.key}: got ${formatReceived(i.received)}, expected ${i.expected}`);
+    const lines = issues.map(
+      (i) => `  - ${i.key}: got ${formatReceived(i.received)}, expected ${i.expected}`,
+    );
     super('CONFIG_INVALID', `invalid ${source}:\n${lines.join('\n')}`, { context: { source, issues } });
     this.issues = issues;
   }
@@ -53,7 +59,8 @@ export class ConditionFailedError extends PgwardenError {
 /** The store could not be reached or answered with a transient error. Retryable. */
 export class StoreUnavailableError extends PgwardenError {
   constructor(operation: string, options: { cause?: unknown } = {}) {
-    const reason = options.cause instanceof Error ? options.cause.message : String(options.cause ?? 'unknown');
+    const reason =
+      options.cause instanceof Error ? options.cause.message : String(options.cause ?? 'unknown');
     super('STORE_UNAVAILABLE', `${operation} failed: ${reason}`, { ...options, context: { operation } });
   }
 }

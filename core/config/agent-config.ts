@@ -52,7 +52,9 @@ export const agentConfigSchema = z.strictObject({
   postgresql: z.strictObject({
     listen: hostPort,
     connect_address: hostPort.optional(),
-    data_dir: z.string({ error: 'an absolute directory path' }).startsWith('/', { error: 'an absolute directory path' }),
+    data_dir: z
+      .string({ error: 'an absolute directory path' })
+      .startsWith('/', { error: 'an absolute directory path' }),
     bin_dir: z.string({ error: 'a directory path' }).default('/usr/lib/postgresql/15/bin'),
     /** pgwarden: the OS user that runs PostgreSQL's programs when the agent runs as root. */
     run_as: z.string({ error: 'an OS user name' }).default('postgres'),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { parseOrThrow } from './validation.ts';
 import { seconds } from './units.ts';
+import { parseOrThrow } from './validation.ts';
 
 /** How the controller makes sure an old primary is fenced before it promotes anyone (DESIGN §3). */
 export const FencingMode = {
@@ -90,4 +90,9 @@ export function parseClusterConfig(input: unknown, source = 'cluster config'): C
 export const DEFAULT_CLUSTER_CONFIG: ClusterConfig = clusterConfigSchema.parse({});
 
 /** The `fast` profile of the local topology and the benchmark: ttl 4 s, loop_wait 1 s. */
-export const FAST_PROFILE: ClusterConfigInput = { ttl: 4, loop_wait: 1, retry_timeout: 1.5, safety_margin: 1 };
+export const FAST_PROFILE: ClusterConfigInput = {
+  ttl: 4,
+  loop_wait: 1,
+  retry_timeout: 1.5,
+  safety_margin: 1,
+};

@@ -33,12 +33,17 @@ export interface SelectionOptions {
 
 /** The member's most advanced received position: receive LSN, or replay LSN when not streaming. */
 export function receivedLsn(member: Member): number | null {
-  if (member.receive_lsn !== null && member.replay_lsn !== null) return Math.max(member.receive_lsn, member.replay_lsn);
+  if (member.receive_lsn !== null && member.replay_lsn !== null)
+    return Math.max(member.receive_lsn, member.replay_lsn);
   return member.receive_lsn ?? member.replay_lsn;
 }
 
 /** Why `member` cannot be promoted, or undefined when it can (DESIGN §4, candidate selection). */
-export function exclusionReason(member: Member, input: SelectionInput, options: SelectionOptions): string | undefined {
+export function exclusionReason(
+  member: Member,
+  input: SelectionInput,
+  options: SelectionOptions,
+): string | undefined {
   const { config, leader, observations } = input;
   if (options.exclude?.includes(member.name)) return 'failed to promote earlier in this operation';
   const seen = observations.members[member.name];
@@ -55,7 +60,8 @@ export function exclusionReason(member: Member, input: SelectionInput, options: 
     return `timeline ${member.timeline ?? 'unknown'}, expected ${expectedTimeline} (check_timeline)`;
   }
   const recordedSync = leader?.sync.includes(member.name) ?? false;
-  if (config.synchronous_mode && !recordedSync) return 'not a recorded synchronous standby (synchronous_mode)';
+  if (config.synchronous_mode && !recordedSync)
+    return 'not a recorded synchronous standby (synchronous_mode)';
   const received = receivedLsn(member);
   if (received === null) return 'reports no received or replayed LSN';
   if (!options.ignoreLag && !(config.synchronous_mode && recordedSync)) {

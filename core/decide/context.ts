@@ -67,7 +67,9 @@ export function buildContext(
     configValid,
     now,
     ...(snapshot.leader ? { leader: snapshot.leader } : {}),
-    ...(snapshot.leader && byName.has(snapshot.leader.holder) ? { holder: byName.get(snapshot.leader.holder)! } : {}),
+    ...(snapshot.leader && byName.has(snapshot.leader.holder)
+      ? { holder: byName.get(snapshot.leader.holder)! }
+      : {}),
     ...(snapshot.op ? { op: snapshot.op } : {}),
     state: opStateOf(snapshot.op),
     member: (name) => (name === undefined ? undefined : byName.get(name)),

@@ -4,4 +4,10 @@ import { failoverRules, switchoverRules } from './rules/op-rules.ts';
 import { syncRules } from './rules/sync-rules.ts';
 
 /** The one table of numbered rules (gapped ids), in the order they are tried. */
-export const RULES: readonly Rule[] = [...idleRules, ...syncRules, ...idleTailRules, ...failoverRules, ...switchoverRules];
+export const RULES: readonly Rule[] = [
+  ...idleRules,
+  ...syncRules,
+  ...idleTailRules,
+  ...failoverRules,
+  ...switchoverRules,
+];

@@ -2,7 +2,16 @@ import type { FencingMode } from '../config/cluster-config.ts';
 import type { HistoryRow, Op } from '../model/items.ts';
 
 /** The actions an agent runs when the command bus invokes it (DESIGN §5). */
-export const AGENT_ACTIONS = ['promote', 'demote', 'fence', 'rejoin', 'reinit', 'restart', 'reload', 'set-sync'] as const;
+export const AGENT_ACTIONS = [
+  'promote',
+  'demote',
+  'fence',
+  'rejoin',
+  'reinit',
+  'restart',
+  'reload',
+  'set-sync',
+] as const;
 export type AgentAction = (typeof AGENT_ACTIONS)[number];
 
 /** What the controller notifies people of (SNS, or the local log). */
@@ -16,7 +25,7 @@ export interface NotifyEvent {
 /**
  * One thing the controller carries out. Steps of one decision run in order and stop at the
  * first failure; every write is conditional, so running a step twice is harmless.
- * `then` is the operation as it must be stored once the step has succeeded.
+ * `onSuccess` is the operation as it must be stored once the step has succeeded.
  */
 export type Step =
   /** Create the `op` item; fails if one exists. */
@@ -32,12 +41,23 @@ export type Step =
       readonly to: string;
       readonly term: number;
       readonly rvn?: string;
-      readonly then?: Op;
+      readonly onSuccess?: Op;
     }
   /** Leader from `from` to `to` at `term + 1`, if `from` still holds it at `term` (switchover). */
-  | { readonly kind: 'hand_over'; readonly from: string; readonly to: string; readonly term: number; readonly then?: Op }
+  | {
+      readonly kind: 'hand_over';
+      readonly from: string;
+      readonly to: string;
+      readonly term: number;
+      readonly onSuccess?: Op;
+    }
   /** Record the synchronous standbys in the leader item, if `holder` still holds it at `term`. */
-  | { readonly kind: 'record_sync'; readonly holder: string; readonly term: number; readonly standbys: readonly string[] }
+  | {
+      readonly kind: 'record_sync';
+      readonly holder: string;
+      readonly term: number;
+      readonly standbys: readonly string[];
+    }
   /** Run an agent action on one member through the command bus. */
   | {
       readonly kind: 'command';
@@ -46,7 +66,7 @@ export type Step =
       readonly term: number;
       readonly leader?: string;
       readonly standbys?: readonly string[];
-      readonly then?: Op;
+      readonly onSuccess?: Op;
       /** The operation whose attempts count this command's failures. */
       readonly countsFor?: Op;
     }
@@ -58,7 +78,7 @@ export type Step =
       readonly term: number;
       readonly mode: FencingMode;
       readonly timeoutMs: number;
-      readonly then?: Op;
+      readonly onSuccess?: Op;
       readonly countsFor?: Op;
     }
   /** Delete the `intent` item if it still has this id. */

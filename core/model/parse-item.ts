@@ -1,7 +1,7 @@
 import type { z } from 'zod';
+import { toValidationIssues } from '../config/validation.ts';
 import { ItemKey } from '../constants.ts';
 import { MalformedItemError } from '../errors.ts';
-import { toValidationIssues } from '../config/validation.ts';
 import {
   configItemSchema,
   historySchema,
@@ -33,7 +33,8 @@ export function snapshotFromItems(cluster: string, items: readonly RawItem[]): C
   const members: ClusterSnapshot['members'][number][] = [];
   const history: ClusterSnapshot['history'][number][] = [];
   const malformed: MalformedItemError[] = [];
-  const parts: Partial<Record<'leader' | 'config' | 'intent' | 'op' | 'observer' | 'initialize', unknown>> = {};
+  const parts: Partial<Record<'leader' | 'config' | 'intent' | 'op' | 'observer' | 'initialize', unknown>> =
+    {};
 
   for (const raw of items) {
     const sk = String(raw.sk);

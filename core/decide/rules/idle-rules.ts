@@ -48,7 +48,9 @@ export const idleRules: readonly Rule[] = [
     state: 'any',
     when: 'the cluster has no initialize item and no leader: not bootstrapped',
     decide: (ctx) =>
-      !ctx.snapshot.initialize && !ctx.leader ? { reason: 'cluster not bootstrapped yet; waiting', steps: [] } : undefined,
+      !ctx.snapshot.initialize && !ctx.leader
+        ? { reason: 'cluster not bootstrapped yet; waiting', steps: [] }
+        : undefined,
   },
   {
     id: 110,
@@ -57,7 +59,11 @@ export const idleRules: readonly Rule[] = [
     decide: (ctx) =>
       ctx.configValid
         ? undefined
-        : refusal(ctx, 'config_malformed', 'config item is malformed; deciding nothing until it is fixed (edit-config)'),
+        : refusal(
+            ctx,
+            'config_malformed',
+            'config item is malformed; deciding nothing until it is fixed (edit-config)',
+          ),
   },
   {
     id: 120,
@@ -84,7 +90,9 @@ export const idleRules: readonly Rule[] = [
     state: 'idle',
     when: 'the cluster is paused',
     decide: (ctx) =>
-      ctx.config.pause ? { reason: 'paused: nothing automatic (manual switchover still works)', steps: [] } : undefined,
+      ctx.config.pause
+        ? { reason: 'paused: nothing automatic (manual switchover still works)', steps: [] }
+        : undefined,
   },
   {
     id: 150,
@@ -104,7 +112,12 @@ export const idleRules: readonly Rule[] = [
       if (!leaseGone(ctx)) return undefined;
       const leader = ctx.leader;
       const selection = selectCandidates(
-        { members: ctx.snapshot.members, observations: ctx.observations, config: ctx.config, ...(leader ? { leader } : {}) },
+        {
+          members: ctx.snapshot.members,
+          observations: ctx.observations,
+          config: ctx.config,
+          ...(leader ? { leader } : {}),
+        },
         leader ? { oldPrimary: leader.holder } : {},
       );
       const best = selection.eligible[0];
@@ -137,7 +150,7 @@ export const idleRules: readonly Rule[] = [
             ...(leader ? { from: leader.holder, rvn: leader.rvn } : {}),
             to: best.name,
             term: lastTerm,
-            then: advanceOp(op, 'fence', ctx.now),
+            onSuccess: advanceOp(op, 'fence', ctx.now),
           },
         ],
         notice: null,
@@ -152,7 +165,12 @@ export const idleRules: readonly Rule[] = [
       if (!leaseGone(ctx)) return undefined;
       const leader = ctx.leader;
       const selection = selectCandidates(
-        { members: ctx.snapshot.members, observations: ctx.observations, config: ctx.config, ...(leader ? { leader } : {}) },
+        {
+          members: ctx.snapshot.members,
+          observations: ctx.observations,
+          config: ctx.config,
+          ...(leader ? { leader } : {}),
+        },
         leader ? { oldPrimary: leader.holder } : {},
       );
       const message = `no candidate: ${describeExclusions(selection.excluded)}`;
@@ -166,7 +184,8 @@ export const idleRules: readonly Rule[] = [
     decide: (ctx) => {
       const leader = ctx.leader!;
       const rogue = ctx.snapshot.members.find(
-        (m) => m.name !== leader.holder && m.role === 'primary' && m.state === 'running' && ctx.isFresh(m.name),
+        (m) =>
+          m.name !== leader.holder && m.role === 'primary' && m.state === 'running' && ctx.isFresh(m.name),
       );
       if (!rogue) return undefined;
       const message = `${rogue.name} reports a running primary but ${leader.holder} holds the lease at term ${leader.term}; fencing ${rogue.name}`;
@@ -205,7 +224,8 @@ export const idleTailRules: readonly Rule[] = [
     decide: (ctx) => {
       const leader = ctx.leader!;
       const holder = ctx.holder;
-      if (!holder || holder.role !== 'primary' || holder.state !== 'running' || !ctx.isFresh(holder.name)) return undefined;
+      if (!holder || holder.role !== 'primary' || holder.state !== 'running' || !ctx.isFresh(holder.name))
+        return undefined;
       const due = stragglers(ctx, leader.holder).filter(
         (m) => ctx.now - (ctx.observations.rejoinRequested[m.name] ?? 0) >= ctx.config.command_timeout * 1000,
       );
@@ -223,7 +243,9 @@ export const idleTailRules: readonly Rule[] = [
     when: 'otherwise: the lease is held and renewed',
     decide: (ctx) => {
       const leader = ctx.leader!;
-      const replicas = ctx.snapshot.members.filter((m) => m.role === 'replica' && m.state === 'running').length;
+      const replicas = ctx.snapshot.members.filter(
+        (m) => m.role === 'replica' && m.state === 'running',
+      ).length;
       return {
         reason: `${leader.holder} holds the lease at term ${leader.term}; ${replicas} replica(s) running`,
         steps: [],

@@ -24,13 +24,17 @@ export function planIntent(ctx: RuleContext, intent: Intent): RuleOutcome {
   const leader = ctx.leader;
   const leaseExpired = !leader || ctx.observations.leader?.expired === true;
   const holderHealthy =
-    !!ctx.holder && ctx.holder.role === 'primary' && ctx.holder.state === 'running' && ctx.isFresh(ctx.holder.name);
+    !!ctx.holder &&
+    ctx.holder.role === 'primary' &&
+    ctx.holder.state === 'running' &&
+    ctx.isFresh(ctx.holder.name);
   const input = { members: ctx.snapshot.members, observations: ctx.observations, config: ctx.config };
 
   if (intent.from && leader && intent.from !== leader.holder) {
     return refuse(ctx, intent, `${intent.from} is not the leader (${leader.holder} is)`);
   }
-  if (intent.to && !ctx.member(intent.to)) return refuse(ctx, intent, `${intent.to} is not a member of the cluster`);
+  if (intent.to && !ctx.member(intent.to))
+    return refuse(ctx, intent, `${intent.to} is not a member of the cluster`);
   if (intent.to && leader && intent.to === leader.holder) {
     return refuse(ctx, intent, `${intent.to} is already the leader`);
   }
@@ -61,7 +65,7 @@ export function planIntent(ctx: RuleContext, intent: Intent): RuleOutcome {
         action: 'demote',
         member: leader.holder,
         term: leader.term,
-        then: advanceOp(op, 'catchup', ctx.now),
+        onSuccess: advanceOp(op, 'catchup', ctx.now),
         countsFor: op,
       },
     ];
@@ -76,9 +80,16 @@ export function planIntent(ctx: RuleContext, intent: Intent): RuleOutcome {
     );
   }
   if (leader && !leaseExpired) {
-    return refuse(ctx, intent, `${leader.holder}'s lease is still being renewed; wait for it to expire or fix its host`);
+    return refuse(
+      ctx,
+      intent,
+      `${leader.holder}'s lease is still being renewed; wait for it to expire or fix its host`,
+    );
   }
-  const selection = selectCandidates({ ...input, ...(leader ? { leader } : {}) }, leader ? { oldPrimary: leader.holder } : {});
+  const selection = selectCandidates(
+    { ...input, ...(leader ? { leader } : {}) },
+    leader ? { oldPrimary: leader.holder } : {},
+  );
   const target = intent.to ? ctx.member(intent.to) : selection.eligible[0];
   if (!target) return refuse(ctx, intent, `no candidate: ${describeExclusions(selection.excluded)}`);
   const why = exclusionReason(target, { ...input, ...(leader ? { leader } : {}) }, {});
@@ -107,7 +118,7 @@ export function planIntent(ctx: RuleContext, intent: Intent): RuleOutcome {
         ...(leader ? { from: leader.holder, rvn: leader.rvn } : {}),
         to: target.name,
         term,
-        then: advanceOp(op, 'fence', ctx.now),
+        onSuccess: advanceOp(op, 'fence', ctx.now),
       },
     ],
   };

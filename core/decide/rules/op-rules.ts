@@ -11,7 +11,7 @@ function leaderIsNew(ctx: RuleContext, op: Op): boolean {
   return ctx.leader?.holder === op.to && ctx.leader.term === newTerm(op);
 }
 
-function fenceStep(ctx: RuleContext, op: Op, member: string, then: Op): Step {
+function fenceStep(ctx: RuleContext, op: Op, member: string, onSuccess: Op): Step {
   const instanceId = ctx.member(member)?.instance_id;
   return {
     kind: 'fence',
@@ -20,7 +20,7 @@ function fenceStep(ctx: RuleContext, op: Op, member: string, then: Op): Step {
     term: newTerm(op),
     mode: ctx.config.fencing,
     timeoutMs: ctx.config.fence_timeout * 1000,
-    then,
+    onSuccess,
     countsFor: op,
   };
 }
@@ -30,7 +30,12 @@ function replaceCandidate(ctx: RuleContext, op: Op): RuleOutcome {
   const excluded = [...op.excluded, op.to];
   const leader = ctx.leader;
   const next = selectCandidates(
-    { members: ctx.snapshot.members, observations: ctx.observations, config: ctx.config, ...(leader ? { leader } : {}) },
+    {
+      members: ctx.snapshot.members,
+      observations: ctx.observations,
+      config: ctx.config,
+      ...(leader ? { leader } : {}),
+    },
     { oldPrimary: op.from, exclude: excluded, ignoreLag: op.kind === 'switchover' },
   ).eligible[0];
   const failed = `promotion of ${op.to} failed ${op.attempts} time(s)${op.last_result?.message ? ` (${op.last_result.message})` : ''}`;
@@ -63,7 +68,8 @@ function promoteRules(kind: 'failover' | 'switchover', base: number): Rule[] {
       decide: (ctx) => {
         const op = ctx.op!;
         const cand = ctx.member(op.to);
-        if (!cand || cand.role !== 'primary' || cand.state !== 'running' || !leaderIsNew(ctx, op)) return undefined;
+        if (!cand || cand.role !== 'primary' || cand.state !== 'running' || !leaderIsNew(ctx, op))
+          return undefined;
         if (!ctx.isFresh(cand.name)) return undefined;
         return {
           reason: `${op.to} is primary at term ${newTerm(op)}`,
@@ -72,10 +78,23 @@ function promoteRules(kind: 'failover' | 'switchover', base: number): Rule[] {
       },
     },
     {
+      id: base + 2,
+      state,
+      when: 'the lease no longer names the candidate at the new term: never promote, end the operation',
+      next: ['idle'],
+      decide: (ctx) => {
+        const op = ctx.op!;
+        if (leaderIsNew(ctx, op)) return undefined;
+        const now = ctx.leader ? `${ctx.leader.holder} at term ${ctx.leader.term}` : 'nobody';
+        const message = `${op.kind} aborted: the lease names ${now}, not ${op.to} at term ${newTerm(op)}`;
+        return { reason: message, steps: endOpSteps(op, ctx, { changed: false, message }) };
+      },
+    },
+    {
       id: base + 5,
       state,
       when: 'promotion failed step_retries times or timed out: next candidate, or end',
-      next: [`${kind}:repoint` as OpState, 'failover:takeover', 'idle'],
+      next: ['failover:takeover', 'idle'],
       decide: (ctx) => (retriesExhausted(ctx.op!, ctx) ? replaceCandidate(ctx, ctx.op!) : undefined),
     },
     {
@@ -93,7 +112,7 @@ function promoteRules(kind: 'failover' | 'switchover', base: number): Rule[] {
               action: 'promote',
               member: op.to,
               term: newTerm(op),
-              then: advanceOp(op, 'repoint', ctx.now),
+              onSuccess: advanceOp(op, 'repoint', ctx.now),
               countsFor: op,
             },
           ],
@@ -111,8 +130,14 @@ function repointRule(kind: 'failover' | 'switchover', id: number): Rule {
     next: ['idle'],
     decide: (ctx) => {
       const op = ctx.op!;
+      if (!leaderIsNew(ctx, op)) {
+        const message = `${op.kind} ended: the lease moved on from ${op.to} at term ${newTerm(op)}`;
+        return { reason: message, steps: endOpSteps(op, ctx, { changed: true, message }) };
+      }
       const members = stragglers(ctx, op.to).concat(
-        ctx.snapshot.members.filter((m) => m.name === op.from && ctx.isFresh(m.name) && m.state === 'running' && m.role === 'primary'),
+        ctx.snapshot.members.filter(
+          (m) => m.name === op.from && ctx.isFresh(m.name) && m.state === 'running' && m.role === 'primary',
+        ),
       );
       const message = `${op.kind}: ${op.from} -> ${op.to} at term ${newTerm(op)} (${op.reason})`;
       return {
@@ -147,7 +172,10 @@ export const failoverRules: readonly Rule[] = [
     next: ['failover:fence'],
     decide: (ctx) =>
       leaderIsNew(ctx, ctx.op!)
-        ? { reason: 'lease already taken over', steps: [{ kind: 'update_op', op: advanceOp(ctx.op!, 'fence', ctx.now) }] }
+        ? {
+            reason: 'lease already taken over',
+            steps: [{ kind: 'update_op', op: advanceOp(ctx.op!, 'fence', ctx.now) }],
+          }
         : undefined,
   },
   {
@@ -169,7 +197,7 @@ export const failoverRules: readonly Rule[] = [
             ...(ctx.leader ? { from: ctx.leader.holder, rvn: ctx.leader.rvn } : {}),
             to: op.to,
             term: op.term,
-            then: advanceOp(op, 'fence', ctx.now),
+            onSuccess: advanceOp(op, 'fence', ctx.now),
           },
         ],
       };
@@ -185,7 +213,10 @@ export const failoverRules: readonly Rule[] = [
       const now = ctx.leader ? `${ctx.leader.holder} at term ${ctx.leader.term}` : 'nobody';
       return {
         reason: `lease changed before the takeover (now ${now}); abandoning the failover`,
-        steps: endOpSteps(op, ctx, { changed: false, message: `failover abandoned: the lease is now held by ${now}` }),
+        steps: endOpSteps(op, ctx, {
+          changed: false,
+          message: `failover abandoned: the lease is now held by ${now}`,
+        }),
       };
     },
   },
@@ -204,7 +235,12 @@ export const failoverRules: readonly Rule[] = [
           fenceStep(ctx, op, op.from, advanceOp(op, 'promote', ctx.now)),
           ...(ctx.observations.notice === key
             ? []
-            : [{ kind: 'notify' as const, event: { type: 'failover_refused' as const, cluster: ctx.snapshot.cluster, message } }]),
+            : [
+                {
+                  kind: 'notify' as const,
+                  event: { type: 'failover_refused' as const, cluster: ctx.snapshot.cluster, message },
+                },
+              ]),
         ],
         notice: key,
       };
@@ -234,7 +270,9 @@ export const switchoverRules: readonly Rule[] = [
     when: 'the clean stop failed step_retries times: roll back',
     next: ['idle'],
     decide: (ctx) =>
-      retriesExhausted(ctx.op!, ctx) ? rollBack(ctx, ctx.op!, `${ctx.op!.from} did not stop cleanly`) : undefined,
+      retriesExhausted(ctx.op!, ctx)
+        ? rollBack(ctx, ctx.op!, `${ctx.op!.from} did not stop cleanly`)
+        : undefined,
   },
   {
     id: 410,
@@ -251,7 +289,7 @@ export const switchoverRules: readonly Rule[] = [
             action: 'demote',
             member: op.from,
             term: op.term,
-            then: advanceOp(op, 'catchup', ctx.now),
+            onSuccess: advanceOp(op, 'catchup', ctx.now),
             countsFor: op,
           },
         ],
@@ -265,7 +303,10 @@ export const switchoverRules: readonly Rule[] = [
     next: ['switchover:promote'],
     decide: (ctx) =>
       leaderIsNew(ctx, ctx.op!)
-        ? { reason: 'lease already handed over', steps: [{ kind: 'update_op', op: advanceOp(ctx.op!, 'promote', ctx.now) }] }
+        ? {
+            reason: 'lease already handed over',
+            steps: [{ kind: 'update_op', op: advanceOp(ctx.op!, 'promote', ctx.now) }],
+          }
         : undefined,
   },
   {
@@ -278,7 +319,8 @@ export const switchoverRules: readonly Rule[] = [
       const finalLsn = op.lsn ?? (op.last_result?.action === 'demote' ? op.last_result.lsn : undefined);
       const cand = ctx.member(op.to);
       const received = cand ? receivedLsn(cand) : null;
-      if (finalLsn === undefined || received === null || received < finalLsn || !ctx.isFresh(op.to)) return undefined;
+      if (finalLsn === undefined || received === null || received < finalLsn || !ctx.isFresh(op.to))
+        return undefined;
       return {
         reason: `${op.to} received the final LSN of ${op.from}; handing the lease over`,
         steps: [
@@ -287,7 +329,7 @@ export const switchoverRules: readonly Rule[] = [
             from: op.from,
             to: op.to,
             term: op.term,
-            then: advanceOp(op, 'promote', ctx.now, { lsn: finalLsn }),
+            onSuccess: advanceOp(op, 'promote', ctx.now, { lsn: finalLsn }),
           },
         ],
       };
@@ -307,14 +349,21 @@ export const switchoverRules: readonly Rule[] = [
         };
       }
       if (!stepExpired(op, ctx) && ctx.isFresh(op.to)) return undefined;
-      return rollBack(ctx, op, `${op.to} did not receive the final LSN within ${ctx.config.switchover_timeout} s`);
+      return rollBack(
+        ctx,
+        op,
+        `${op.to} did not receive the final LSN within ${ctx.config.switchover_timeout} s`,
+      );
     },
   },
   {
     id: 450,
     state: 'switchover:catchup',
     when: 'otherwise: wait for the candidate to receive the final LSN',
-    decide: (ctx) => ({ reason: `waiting for ${ctx.op!.to} to receive the final LSN of ${ctx.op!.from}`, steps: [] }),
+    decide: (ctx) => ({
+      reason: `waiting for ${ctx.op!.to} to receive the final LSN of ${ctx.op!.from}`,
+      steps: [],
+    }),
   },
   ...promoteRules('switchover', 460),
   repointRule('switchover', 480),

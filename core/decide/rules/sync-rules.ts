@@ -5,14 +5,21 @@ import { BLOCK_ALL_COMMITS, desiredSyncStandbys, isSubset, sameSet } from '../sy
 function healthyPrimary(ctx: RuleContext) {
   const holder = ctx.holder;
   if (!ctx.leader || ctx.observations.leader?.expired) return undefined;
-  if (!holder || holder.role !== 'primary' || holder.state !== 'running' || !ctx.isFresh(holder.name)) return undefined;
+  if (!holder || holder.role !== 'primary' || holder.state !== 'running' || !ctx.isFresh(holder.name))
+    return undefined;
   return holder;
 }
 
 function desired(ctx: RuleContext) {
   const primary = healthyPrimary(ctx);
   if (!primary || !ctx.config.synchronous_mode) return undefined;
-  const wanted = desiredSyncStandbys(primary, ctx.snapshot.members, ctx.leader!, ctx.config, ctx.observations);
+  const wanted = desiredSyncStandbys(
+    primary,
+    ctx.snapshot.members,
+    ctx.leader!,
+    ctx.config,
+    ctx.observations,
+  );
   return { primary, wanted, recordable: wanted.filter((n) => n !== BLOCK_ALL_COMMITS) };
 }
 
@@ -46,7 +53,13 @@ export const syncRules: readonly Rule[] = [
       return {
         reason: `setting synchronous_standby_names on ${d.primary.name} to [${d.wanted.join(', ')}] (was [${d.primary.sync_standbys.join(', ')}])`,
         steps: [
-          { kind: 'command', action: 'set-sync', member: d.primary.name, term: ctx.leader!.term, standbys: d.wanted },
+          {
+            kind: 'command',
+            action: 'set-sync',
+            member: d.primary.name,
+            term: ctx.leader!.term,
+            standbys: d.wanted,
+          },
         ],
       };
     },
@@ -60,7 +73,9 @@ export const syncRules: readonly Rule[] = [
       if (!d || sameSet(ctx.leader!.sync, d.recordable)) return undefined;
       return {
         reason: `dropping ${ctx.leader!.sync.filter((n) => !d.recordable.includes(n)).join(', ')} from the recorded synchronous standbys`,
-        steps: [{ kind: 'record_sync', holder: d.primary.name, term: ctx.leader!.term, standbys: d.recordable }],
+        steps: [
+          { kind: 'record_sync', holder: d.primary.name, term: ctx.leader!.term, standbys: d.recordable },
+        ],
       };
     },
   },
@@ -74,7 +89,15 @@ export const syncRules: readonly Rule[] = [
       if (primary.sync_standbys.length > 0) {
         return {
           reason: `synchronous_mode is off: clearing synchronous_standby_names on ${primary.name}`,
-          steps: [{ kind: 'command', action: 'set-sync', member: primary.name, term: ctx.leader!.term, standbys: [] }],
+          steps: [
+            {
+              kind: 'command',
+              action: 'set-sync',
+              member: primary.name,
+              term: ctx.leader!.term,
+              standbys: [],
+            },
+          ],
         };
       }
       if (ctx.leader!.sync.length > 0) {

@@ -1,0 +1,477 @@
+import { randomUUID } from 'node:crypto';
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { historyKey, ItemKey, memberKey, REGISTRY_PK } from '../../core/constants.ts';
+import { ConditionFailedError } from '../../core/errors.ts';
+import type { HistoryRow, Initialize, Intent, Leader, Member, Observer, Op } from '../../core/model/items.ts';
+import { leaderSchema } from '../../core/model/items.ts';
+import { parseItem, type RawItem, snapshotFromItems } from '../../core/model/parse-item.ts';
+import type { ClusterSnapshot } from '../../core/model/snapshot.ts';
+import type { CoordinationStore } from '../../core/store/coordination-store.ts';
+import { translateStoreError } from './errors.ts';
+
+/** History rows are garbage-collected by DynamoDB TTL after this long (never leases). */
+const HISTORY_RETENTION_S = 365 * 24 * 3600;
+
+/** The coordination store over one DynamoDB table (single-item conditional writes only). */
+export class DynamoDbStore implements CoordinationStore {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    readonly tableName: string,
+  ) {}
+
+  private async run<T>(operation: string, condition: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      throw translateStoreError(operation, error, condition);
+    }
+  }
+
+  private async queryAll(pk: string): Promise<RawItem[]> {
+    const items: RawItem[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': pk },
+          ConsistentRead: true,
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      items.push(...((page.Items ?? []) as RawItem[]));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return items;
+  }
+
+  getSnapshot(cluster: string): Promise<ClusterSnapshot> {
+    return this.run('getSnapshot', '', async () => snapshotFromItems(cluster, await this.queryAll(cluster)));
+  }
+
+  getLeader(cluster: string): Promise<Leader | undefined> {
+    return this.run('getLeader', '', async () => {
+      const { Item } = await this.doc.send(
+        new GetCommand({
+          TableName: this.tableName,
+          Key: { pk: cluster, sk: ItemKey.leader },
+          ConsistentRead: true,
+        }),
+      );
+      return Item ? parseItem(leaderSchema, Item) : undefined;
+    });
+  }
+
+  listClusters(): Promise<string[]> {
+    return this.run('listClusters', '', async () =>
+      (await this.queryAll(REGISTRY_PK)).map((item) => String(item.sk)).sort(),
+    );
+  }
+
+  registerCluster(cluster: string, by: string, now: number): Promise<void> {
+    return this.run('registerCluster', '', async () => {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { pk: REGISTRY_PK, sk: cluster, cluster, registered_at: now, registered_by: by },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    }).catch((error) => {
+      if (!(error instanceof ConditionFailedError)) throw error;
+    });
+  }
+
+  removeCluster(cluster: string): Promise<number> {
+    return this.run('removeCluster', '', async () => {
+      const items = await this.queryAll(cluster);
+      for (const item of items) {
+        await this.doc.send(
+          new DeleteCommand({ TableName: this.tableName, Key: { pk: cluster, sk: item.sk } }),
+        );
+      }
+      await this.doc.send(
+        new DeleteCommand({ TableName: this.tableName, Key: { pk: REGISTRY_PK, sk: cluster } }),
+      );
+      return items.length;
+    });
+  }
+
+  putMember(cluster: string, member: Member): Promise<void> {
+    return this.run('putMember', '', async () => {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { pk: cluster, sk: memberKey(member.name), ...member },
+        }),
+      );
+    });
+  }
+
+  deleteMember(cluster: string, name: string): Promise<void> {
+    return this.run('deleteMember', '', async () => {
+      await this.doc.send(
+        new DeleteCommand({ TableName: this.tableName, Key: { pk: cluster, sk: memberKey(name) } }),
+      );
+    });
+  }
+
+  async claimInitialize(cluster: string, init: Initialize): Promise<boolean> {
+    try {
+      await this.run('claimInitialize', 'the cluster is already initialized', () =>
+        this.doc.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: { pk: cluster, sk: ItemKey.initialize, ...init },
+            ConditionExpression: 'attribute_not_exists(pk)',
+          }),
+        ),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionFailedError) return false;
+      throw error;
+    }
+  }
+
+  completeInitialize(cluster: string, by: string, systemIdentifier: string): Promise<void> {
+    return this.run('completeInitialize', `${by} is not the initializer`, async () => {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: cluster, sk: ItemKey.initialize },
+          UpdateExpression: 'SET system_identifier = :sid',
+          ConditionExpression: '#by = :by',
+          ExpressionAttributeNames: { '#by': 'by' },
+          ExpressionAttributeValues: { ':sid': systemIdentifier, ':by': by },
+        }),
+      );
+    });
+  }
+
+  createLeader(
+    cluster: string,
+    lease: { holder: string; ttl: number; lsn: number; timeline: number },
+  ): Promise<Leader> {
+    const leader: Leader = { ...lease, term: 1, rvn: randomUUID(), sync: [], released: false };
+    return this.run('createLeader', 'a leader item exists', async () => {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { pk: cluster, sk: ItemKey.leader, ...leader },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return leader;
+    });
+  }
+
+  private async updateLeader(
+    operation: string,
+    condition: string,
+    cluster: string,
+    update: {
+      set: Record<string, unknown>;
+      increment?: boolean;
+      condition: string;
+      values: Record<string, unknown>;
+    },
+  ): Promise<Leader> {
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = { ...update.values };
+    const assignments = Object.entries(update.set).map(([key, value]) => {
+      names[`#${key}`] = key;
+      values[`:set_${key}`] = value;
+      return `#${key} = :set_${key}`;
+    });
+    if (update.increment) {
+      names['#term'] = 'term';
+      values[':one'] = 1;
+      assignments.push('#term = #term + :one');
+    }
+    for (const match of update.condition.matchAll(/#(\w+)/g)) names[`#${match[1]}`] = match[1]!;
+    return this.run(operation, condition, async () => {
+      const { Attributes } = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: cluster, sk: ItemKey.leader },
+          UpdateExpression: `SET ${assignments.join(', ')}`,
+          ConditionExpression: update.condition,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return parseItem(leaderSchema, Attributes as RawItem);
+    });
+  }
+
+  renewLease(
+    cluster: string,
+    lease: { holder: string; term: number; ttl: number; lsn: number; timeline: number; renewedAt: number },
+  ): Promise<Leader> {
+    return this.updateLeader(
+      'renewLease',
+      `${lease.holder} no longer holds the lease at term ${lease.term}`,
+      cluster,
+      {
+        set: {
+          rvn: randomUUID(),
+          ttl: lease.ttl,
+          lsn: lease.lsn,
+          timeline: lease.timeline,
+          renewed_at: lease.renewedAt,
+        },
+        condition: '#holder = :holder AND #term = :term AND #released = :false',
+        values: { ':holder': lease.holder, ':term': lease.term, ':false': false },
+      },
+    );
+  }
+
+  async releaseLease(cluster: string, lease: { holder: string; term: number }): Promise<void> {
+    await this.updateLeader(
+      'releaseLease',
+      `${lease.holder} no longer holds the lease at term ${lease.term}`,
+      cluster,
+      {
+        set: { rvn: randomUUID(), released: true },
+        condition: '#holder = :holder AND #term = :term',
+        values: { ':holder': lease.holder, ':term': lease.term },
+      },
+    );
+  }
+
+  async takeOverLease(
+    cluster: string,
+    takeover: { to: string; term: number; rvn?: string; ttl: number },
+  ): Promise<Leader> {
+    if (takeover.rvn === undefined) {
+      const leader: Leader = {
+        holder: takeover.to,
+        term: takeover.term + 1,
+        rvn: randomUUID(),
+        ttl: takeover.ttl,
+        sync: [],
+        lsn: 0,
+        released: false,
+      };
+      return this.run('takeOverLease', 'a leader item appeared', async () => {
+        await this.doc.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: { pk: cluster, sk: ItemKey.leader, ...leader },
+            ConditionExpression: 'attribute_not_exists(pk)',
+          }),
+        );
+        return leader;
+      });
+    }
+    return this.updateLeader(
+      'takeOverLease',
+      `the lease moved on from rvn ${takeover.rvn} at term ${takeover.term}`,
+      cluster,
+      {
+        set: { holder: takeover.to, rvn: randomUUID(), ttl: takeover.ttl, sync: [], released: false },
+        increment: true,
+        condition: '#rvn = :observed AND #term = :term',
+        values: { ':observed': takeover.rvn, ':term': takeover.term },
+      },
+    );
+  }
+
+  handOverLease(
+    cluster: string,
+    handover: { from: string; to: string; term: number; ttl: number },
+  ): Promise<Leader> {
+    return this.updateLeader(
+      'handOverLease',
+      `${handover.from} no longer holds the lease at term ${handover.term}`,
+      cluster,
+      {
+        set: { holder: handover.to, rvn: randomUUID(), ttl: handover.ttl, sync: [], released: false },
+        increment: true,
+        condition: '#holder = :from AND #term = :term',
+        values: { ':from': handover.from, ':term': handover.term },
+      },
+    );
+  }
+
+  async recordSync(
+    cluster: string,
+    sync: { holder: string; term: number; standbys: readonly string[] },
+  ): Promise<void> {
+    await this.updateLeader(
+      'recordSync',
+      `${sync.holder} no longer holds the lease at term ${sync.term}`,
+      cluster,
+      {
+        set: { sync: [...sync.standbys] },
+        condition: '#holder = :holder AND #term = :term',
+        values: { ':holder': sync.holder, ':term': sync.term },
+      },
+    );
+  }
+
+  getConfig(cluster: string): Promise<{ version: number; data: Record<string, unknown> }> {
+    return this.run('getConfig', '', async () => {
+      const { Item } = await this.doc.send(
+        new GetCommand({
+          TableName: this.tableName,
+          Key: { pk: cluster, sk: ItemKey.config },
+          ConsistentRead: true,
+        }),
+      );
+      if (!Item) return { version: 0, data: {} };
+      return { version: Number(Item.version), data: (Item.data ?? {}) as Record<string, unknown> };
+    });
+  }
+
+  putConfig(
+    cluster: string,
+    data: Record<string, unknown>,
+    expectedVersion: number,
+    by: string,
+    now: number,
+  ): Promise<number> {
+    const version = expectedVersion + 1;
+    return this.run('putConfig', `the config is no longer at version ${expectedVersion}`, async () => {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { pk: cluster, sk: ItemKey.config, version, data, updated_by: by, updated_at: now },
+          ConditionExpression: expectedVersion === 0 ? 'attribute_not_exists(pk)' : '#version = :expected',
+          ...(expectedVersion === 0
+            ? {}
+            : {
+                ExpressionAttributeNames: { '#version': 'version' },
+                ExpressionAttributeValues: { ':expected': expectedVersion },
+              }),
+        }),
+      );
+      return version;
+    });
+  }
+
+  putIntent(cluster: string, intent: Intent, options: { onlyIfAbsent?: boolean } = {}): Promise<void> {
+    return this.run('putIntent', 'another intent is pending', async () => {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { pk: cluster, sk: ItemKey.intent, ...intent },
+          ...(options.onlyIfAbsent ? { ConditionExpression: 'attribute_not_exists(pk)' } : {}),
+        }),
+      );
+    });
+  }
+
+  async deleteIntent(cluster: string, id: string): Promise<boolean> {
+    try {
+      await this.run('deleteIntent', `the intent is no longer ${id}`, () =>
+        this.doc.send(
+          new DeleteCommand({
+            TableName: this.tableName,
+            Key: { pk: cluster, sk: ItemKey.intent },
+            ConditionExpression: '#id = :id',
+            ExpressionAttributeNames: { '#id': 'id' },
+            ExpressionAttributeValues: { ':id': id },
+          }),
+        ),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionFailedError) return false;
+      throw error;
+    }
+  }
+
+  beginOp(cluster: string, op: Op): Promise<void> {
+    return this.run('beginOp', 'another operation is in flight', async () => {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { pk: cluster, sk: ItemKey.op, ...op },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    });
+  }
+
+  updateOp(cluster: string, op: Op): Promise<void> {
+    return this.run('updateOp', `the operation is no longer at version ${op.version - 1}`, async () => {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { pk: cluster, sk: ItemKey.op, ...op },
+          ConditionExpression: '#version = :expected AND #id = :id',
+          ExpressionAttributeNames: { '#version': 'version', '#id': 'id' },
+          ExpressionAttributeValues: { ':expected': op.version - 1, ':id': op.id },
+        }),
+      );
+    });
+  }
+
+  endOp(cluster: string, op: Op): Promise<void> {
+    return this.run('endOp', `the operation is no longer at version ${op.version}`, async () => {
+      await this.doc.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: { pk: cluster, sk: ItemKey.op },
+          ConditionExpression: '#version = :expected AND #id = :id',
+          ExpressionAttributeNames: { '#version': 'version', '#id': 'id' },
+          ExpressionAttributeValues: { ':expected': op.version, ':id': op.id },
+        }),
+      );
+    });
+  }
+
+  putObserver(cluster: string, observer: Observer): Promise<number> {
+    const version = observer.version + 1;
+    return this.run('putObserver', `the observer is no longer at version ${observer.version}`, async () => {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { pk: cluster, sk: ItemKey.observer, ...observer, version },
+          ConditionExpression: observer.version === 0 ? 'attribute_not_exists(pk)' : '#version = :expected',
+          ...(observer.version === 0
+            ? {}
+            : {
+                ExpressionAttributeNames: { '#version': 'version' },
+                ExpressionAttributeValues: { ':expected': observer.version },
+              }),
+        }),
+      );
+      return version;
+    });
+  }
+
+  async appendHistory(cluster: string, row: HistoryRow): Promise<boolean> {
+    try {
+      await this.run('appendHistory', `history for term ${row.term} exists`, () =>
+        this.doc.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: {
+              pk: cluster,
+              sk: historyKey(row.term),
+              ...row,
+              expires_at: Math.floor(row.at / 1000) + HISTORY_RETENTION_S,
+            },
+            ConditionExpression: 'attribute_not_exists(pk)',
+          }),
+        ),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionFailedError) return false;
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,80 @@
+import { execFileSync } from 'node:child_process';
+import { startEmbeddedDynamoDb } from '../../adapters/dynamodb/embedded-dynamodb.ts';
+import { spawnGroup } from './child-process.ts';
+import { freePort } from './free-port.ts';
+
+/** A DynamoDB wire-protocol backend the contract suite runs against. */
+export interface DynamoBackend {
+  readonly name: string;
+  readonly endpoint: string;
+  stop(): Promise<void>;
+}
+
+export interface BackendFactory {
+  readonly name: string;
+  /** Why this backend cannot run here, or undefined when it can. */
+  readonly skipReason: string | undefined;
+  start(): Promise<DynamoBackend>;
+}
+
+function hasCommand(name: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitForHttp(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await fetch(url, { signal: AbortSignal.timeout(1000) });
+      return;
+    } catch (error) {
+      if (Date.now() > deadline)
+        throw new Error(`${url} did not answer within ${timeoutMs} ms: ${String(error)}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+export const dynaliteBackend: BackendFactory = {
+  name: 'dynalite',
+  skipReason: undefined,
+  async start() {
+    const db = await startEmbeddedDynamoDb();
+    return { name: 'dynalite', endpoint: db.endpoint, stop: db.stop };
+  },
+};
+
+export const motoBackend: BackendFactory = {
+  name: 'moto',
+  skipReason: hasCommand('moto_server')
+    ? undefined
+    : 'moto_server is not installed (pip install "moto[server]")',
+  async start() {
+    const port = await freePort();
+    const child = spawnGroup('moto_server', ['-H', '127.0.0.1', '-p', String(port)]);
+    const endpoint = `http://127.0.0.1:${port}`;
+    try {
+      await waitForHttp(`${endpoint}/moto-api/`, 30_000);
+    } catch (error) {
+      await child.stop();
+      throw new Error(`moto_server did not start: ${String(error)}\n${child.output()}`);
+    }
+    return { name: 'moto', endpoint, stop: () => child.stop() };
+  },
+};
+
+const external = process.env.PGWARDEN_TEST_AWS_ENDPOINT;
+export const externalBackend: BackendFactory = {
+  name: `external (${external ?? 'PGWARDEN_TEST_AWS_ENDPOINT unset'})`,
+  skipReason: external ? undefined : 'PGWARDEN_TEST_AWS_ENDPOINT is not set (point it at LocalStack to run)',
+  async start() {
+    return { name: 'external', endpoint: external!, stop: async () => {} };
+  },
+};
+
+export const ALL_BACKENDS: readonly BackendFactory[] = [dynaliteBackend, motoBackend, externalBackend];

@@ -1,0 +1,234 @@
+import { describe, expect, it } from 'vitest';
+import { decide } from '../../../../core/decide/decide.ts';
+import type { Step } from '../../../../core/decide/steps.ts';
+import {
+  buildLeader,
+  buildMember,
+  buildPrimary,
+  clusterWithExpiredLease,
+  MB,
+  type Scenario,
+  scenario,
+  T0,
+} from '../../../helpers/builders.ts';
+
+function run(s: Scenario, configValid = true) {
+  return decide(s.snapshot, s.observations, s.config, s.now, { configValid });
+}
+
+const kinds = (steps: readonly Step[]) =>
+  steps.map((s) => (s.kind === 'command' ? `command:${s.action}` : s.kind));
+
+describe('decide() with no operation in flight', () => {
+  it.each<[string, number, Scenario, RegExp]>([
+    [
+      'a cluster that was never bootstrapped',
+      100,
+      {
+        ...scenario({ leader: null }),
+        snapshot: { ...scenario({ leader: null }).snapshot, initialize: undefined },
+      },
+      /not bootstrapped/,
+    ],
+    [
+      'a paused cluster whose lease expired',
+      140,
+      clusterWithExpiredLease({ config: { pause: true } }),
+      /paused/,
+    ],
+    ['a first primary still bootstrapping', 150, scenario({ leader: null }), /still bootstrapping/],
+    ['a healthy cluster', 290, scenario(), /n1 holds the lease at term 3; 2 replica/],
+  ])('waits for %s (rule %i)', (_name, rule, s, reason) => {
+    const decision = run(s);
+    expect(decision.rule).toBe(rule);
+    expect(decision.reason).toMatch(reason);
+    expect(decision.steps.filter((x) => x.kind !== 'notify')).toEqual([]);
+  });
+
+  it('decides nothing while the config item is malformed, and says so once (rule 110)', () => {
+    const s = clusterWithExpiredLease();
+    const first = run(s, false);
+    expect(first.rule).toBe(110);
+    expect(kinds(first.steps)).toEqual(['notify']);
+    const again = run(clusterWithExpiredLease({ notice: first.notice! }), false);
+    expect(again.steps).toEqual([]);
+  });
+
+  it('fails over to the most advanced replica when the lease expired (rule 160)', () => {
+    const s = clusterWithExpiredLease({
+      members: [
+        buildPrimary('n1'),
+        buildMember('n2', { receive_lsn: 9 * MB, replay_lsn: 9 * MB }),
+        buildMember('n3', { receive_lsn: 10 * MB }),
+      ],
+    });
+    const decision = run(s);
+    expect(decision.rule).toBe(160);
+    expect(kinds(decision.steps)).toEqual(['begin_op', 'take_over']);
+    expect(decision.steps[1]).toMatchObject({
+      kind: 'take_over',
+      from: 'n1',
+      to: 'n3',
+      term: 3,
+      rvn: 'leader-rvn',
+    });
+    expect(decision.reason).toMatch(/lease of n1 unchanged for 11.0 s \(ttl 10 s\); promoting n3/);
+  });
+
+  it('fails over without waiting when the holder released the lease (rule 160)', () => {
+    const s = scenario({ leader: buildLeader({ released: true }) });
+    const decision = run(s);
+    expect(decision.rule).toBe(160);
+    expect(decision.reason).toMatch(/n1 released the lease/);
+  });
+
+  it('does not fail over while the lease is renewed, even if the primary heartbeat is stale', () => {
+    expect(run(scenario({ stale: ['n1'] })).steps.some((s) => s.kind === 'take_over')).toBe(false);
+  });
+
+  it.each<[string, Scenario, string]>([
+    [
+      'lag',
+      clusterWithExpiredLease({
+        members: [buildPrimary('n1'), buildMember('n2', { receive_lsn: 6 * MB, replay_lsn: 6 * MB })],
+      }),
+      'n2: lag 4 MB > maximum_lag_on_failover 1 MB',
+    ],
+    [
+      'nofailover',
+      clusterWithExpiredLease({
+        members: [
+          buildPrimary('n1'),
+          buildMember('n2', { tags: { ...buildMember('n2').tags, nofailover: true } }),
+        ],
+      }),
+      'n2: tagged nofailover',
+    ],
+    [
+      'failover_priority 0',
+      clusterWithExpiredLease({
+        members: [
+          buildPrimary('n1'),
+          buildMember('n2', { tags: { ...buildMember('n2').tags, failover_priority: 0 } }),
+        ],
+      }),
+      'n2: failover_priority is 0',
+    ],
+    [
+      'stale heartbeat',
+      clusterWithExpiredLease({ members: [buildPrimary('n1'), buildMember('n2')], stale: ['n1', 'n2'] }),
+      'n2: heartbeat unchanged for 12.0 s',
+    ],
+    [
+      'stopped PostgreSQL',
+      clusterWithExpiredLease({ members: [buildPrimary('n1'), buildMember('n2', { state: 'stopped' })] }),
+      'n2: PostgreSQL is stopped',
+    ],
+    [
+      'timeline',
+      clusterWithExpiredLease({
+        config: { check_timeline: true },
+        leader: buildLeader({ timeline: 2 }),
+        members: [buildPrimary('n1'), buildMember('n2', { timeline: 1 })],
+      }),
+      'n2: timeline 1, expected 2',
+    ],
+    [
+      'not a sync standby',
+      clusterWithExpiredLease({
+        config: { synchronous_mode: true },
+        members: [buildPrimary('n1'), buildMember('n2')],
+      }),
+      'n2: not a recorded synchronous standby',
+    ],
+    [
+      'no LSN',
+      clusterWithExpiredLease({
+        members: [buildPrimary('n1'), buildMember('n2', { receive_lsn: null, replay_lsn: null })],
+      }),
+      'n2: reports no received',
+    ],
+  ])('refuses to fail over for %s, saying why each member was excluded (rule 170)', (_n, s, reason) => {
+    const decision = run(s);
+    expect(decision.rule).toBe(170);
+    expect(decision.reason).toContain(reason);
+    expect(kinds(decision.steps)).toEqual(['notify']);
+    expect(decision.steps[0]).toMatchObject({ kind: 'notify', event: { type: 'failover_refused' } });
+  });
+
+  it('notifies a refusal once, not every tick', () => {
+    const s = clusterWithExpiredLease({
+      members: [buildPrimary('n1'), buildMember('n2', { state: 'stopped' })],
+    });
+    const first = run(s);
+    const second = run(clusterWithExpiredLease({ members: s.snapshot.members, notice: first.notice! }));
+    expect(second.rule).toBe(170);
+    expect(second.steps).toEqual([]);
+  });
+
+  it('prefers failover_priority, then name, between replicas at the same LSN', () => {
+    const s = clusterWithExpiredLease({
+      members: [
+        buildPrimary('n1'),
+        buildMember('n2'),
+        buildMember('n3', { tags: { ...buildMember('n3').tags, failover_priority: 5 } }),
+        buildMember('n4'),
+      ],
+    });
+    expect(run(s).steps[1]).toMatchObject({ to: 'n3' });
+  });
+
+  it('fences a member that reports a primary without holding the lease (rule 180)', () => {
+    const s = scenario({ members: [buildPrimary('n1'), buildPrimary('n2'), buildMember('n3')] });
+    const decision = run(s);
+    expect(decision.rule).toBe(180);
+    expect(decision.steps[0]).toMatchObject({ kind: 'fence', member: 'n2', mode: 'safe' });
+    expect(kinds(decision.steps)).toEqual(['fence', 'notify']);
+  });
+
+  it('asks a fenced or mis-pointed member to rejoin the leader, at most once per command_timeout (rule 230)', () => {
+    const s = scenario({
+      members: [
+        buildPrimary('n1'),
+        buildMember('n2', { state: 'fenced', role: 'unknown' }),
+        buildMember('n3', { upstream: 'n9' }),
+      ],
+    });
+    const decision = run(s);
+    expect(decision.rule).toBe(230);
+    expect(decision.steps).toEqual([
+      { kind: 'command', action: 'rejoin', member: 'n2', term: 3, leader: 'n1' },
+      { kind: 'command', action: 'rejoin', member: 'n3', term: 3, leader: 'n1' },
+    ]);
+    expect(decision.rejoinRequested).toEqual(['n2', 'n3']);
+    const later = {
+      ...s,
+      observations: { ...s.observations, rejoinRequested: { n2: s.now - 1000, n3: s.now - 1000 } },
+    };
+    expect(run(later).rule).toBe(290);
+  });
+
+  it('points a replicatefrom member at its cascade source', () => {
+    const n3 = buildMember('n3', {
+      upstream: 'n1',
+      tags: { ...buildMember('n3').tags, replicatefrom: 'n2' },
+    });
+    const decision = run(scenario({ members: [buildPrimary('n1'), buildMember('n2'), n3] }));
+    expect(decision.steps).toEqual([
+      { kind: 'command', action: 'rejoin', member: 'n3', term: 3, leader: 'n2' },
+    ]);
+  });
+
+  it('ignores host clocks: snapshots differing only in heartbeat_at and renewed_at decide alike', () => {
+    const a = clusterWithExpiredLease();
+    const skewed = {
+      ...a,
+      snapshot: {
+        ...a.snapshot,
+        leader: { ...a.snapshot.leader!, renewed_at: T0 + 3_600_000 },
+        members: a.snapshot.members.map((m) => ({ ...m, heartbeat_at: m.heartbeat_at - 86_400_000 })),
+      },
+    };
+    expect(run(skewed)).toEqual(run(a));
+  });
+});

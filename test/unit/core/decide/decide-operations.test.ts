@@ -1,0 +1,262 @@
+import { describe, expect, it } from 'vitest';
+import { decide } from '../../../../core/decide/decide.ts';
+import type { Step } from '../../../../core/decide/steps.ts';
+import {
+  buildLeader,
+  buildMember,
+  buildOp,
+  buildPrimary,
+  MB,
+  type Scenario,
+  scenario,
+  T0,
+} from '../../../helpers/builders.ts';
+
+const run = (s: Scenario) => decide(s.snapshot, s.observations, s.config, s.now);
+const kinds = (steps: readonly Step[]) =>
+  steps.map((s) => (s.kind === 'command' ? `command:${s.action}` : s.kind));
+const crashed = [buildPrimary('n1'), buildMember('n2'), buildMember('n3')];
+
+describe('decide() during a failover', () => {
+  it('takes over when the lease is still at the observed rvn (rule 310)', () => {
+    const decision = run(scenario({ members: crashed, stale: ['n1'], op: buildOp() }));
+    expect(decision.rule).toBe(310);
+    expect(decision.steps[0]).toMatchObject({
+      kind: 'take_over',
+      to: 'n2',
+      term: 3,
+      rvn: 'leader-rvn',
+      onSuccess: { step: 'fence', version: 2 },
+    });
+  });
+
+  it('moves on when the takeover already happened (rule 300)', () => {
+    const decision = run(
+      scenario({ members: crashed, leader: buildLeader({ holder: 'n2', term: 4, rvn: 'x' }), op: buildOp() }),
+    );
+    expect(decision.rule).toBe(300);
+    expect(decision.steps).toEqual([
+      { kind: 'update_op', op: expect.objectContaining({ step: 'fence', version: 2 }) },
+    ]);
+  });
+
+  it('abandons the failover when the old holder renewed before the takeover (rule 320)', () => {
+    const decision = run(
+      scenario({ members: crashed, leader: buildLeader({ rvn: 'renewed' }), op: buildOp() }),
+    );
+    expect(decision.rule).toBe(320);
+    expect(kinds(decision.steps)).toEqual(['end_op', 'notify']);
+    expect(decision.steps[0]).not.toHaveProperty('history');
+  });
+
+  it('fences the old primary before anything is promoted (rule 340)', () => {
+    const op = buildOp({ step: 'fence', version: 2 });
+    const decision = run(scenario({ members: crashed, leader: buildLeader({ holder: 'n2', term: 4 }), op }));
+    expect(decision.rule).toBe(340);
+    expect(decision.steps).toEqual([
+      expect.objectContaining({
+        kind: 'fence',
+        member: 'n1',
+        term: 4,
+        mode: 'safe',
+        onSuccess: expect.objectContaining({ step: 'promote' }),
+      }),
+    ]);
+  });
+
+  it('keeps fencing, and never promotes, when fencing keeps failing (rule 330)', () => {
+    const op = buildOp({ step: 'fence', version: 2, attempts: 9 });
+    const decision = run(scenario({ members: crashed, leader: buildLeader({ holder: 'n2', term: 4 }), op }));
+    expect(decision.rule).toBe(330);
+    expect(kinds(decision.steps)).toEqual(['fence', 'notify']);
+  });
+
+  it('promotes the candidate at the new term (rule 360)', () => {
+    const op = buildOp({ step: 'promote', version: 3 });
+    const decision = run(scenario({ members: crashed, leader: buildLeader({ holder: 'n2', term: 4 }), op }));
+    expect(decision.rule).toBe(360);
+    expect(decision.steps).toEqual([
+      expect.objectContaining({
+        kind: 'command',
+        action: 'promote',
+        member: 'n2',
+        term: 4,
+        onSuccess: expect.objectContaining({ step: 'repoint' }),
+      }),
+    ]);
+  });
+
+  it('never promotes when the lease no longer names the candidate at the new term (rule 352)', () => {
+    const op = buildOp({ step: 'promote', version: 3 });
+    const decision = run(scenario({ members: crashed, leader: buildLeader({ holder: 'n3', term: 5 }), op }));
+    expect(decision.rule).toBe(352);
+    expect(kinds(decision.steps)).toEqual(['end_op', 'notify']);
+  });
+
+  it('recognises a promotion that already happened (rule 350)', () => {
+    const op = buildOp({ step: 'promote', version: 3 });
+    const members = [buildPrimary('n1'), buildPrimary('n2', { timeline: 2 }), buildMember('n3')];
+    expect(run(scenario({ members, leader: buildLeader({ holder: 'n2', term: 4 }), op })).rule).toBe(350);
+  });
+
+  it('tries the next candidate when promotion keeps failing, fencing the failed one (rule 355)', () => {
+    const op = buildOp({ step: 'promote', version: 3, attempts: 4 });
+    const decision = run(
+      scenario({ members: crashed, leader: buildLeader({ holder: 'n2', term: 4, rvn: 'r4' }), op }),
+    );
+    expect(decision.rule).toBe(355);
+    expect(decision.steps).toEqual([
+      {
+        kind: 'update_op',
+        op: expect.objectContaining({
+          step: 'takeover',
+          from: 'n2',
+          to: 'n3',
+          term: 4,
+          observed_rvn: 'r4',
+          excluded: ['n2'],
+        }),
+      },
+    ]);
+  });
+
+  it('ends the failover with a history row and asks the others to follow (rule 370)', () => {
+    const op = buildOp({ step: 'repoint', version: 4, timings: { detected: T0, fence: T0 + 1 } });
+    const members = [
+      buildPrimary('n1'),
+      buildPrimary('n2', { timeline: 2 }),
+      buildMember('n3', { upstream: 'n1' }),
+    ];
+    const decision = run(
+      scenario({ members, stale: ['n1'], leader: buildLeader({ holder: 'n2', term: 4 }), op }),
+    );
+    expect(decision.rule).toBe(370);
+    expect(kinds(decision.steps)).toEqual(['end_op', 'notify', 'command:rejoin']);
+    expect(decision.steps[0]).toMatchObject({
+      history: { term: 4, kind: 'failover', old: 'n1', new: 'n2', rule: 160 },
+    });
+    expect(decision.steps[2]).toMatchObject({ member: 'n3', leader: 'n2', term: 4 });
+  });
+});
+
+describe('decide() for operator intents', () => {
+  const intent = { id: 'i1', kind: 'switchover' as const, requested_by: 'alice', requested_at: T0 };
+
+  it('starts a switchover by stopping the leader cleanly (rule 130)', () => {
+    const decision = run(scenario({ intent: { ...intent, to: 'n3' } }));
+    expect(decision.rule).toBe(130);
+    expect(kinds(decision.steps)).toEqual(['begin_op', 'command:demote']);
+    expect(decision.steps[0]).toMatchObject({
+      op: { kind: 'switchover', step: 'demote', from: 'n1', to: 'n3', intent_id: 'i1' },
+    });
+  });
+
+  it('picks the best candidate when none is named', () => {
+    const members = [
+      buildPrimary('n1'),
+      buildMember('n2', { receive_lsn: 1, replay_lsn: 1 }),
+      buildMember('n3'),
+    ];
+    expect(run(scenario({ members, intent })).steps[0]).toMatchObject({ op: { to: 'n3' } });
+  });
+
+  it('works while paused', () => {
+    expect(run(scenario({ config: { pause: true }, intent })).rule).toBe(130);
+  });
+
+  it('waits for a scheduled switchover (rule 120)', () => {
+    const decision = run(scenario({ intent: { ...intent, scheduled_at: T0 + 3_600_000 } }));
+    expect(decision.rule).toBe(120);
+    expect(decision.reason).toMatch(/scheduled at/);
+  });
+
+  it.each<[string, Partial<typeof intent> & { from?: string; to?: string }, Scenario | undefined, RegExp]>([
+    ['a wrong leader', { from: 'n2' }, undefined, /n2 is not the leader \(n1 is\)/],
+    ['an unknown member', { to: 'n9' }, undefined, /n9 is not a member/],
+    ['the leader itself', { to: 'n1' }, undefined, /n1 is already the leader/],
+    [
+      'a nofailover candidate',
+      { to: 'n2' },
+      scenario({
+        members: [
+          buildPrimary('n1'),
+          buildMember('n2', { tags: { ...buildMember('n2').tags, nofailover: true } }),
+        ],
+      }),
+      /n2 is not eligible: tagged nofailover/,
+    ],
+    ['an unhealthy leader', {}, scenario({ stale: ['n1'] }), /needs a healthy leader/],
+  ])('refuses a switchover to %s, clearing the intent', (_n, patch, base, reason) => {
+    const s = base ?? scenario();
+    const decision = run({ ...s, snapshot: { ...s.snapshot, intent: { ...intent, ...patch } } });
+    expect(decision.rule).toBe(130);
+    expect(decision.reason).toMatch(reason);
+    expect(kinds(decision.steps)).toEqual(['clear_intent', 'notify']);
+  });
+
+  it('turns a failover intent into a takeover when the lease has expired', () => {
+    const s = scenario({
+      stale: ['n1'],
+      leaderExpired: true,
+      intent: { ...intent, kind: 'failover', to: 'n3' },
+    });
+    const decision = run(s);
+    expect(kinds(decision.steps)).toEqual(['begin_op', 'take_over']);
+    expect(decision.steps[1]).toMatchObject({ to: 'n3' });
+  });
+});
+
+describe('decide() during a switchover', () => {
+  const op = buildOp({
+    kind: 'switchover',
+    step: 'catchup',
+    version: 2,
+    step_started_at: T0 + 59_000,
+    last_result: { action: 'demote', member: 'n1', ok: true, lsn: 10 * MB, at: T0 },
+  });
+  const stopped = [buildPrimary('n1', { state: 'stopped' }), buildMember('n2'), buildMember('n3')];
+
+  it('hands the lease over once the candidate received the final LSN (rule 430)', () => {
+    const decision = run(scenario({ members: stopped, op }));
+    expect(decision.rule).toBe(430);
+    expect(decision.steps[0]).toMatchObject({
+      kind: 'hand_over',
+      from: 'n1',
+      to: 'n2',
+      term: 3,
+      onSuccess: { step: 'promote', lsn: 10 * MB },
+    });
+  });
+
+  it('waits while the candidate is behind the final LSN (rule 450)', () => {
+    const members = [stopped[0]!, buildMember('n2', { receive_lsn: 5 * MB, replay_lsn: 5 * MB })];
+    expect(run(scenario({ members, op: { ...op, step_started_at: T0 + 59_000 } })).rule).toBe(450);
+  });
+
+  it('rolls back when the candidate does not catch up in time (rule 440)', () => {
+    const members = [stopped[0]!, buildMember('n2', { receive_lsn: 5 * MB, replay_lsn: 5 * MB })];
+    const decision = run(scenario({ members, op: { ...op, step_started_at: T0 - 60_000 } }));
+    expect(decision.rule).toBe(440);
+    expect(kinds(decision.steps)).toEqual(['command:restart', 'end_op', 'notify']);
+    expect(decision.steps[0]).toMatchObject({ action: 'restart', member: 'n1', term: 3 });
+  });
+
+  it('rolls back when the clean stop keeps failing (rule 400)', () => {
+    const demote = buildOp({ kind: 'switchover', step: 'demote', attempts: 4 });
+    expect(run(scenario({ op: demote })).rule).toBe(400);
+  });
+
+  it('rejoins the old primary as a replica at the end (rule 480)', () => {
+    const end = buildOp({ kind: 'switchover', step: 'repoint', version: 5 });
+    const members = [
+      buildMember('n1', { state: 'stopped', role: 'replica', upstream: null }),
+      buildPrimary('n2', { timeline: 2 }),
+      buildMember('n3', { upstream: 'n2' }),
+    ];
+    const decision = run(scenario({ members, leader: buildLeader({ holder: 'n2', term: 4 }), op: end }));
+    expect(decision.rule).toBe(480);
+    expect(decision.steps.filter((s) => s.kind === 'command')).toEqual([
+      { kind: 'command', action: 'rejoin', member: 'n1', term: 4, leader: 'n2' },
+    ]);
+  });
+});
