@@ -93,6 +93,8 @@ export const agentConfigSchema = z.strictObject({
       initdb: z.array(z.union([z.string(), z.record(z.string(), z.string())])).default([]),
     })
     .prefault({}),
+  /** pgwarden: the agent's own files (state, action lock, PostgreSQL log and socket). Default: `<data_dir>.pgwarden`. */
+  state_dir: z.string().startsWith('/', { error: 'an absolute directory path' }).optional(),
   /** EC2 instance id of this host; the controller fences through it. Read from IMDS when absent on EC2. */
   instance_id: z.string().optional(),
   log: z.strictObject({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') }).prefault({}),

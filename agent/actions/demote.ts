@@ -1,0 +1,53 @@
+import { runCallback } from '../callbacks.ts';
+import { ActionRefusedError } from '../errors.ts';
+import { setStandbySignal } from '../postgres/pg-conf.ts';
+import { writeLocalState } from '../state/local-state.ts';
+import { type ActionHandler, requireLease } from './action-context.ts';
+
+/**
+ * Switchover, first step: stop this primary cleanly (a fast shutdown ships the shutdown
+ * checkpoint to the standbys) and report the final LSN. The lease stays until the hand-over.
+ */
+export const demote: ActionHandler = async (ctx) => {
+  const { rt, args, cluster } = ctx;
+  if (
+    ctx.local?.want === 'stopped' &&
+    ctx.local.stopped_reason === 'demoted' &&
+    ctx.local.term === args.term
+  ) {
+    const control = await rt.postgres.controlData();
+    if (!(await rt.postgres.postmasterPid()) && control.state === 'shut down') {
+      return {
+        changed: false,
+        message: 'already stopped cleanly',
+        lsn: control.checkpointLsn,
+        timeline: control.timeline,
+      };
+    }
+  }
+  await requireLease(ctx);
+  await writeLocalState(rt.paths.localState, {
+    want: 'stopped',
+    stopped_reason: 'demoted',
+    term: args.term,
+    sync_standbys: [],
+    updated_by: 'action:demote',
+  });
+  await setStandbySignal(rt.paths, rt.user, true);
+  const pid = await rt.postgres.postmasterPid();
+  if (pid) {
+    const fast = await rt.postgres.stop(cluster.command_timeout * 1000);
+    if (!fast) throw new ActionRefusedError('demote', 'PostgreSQL was not running');
+  }
+  const control = await rt.postgres.controlData();
+  if (control.state !== 'shut down') {
+    throw new ActionRefusedError('demote', `PostgreSQL did not shut down cleanly (state: ${control.state})`);
+  }
+  runCallback(rt.config, rt.logger, 'on_stop', 'primary');
+  return {
+    changed: true,
+    message: 'stopped cleanly for a switchover',
+    lsn: control.checkpointLsn,
+    timeline: control.timeline,
+  };
+};

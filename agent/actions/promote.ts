@@ -1,0 +1,84 @@
+import { ConditionFailedError } from '../../core/errors.ts';
+import { runCallback } from '../callbacks.ts';
+import { ActionRefusedError } from '../errors.ts';
+import { PENDING_SYNC_STANDBY, writePgConfig } from '../postgres/pg-conf.ts';
+import { writeLocalState } from '../state/local-state.ts';
+import { type ActionHandler, requireLease } from './action-context.ts';
+
+async function waitUntilPrimary(ctx: Parameters<ActionHandler>[0], timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const obs = await ctx.rt.observer.observe(Date.now());
+    if (obs.reachable && obs.inRecovery === false) return obs;
+    if (Date.now() > deadline)
+      throw new ActionRefusedError('promote', `PostgreSQL still in recovery after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * Promotes this replica, only if the leader item names it at the given term (DESIGN §3).
+ * In synchronous mode it first makes PostgreSQL wait for a standby no one is, so nothing is
+ * acknowledged until the controller records and applies a real one.
+ */
+export const promote: ActionHandler = async (ctx) => {
+  const { rt, args, cluster } = ctx;
+  const leader = await requireLease(ctx);
+  let obs = await rt.observer.observe(Date.now());
+  if (
+    obs.reachable &&
+    obs.inRecovery === false &&
+    ctx.local?.want === 'primary' &&
+    ctx.local.term === args.term
+  ) {
+    return {
+      changed: false,
+      message: 'already primary at this term',
+      timeline: obs.timeline,
+      lsn: obs.writeLsn ?? undefined,
+    };
+  }
+  if (!obs.reachable)
+    throw new ActionRefusedError('promote', `PostgreSQL is not running (${obs.error ?? 'unreachable'})`);
+  const syncStandbys = cluster.synchronous_mode ? [PENDING_SYNC_STANDBY] : [];
+  if (obs.inRecovery) {
+    await writePgConfig(rt.config, cluster, rt.paths, rt.user, { syncStandbys });
+    await rt.postgres.reload();
+    await writeLocalState(rt.paths.localState, {
+      want: 'primary',
+      term: args.term,
+      sync_standbys: syncStandbys,
+      updated_by: 'action:promote',
+    });
+    await rt.postgres.promote(cluster.command_timeout * 1000);
+  }
+  obs = await waitUntilPrimary(ctx, cluster.command_timeout * 1000);
+  try {
+    await rt.store.renewLease(rt.config.scope, {
+      holder: rt.config.name,
+      term: args.term,
+      ttl: cluster.ttl,
+      lsn: obs.writeLsn ?? leader.lsn,
+      timeline: obs.timeline ?? leader.timeline ?? 1,
+      renewedAt: Date.now(),
+    });
+  } catch (error) {
+    if (error instanceof ConditionFailedError) {
+      await rt.postgres.beginFastShutdown();
+      throw new ActionRefusedError(
+        'promote',
+        'the lease moved during the promotion; fenced PostgreSQL again',
+      );
+    }
+    rt.logger.warn('first renewal after promotion failed; the daemon retries', {
+      error: (error as Error).message,
+    });
+  }
+  runCallback(rt.config, rt.logger, 'on_role_change', 'primary');
+  return {
+    changed: true,
+    message: `promoted at term ${args.term}`,
+    timeline: obs.timeline,
+    lsn: obs.writeLsn ?? undefined,
+  };
+};

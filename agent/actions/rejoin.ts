@@ -1,0 +1,99 @@
+import { runCallback } from '../callbacks.ts';
+import { ActionRefusedError } from '../errors.ts';
+import { slotName, writePgConfig } from '../postgres/pg-conf.ts';
+import { startAsReplica, type UpstreamEndpoint } from '../postgres/start-as.ts';
+import { writeLocalState } from '../state/local-state.ts';
+import { type ActionContext, type ActionHandler, upstreamOf } from './action-context.ts';
+
+async function waitForStreaming(ctx: ActionContext, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const obs = await ctx.rt.observer.observe(Date.now());
+    if (obs.reachable && obs.inRecovery && obs.receiverState === 'streaming') return true;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return false;
+}
+
+/** A full rebuild from `upstream` with pg_basebackup (the fallback of rejoin, and reinit). */
+export async function rebuildFrom(ctx: ActionContext, upstream: UpstreamEndpoint): Promise<void> {
+  const { rt, cluster } = ctx;
+  await rt.postgres.stop(cluster.primary_stop_timeout * 1000);
+  await rt.postgres.baseBackup(upstream, rt.config.postgresql.authentication.replication.username, 3_600_000);
+  await startAsReplica(rt, cluster, upstream);
+}
+
+/**
+ * Follow `--leader`: a running replica is re-pointed with a reload (primary_conninfo reloads
+ * since PostgreSQL 13); anything else is stopped, rewound with pg_rewind (when use_pg_rewind)
+ * and started as a replica; when that fails, rebuilt with pg_basebackup.
+ */
+export const rejoin: ActionHandler = async (ctx) => {
+  const { rt, args, cluster, local } = ctx;
+  const upstream = upstreamOf(ctx, args.leader!);
+  const leader = ctx.snapshot.leader;
+  if (leader?.holder === rt.config.name && leader.term >= args.term && local?.want === 'primary') {
+    throw new ActionRefusedError('rejoin', `this member holds the lease at term ${leader.term}`);
+  }
+  const obs = await rt.observer.observe(Date.now());
+  const streamingFromIt =
+    obs.reachable && obs.inRecovery && obs.receiverState === 'streaming' && local?.upstream === upstream.name;
+  const state = {
+    want: 'replica' as const,
+    term: args.term,
+    upstream: upstream.name,
+    sync_standbys: [],
+    updated_by: 'action:rejoin',
+  };
+  if (streamingFromIt) {
+    await writeLocalState(rt.paths.localState, state);
+    return { changed: false, message: `already streaming from ${upstream.name}` };
+  }
+  if (obs.reachable && obs.inRecovery && local?.want === 'replica') {
+    await writePgConfig(rt.config, cluster, rt.paths, rt.user, {
+      upstream: {
+        host: upstream.host,
+        port: upstream.port,
+        ...(cluster.postgresql.use_slots ? { slot: slotName(rt.config.name) } : {}),
+      },
+      syncStandbys: [],
+    });
+    await rt.postgres.reload();
+    await writeLocalState(rt.paths.localState, state);
+    if (await waitForStreaming(ctx, 10_000))
+      return { changed: true, message: `re-pointed to ${upstream.name} with a reload` };
+    rt.logger.warn('replica does not stream after re-pointing; rewinding', { upstream: upstream.name });
+  }
+  await rt.postgres.stop(cluster.primary_stop_timeout * 1000);
+  let how = 'restarted';
+  if (cluster.postgresql.use_pg_rewind) {
+    const rewind = await rt.postgres.rewind(
+      upstream,
+      rt.config.postgresql.authentication.superuser.username,
+      600_000,
+    );
+    how =
+      rewind.code === 0
+        ? /no rewind required/i.test(rewind.stdout + rewind.stderr)
+          ? 'no rewind needed'
+          : 'rewound with pg_rewind'
+        : '';
+    if (rewind.code !== 0)
+      rt.logger.warn('pg_rewind failed; rebuilding with pg_basebackup', {
+        output: rewind.stderr.slice(-500),
+      });
+  }
+  if (how) {
+    await startAsReplica(rt, cluster, upstream);
+    await writeLocalState(rt.paths.localState, state);
+    if (await waitForStreaming(ctx, 15_000)) {
+      runCallback(rt.config, rt.logger, 'on_role_change', 'replica');
+      return { changed: true, message: `${how}; streaming from ${upstream.name}` };
+    }
+    rt.logger.warn('replica does not stream after rewind; rebuilding with pg_basebackup');
+  }
+  await rebuildFrom(ctx, upstream);
+  await writeLocalState(rt.paths.localState, state);
+  runCallback(rt.config, rt.logger, 'on_role_change', 'replica');
+  return { changed: true, message: `rebuilt with pg_basebackup from ${upstream.name}` };
+};

@@ -1,0 +1,48 @@
+import { runCallback } from '../callbacks.ts';
+import { ActionRefusedError } from '../errors.ts';
+import { startAsPrimary, startAsReplica } from '../postgres/start-as.ts';
+import { writeLocalState } from '../state/local-state.ts';
+import { type ActionHandler, requireLease, upstreamOf } from './action-context.ts';
+
+/**
+ * Restarts PostgreSQL in its role. As primary only while holding the lease at the term (this is
+ * also how an aborted switchover brings the old primary back); otherwise as a replica.
+ */
+export const restart: ActionHandler = async (ctx) => {
+  const { rt, args, cluster, local, snapshot } = ctx;
+  const asPrimary = snapshot.leader?.holder === rt.config.name && snapshot.leader.term === args.term;
+  if (asPrimary) {
+    await requireLease(ctx);
+    await rt.postgres.stop(cluster.primary_stop_timeout * 1000);
+    const sync = local?.want === 'primary' ? local.sync_standbys : [];
+    await writeLocalState(rt.paths.localState, {
+      want: 'primary',
+      term: args.term,
+      sync_standbys: sync,
+      updated_by: 'action:restart',
+    });
+    await startAsPrimary(rt, cluster, sync);
+    runCallback(rt.config, rt.logger, 'on_restart', 'primary');
+    return { changed: true, message: `restarted as primary at term ${args.term}` };
+  }
+  if (local?.want === 'primary') {
+    throw new ActionRefusedError(
+      'restart',
+      `the lease is not held by ${rt.config.name} at term ${args.term}`,
+    );
+  }
+  const upstreamName = local?.upstream ?? snapshot.leader?.holder;
+  if (!upstreamName) throw new ActionRefusedError('restart', 'no upstream known to follow');
+  const upstream = upstreamOf(ctx, upstreamName);
+  await rt.postgres.stop(cluster.primary_stop_timeout * 1000);
+  await startAsReplica(rt, cluster, upstream);
+  await writeLocalState(rt.paths.localState, {
+    want: 'replica',
+    term: Math.max(args.term, local?.term ?? 0),
+    upstream: upstream.name,
+    sync_standbys: [],
+    updated_by: 'action:restart',
+  });
+  runCallback(rt.config, rt.logger, 'on_restart', 'replica');
+  return { changed: true, message: `restarted as replica of ${upstream.name}` };
+};

@@ -1,0 +1,373 @@
+import { randomUUID } from 'node:crypto';
+import { type FSWatcher, watch } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import type { ClusterConfig } from '../../core/config/cluster-config.ts';
+import type { ClusterSnapshot } from '../../core/model/snapshot.ts';
+import { runCallback } from '../callbacks.ts';
+import { LeaseKeeper, type LeaseLossReason } from '../lease/lease-keeper.ts';
+import { setStandbySignal } from '../postgres/pg-conf.ts';
+import type { PgObservation } from '../postgres/pg-observer.ts';
+import { syncReplicationSlots } from '../postgres/replication-slots.ts';
+import { startAsPrimary, startAsReplica } from '../postgres/start-as.ts';
+import { type AgentRuntime, clusterConfigOf } from '../runtime.ts';
+import { actionLockHolder } from '../state/action-lock.ts';
+import { type LocalState, readLocalState, writeLocalState } from '../state/local-state.ts';
+import { AGENT_VERSION } from '../version.ts';
+import { bootstrapMember, prepareDirectories } from './bootstrap.ts';
+import { buildMember, memberEndpoint, memberRole, memberState } from './build-member.ts';
+
+/** What the health API reads: the daemon's last conclusions, never a live I/O call. */
+export interface AgentStatus {
+  readonly observation: PgObservation;
+  readonly local: LocalState | undefined;
+  readonly snapshot: ClusterSnapshot | undefined;
+  readonly clusterConfig: ClusterConfig;
+  readonly leaseValid: boolean;
+  readonly leaseRemainingMs: number;
+  readonly fencing: boolean;
+  readonly postmasterAlive: boolean;
+  readonly bootstrapping: boolean;
+  readonly starting: boolean;
+  readonly lastCycleAt: number | undefined;
+  readonly lastStoreSuccessAt: number | undefined;
+  readonly pgVersion: string | undefined;
+}
+
+export interface DaemonOptions {
+  readonly monotonic?: () => number;
+  readonly wallClock?: () => number;
+  /** Called after every completed cycle (systemd watchdog). */
+  readonly onCycle?: () => void;
+}
+
+/**
+ * The agent's loop (DESIGN §5): observe PostgreSQL, read the cluster, keep the lease when
+ * primary, keep PostgreSQL in the role the local state names, heartbeat. It makes no
+ * cluster-wide decision: roles change only through actions (or self-fencing).
+ */
+export class AgentDaemon {
+  private readonly lease: LeaseKeeper;
+  private readonly monotonic: () => number;
+  private readonly wallClock: () => number;
+  private snapshot: ClusterSnapshot | undefined;
+  private local: LocalState | undefined;
+  private observation: PgObservation = { at: 0, reachable: false, error: 'not observed yet' };
+  private postmasterAlive = false;
+  private starting: Promise<void> | undefined;
+  private troubleSince: number | undefined;
+  private fencing = false;
+  private bootstrapping = false;
+  private lastCycleAt: number | undefined;
+  private lastStoreSuccessAt: number | undefined;
+  private pgVersion: string | undefined;
+  private wake: (() => void) | undefined;
+  private watcher: FSWatcher | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly rt: AgentRuntime,
+    private readonly options: DaemonOptions = {},
+  ) {
+    this.monotonic = options.monotonic ?? (() => performance.now());
+    this.wallClock = options.wallClock ?? (() => Date.now());
+    this.lease = new LeaseKeeper({
+      store: rt.store,
+      cluster: rt.config.scope,
+      member: rt.config.name,
+      monotonic: this.monotonic,
+      wallClock: this.wallClock,
+      onLost: (reason, detail) => this.onLeaseLost(reason, detail),
+    });
+  }
+
+  get clusterConfig(): ClusterConfig {
+    return clusterConfigOf(this.snapshot, this.rt.config);
+  }
+
+  status(): AgentStatus {
+    return {
+      observation: this.observation,
+      local: this.local,
+      snapshot: this.snapshot,
+      clusterConfig: this.clusterConfig,
+      leaseValid: this.lease.isValid() && !this.fencing,
+      leaseRemainingMs: this.lease.remainingMs(),
+      fencing: this.fencing,
+      postmasterAlive: this.postmasterAlive,
+      bootstrapping: this.bootstrapping,
+      starting: this.starting !== undefined,
+      lastCycleAt: this.lastCycleAt,
+      lastStoreSuccessAt: this.lastStoreSuccessAt,
+      pgVersion: this.pgVersion,
+    };
+  }
+
+  /** Runs until stop(): bootstrap when the data directory is empty, then a cycle every loop_wait. */
+  async run(): Promise<void> {
+    await prepareDirectories(this.rt);
+    this.pgVersion = await this.rt.postgres.version().catch(() => undefined);
+    this.watcher = watch(this.rt.paths.stateDir, () => this.wake?.());
+    this.watcher.on('error', () => {});
+    while (!this.stopped) {
+      const started = this.monotonic();
+      let retrySoon = false;
+      try {
+        retrySoon = await this.cycle();
+      } catch (error) {
+        this.rt.logger.error('cycle failed', { error: error as Error });
+      }
+      this.options.onCycle?.();
+      const period = (retrySoon ? 0.5 : this.clusterConfig.loop_wait) * 1000;
+      await this.sleep(Math.max(50, period - (this.monotonic() - started)));
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.watcher?.close();
+    this.lease.clear();
+    this.wake?.();
+    this.rt.observer.close();
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+
+  /** One cycle. Returns true when something should be retried sooner than loop_wait. */
+  async cycle(): Promise<boolean> {
+    const rt = this.rt;
+    try {
+      this.snapshot = await rt.store.getSnapshot(rt.config.scope);
+      this.lastStoreSuccessAt = this.wallClock();
+    } catch (error) {
+      rt.logger.warn('cannot read the cluster from DynamoDB', { error: (error as Error).message });
+    }
+    if (!this.local && (await rt.postgres.isDataDirEmpty())) {
+      await this.bootstrap();
+      return true;
+    }
+    this.local = (await readLocalState(rt.paths.localState)) ?? (await this.adoptExistingData());
+    this.observation = await rt.observer.observe(this.wallClock());
+    this.postmasterAlive = (await rt.postgres.postmasterPid()) !== undefined;
+    let retrySoon = false;
+    const busy = await actionLockHolder(rt.paths.actionLock);
+    if (!busy) retrySoon = await this.reconcile();
+    await this.heartbeat();
+    this.lastCycleAt = this.monotonic();
+    return retrySoon;
+  }
+
+  private async bootstrap(): Promise<void> {
+    this.bootstrapping = true;
+    try {
+      await this.heartbeat();
+      const result = await bootstrapMember(this.rt, this.snapshot, this.clusterConfig, {
+        renewInitialLease: (term, position) => this.lease.renew(term, this.clusterConfig, position),
+        wallClock: this.wallClock,
+      });
+      if (result) {
+        this.local = result;
+        this.rt.logger.info('bootstrap finished', { want: result.want, term: result.term });
+      }
+    } finally {
+      this.bootstrapping = false;
+    }
+  }
+
+  /**
+   * Data but no state file (first run of the agent on an existing data directory, or a lost
+   * state directory): primary only if the lease already names this member; else stay stopped
+   * and let the controller ask for a rejoin.
+   */
+  private async adoptExistingData(): Promise<LocalState> {
+    const leader = this.snapshot?.leader;
+    const holds = leader?.holder === this.rt.config.name && !leader.released;
+    this.rt.logger.warn('no local state file: adopting the existing data directory', { primary: holds });
+    return writeLocalState(this.rt.paths.localState, {
+      want: holds ? 'primary' : 'stopped',
+      ...(holds ? {} : { stopped_reason: 'fenced' as const }),
+      term: leader?.term ?? 0,
+      sync_standbys: [],
+      updated_by: 'agent:adopt',
+    });
+  }
+
+  private async reconcile(): Promise<boolean> {
+    const local = this.local;
+    if (!local) return false;
+    if (local.want === 'primary') return this.keepPrimary(local);
+    // Demoted or told to follow: stop tracking the lease without fencing (a hand-over moves it).
+    this.lease.clear();
+    if (local.want === 'replica') return this.keepReplica(local);
+    if (this.postmasterAlive && !this.starting) {
+      this.rt.logger.warn('PostgreSQL runs although this member must stay stopped; stopping it', {
+        reason: local.stopped_reason,
+      });
+      await this.rt.postgres.stop(this.clusterConfig.primary_stop_timeout * 1000);
+    }
+    return false;
+  }
+
+  private async keepPrimary(local: LocalState): Promise<boolean> {
+    const obs = this.observation;
+    const cfg = this.clusterConfig;
+    const position = {
+      lsn: obs.writeLsn ?? this.snapshot?.leader?.lsn ?? 0,
+      timeline: obs.timeline ?? this.snapshot?.leader?.timeline ?? 1,
+    };
+    if (obs.reachable && obs.inRecovery) return false;
+    const result = await this.lease.renew(local.term, cfg, position);
+    if (result === 'lost') {
+      if (!this.fencing) await this.fence('the lease is held by someone else', local);
+      return false;
+    }
+    if (result === 'error') {
+      this.rt.logger.warn('lease renewal failed; retrying until the local deadline', {
+        term: local.term,
+        remainingMs: Math.round(this.lease.remainingMs()),
+      });
+      return true;
+    }
+    this.fencing = false;
+    if (obs.reachable) {
+      this.troubleSince = undefined;
+      await this.keepSlots();
+      return false;
+    }
+    // PostgreSQL is down or hung while we hold the lease: restart in place, for a bounded time.
+    const now = this.monotonic();
+    this.troubleSince ??= now;
+    if (now - this.troubleSince >= cfg.primary_start_timeout * 1000 && !cfg.pause) {
+      await this.releaseAfterCrash(local);
+      return false;
+    }
+    if (!this.postmasterAlive && !this.starting) {
+      this.rt.logger.warn('PostgreSQL is not running on the primary; restarting it in place', {
+        term: local.term,
+      });
+      this.launch(() => startAsPrimary(this.rt, cfg, local.sync_standbys), 'on_restart', 'primary');
+    }
+    return false;
+  }
+
+  private async keepReplica(local: LocalState): Promise<boolean> {
+    const obs = this.observation;
+    if (obs.reachable && obs.inRecovery === false) {
+      this.rt.logger.error('PostgreSQL runs as a primary but this member must be a replica; fencing it');
+      await this.rt.postgres.beginFastShutdown();
+      await this.rt.postgres.stop(this.clusterConfig.primary_stop_timeout * 1000);
+      return true;
+    }
+    if (!this.postmasterAlive && !this.starting) {
+      const upstreamMember = this.snapshot?.members.find((m) => m.name === local.upstream);
+      const upstream = upstreamMember
+        ? { name: upstreamMember.name, ...memberEndpoint(upstreamMember) }
+        : undefined;
+      this.rt.logger.info('starting PostgreSQL as a replica', { upstream: local.upstream });
+      this.launch(() => startAsReplica(this.rt, this.clusterConfig, upstream), 'on_start', 'replica');
+    }
+    return false;
+  }
+
+  private launch(start: () => Promise<void>, callback: 'on_start' | 'on_restart', role: string): void {
+    this.starting = start()
+      .then(() => runCallback(this.rt.config, this.rt.logger, callback, role))
+      .catch((error) => this.rt.logger.error('PostgreSQL did not start', { error: (error as Error).message }))
+      .finally(() => {
+        this.starting = undefined;
+        this.wake?.();
+      });
+  }
+
+  private async keepSlots(): Promise<void> {
+    if (!this.clusterConfig.postgresql.use_slots || !this.snapshot) return;
+    try {
+      const changes = await syncReplicationSlots(
+        this.rt.observer,
+        this.rt.config.name,
+        this.snapshot.members.map((m) => m.name),
+      );
+      if (changes.length > 0) this.rt.logger.info('replication slots changed', { changes });
+    } catch (error) {
+      this.rt.logger.warn('cannot maintain replication slots', { error: (error as Error).message });
+    }
+  }
+
+  private onLeaseLost(reason: LeaseLossReason, detail: string): void {
+    if (reason === 'deadline' && this.clusterConfig.pause) {
+      this.rt.logger.warn('lease deadline passed, but the cluster is paused: not fencing', { detail });
+      return;
+    }
+    const local = this.local;
+    void this.fence(`lease lost (${reason}): ${detail}`, local).catch((error) =>
+      this.rt.logger.error('self-fencing failed', { error: (error as Error).message }),
+    );
+  }
+
+  /** Self-fencing (DESIGN §3): /primary answers 503 from this instant; PostgreSQL stops. */
+  async fence(why: string, local: LocalState | undefined): Promise<void> {
+    this.fencing = true;
+    this.lease.clear();
+    this.rt.logger.error('fencing myself', { reason: why, term: local?.term });
+    await this.rt.postgres.beginFastShutdown();
+    this.local = await writeLocalState(this.rt.paths.localState, {
+      want: 'stopped',
+      stopped_reason: 'fenced',
+      term: local?.term ?? 0,
+      sync_standbys: [],
+      updated_by: 'agent:self-fence',
+    });
+    await setStandbySignal(this.rt.paths, this.rt.user, true);
+    await this.rt.postgres.stop(this.clusterConfig.primary_stop_timeout * 1000);
+    runCallback(this.rt.config, this.rt.logger, 'on_role_change', 'demoted');
+    this.wake?.();
+  }
+
+  /** primary_start_timeout passed: fence and give the lease up so that failover need not wait a ttl. */
+  private async releaseAfterCrash(local: LocalState): Promise<void> {
+    await this.fence(`PostgreSQL did not come back within primary_start_timeout`, local);
+    try {
+      await this.rt.store.releaseLease(this.rt.config.scope, {
+        holder: this.rt.config.name,
+        term: local.term,
+      });
+      this.rt.logger.warn('released the lease', { term: local.term });
+    } catch (error) {
+      this.rt.logger.warn('could not release the lease (it will expire)', {
+        error: (error as Error).message,
+      });
+    }
+  }
+
+  private async heartbeat(): Promise<void> {
+    const facts = {
+      observation: this.observation,
+      local: this.local,
+      postmasterAlive: this.postmasterAlive,
+      bootstrapping: this.bootstrapping,
+      starting: this.starting !== undefined,
+      rvn: randomUUID(),
+      now: this.wallClock(),
+      versions: { agent: AGENT_VERSION, ...(this.pgVersion ? { postgres: this.pgVersion } : {}) },
+      ...(this.observation.systemIdentifier ? { systemIdentifier: this.observation.systemIdentifier } : {}),
+    };
+    try {
+      await this.rt.store.putMember(this.rt.config.scope, buildMember(this.rt.config, facts));
+      this.lastStoreSuccessAt = this.wallClock();
+    } catch (error) {
+      this.rt.logger.warn('heartbeat failed', {
+        error: (error as Error).message,
+        role: memberRole(facts),
+        state: memberState(facts),
+      });
+    }
+  }
+}

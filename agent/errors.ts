@@ -1,0 +1,28 @@
+import { PgwardenError } from '../core/errors.ts';
+
+/** A PostgreSQL program failed or timed out; carries its output for the log. */
+export class PgCommandError extends PgwardenError {
+  constructor(program: string, detail: string, output: string) {
+    super(
+      'PG_COMMAND_FAILED',
+      `${program} ${detail}${output ? `: ${output.trim().split('\n').slice(-5).join(' | ')}` : ''}`,
+      {
+        context: { program },
+      },
+    );
+  }
+}
+
+/** An action refused to run: its preconditions do not hold (wrong term, not the holder, ...). */
+export class ActionRefusedError extends PgwardenError {
+  constructor(action: string, reason: string) {
+    super('ACTION_REFUSED', `${action} refused: ${reason}`, { context: { action } });
+  }
+}
+
+/** Another action holds the local lock. Retryable. */
+export class ActionBusyError extends PgwardenError {
+  constructor(holder: string) {
+    super('ACTION_BUSY', `another action is running (${holder})`);
+  }
+}

@@ -1,0 +1,108 @@
+import type { ClusterConfig } from '../../core/config/cluster-config.ts';
+import { ConditionFailedError } from '../../core/errors.ts';
+import { isLeaseLocallyValid, localLeaseDeadline } from '../../core/lease/lease-deadline.ts';
+import type { CoordinationStore } from '../../core/store/coordination-store.ts';
+
+export type LeaseLossReason = 'taken' | 'deadline';
+
+export interface LeaseKeeperOptions {
+  readonly store: CoordinationStore;
+  readonly cluster: string;
+  readonly member: string;
+  /** Monotonic milliseconds (performance.now in production). */
+  readonly monotonic: () => number;
+  readonly wallClock: () => number;
+  /** Called once per loss: the lease was taken (ConditionalCheckFailed) or its local deadline passed. */
+  readonly onLost: (reason: LeaseLossReason, detail: string) => void;
+}
+
+/**
+ * Holds the leader lease on the primary (DESIGN §3). The local deadline runs from when the
+ * renewal *began*; a timer fires at the deadline, independent of any request still in flight.
+ */
+export class LeaseKeeper {
+  private deadline: number | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private heldTerm: number | undefined;
+  private lastSuccessAt: number | undefined;
+
+  constructor(private readonly options: LeaseKeeperOptions) {}
+
+  get term(): number | undefined {
+    return this.heldTerm;
+  }
+
+  /** Milliseconds of local validity left (0 when invalid). */
+  remainingMs(now = this.options.monotonic()): number {
+    return this.isValid(now) ? this.deadline! - now : 0;
+  }
+
+  isValid(now = this.options.monotonic()): boolean {
+    return isLeaseLocallyValid(this.deadline, now);
+  }
+
+  lastSuccess(): number | undefined {
+    return this.lastSuccessAt;
+  }
+
+  /**
+   * One renewal attempt. `renewed`: valid until the new deadline. `lost`: someone else holds it
+   * (onLost already called). `error`: the store failed; the deadline is unchanged and the timer
+   * will fence if no later attempt succeeds.
+   */
+  async renew(
+    term: number,
+    config: Pick<ClusterConfig, 'ttl' | 'safety_margin'>,
+    position: { lsn: number; timeline: number },
+  ): Promise<'renewed' | 'lost' | 'error'> {
+    const t0 = this.options.monotonic();
+    try {
+      await this.options.store.renewLease(this.options.cluster, {
+        holder: this.options.member,
+        term,
+        ttl: config.ttl,
+        lsn: position.lsn,
+        timeline: position.timeline,
+        renewedAt: this.options.wallClock(),
+      });
+    } catch (error) {
+      if (error instanceof ConditionFailedError) {
+        this.lose('taken', error.message);
+        return 'lost';
+      }
+      return 'error';
+    }
+    if (this.heldTerm !== undefined && this.heldTerm !== term) this.clear();
+    this.heldTerm = term;
+    this.lastSuccessAt = this.options.wallClock();
+    this.arm(localLeaseDeadline(t0, config));
+    return 'renewed';
+  }
+
+  private arm(deadline: number): void {
+    if (this.deadline !== undefined && deadline <= this.deadline) return;
+    this.deadline = deadline;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(
+      () => {
+        if (!this.isValid()) this.lose('deadline', 'the lease was not renewed before its local deadline');
+      },
+      Math.max(0, deadline - this.options.monotonic()),
+    );
+    this.timer.unref?.();
+  }
+
+  private lose(reason: LeaseLossReason, detail: string): void {
+    const held = this.heldTerm !== undefined;
+    this.clear();
+    if (held) this.options.onLost(reason, detail);
+  }
+
+  /** Forget the lease without calling onLost (demoted, released, or shutting down). */
+  clear(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.deadline = undefined;
+    this.heldTerm = undefined;
+  }
+}

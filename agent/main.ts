@@ -1,0 +1,93 @@
+import { Command, CommanderError } from 'commander';
+import { parseActionArgs } from '../core/actions/action-parameters.ts';
+import { ConfigValidationError } from '../core/errors.ts';
+import { runAction } from './actions/run-action.ts';
+import { loadAgentConfig } from './config/load-agent-config.ts';
+import { AgentDaemon } from './daemon/agent-daemon.ts';
+import { startHealthServer } from './health/health-server.ts';
+import { createRuntime } from './runtime.ts';
+import { systemdNotifier } from './systemd/sd-notify.ts';
+import { AGENT_VERSION } from './version.ts';
+
+const DEFAULT_CONFIG = process.env.PGWARDEN_CONFIG ?? '/etc/pgwarden/pgwarden.yml';
+
+/** Exit codes: 0 ok, 1 the action failed or was refused, 2 bad arguments or config. */
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+async function runDaemon(configPath: string): Promise<void> {
+  const config = await loadAgentConfig(configPath);
+  const rt = createRuntime(config);
+  const notify = systemdNotifier();
+  const daemon = new AgentDaemon(rt, { onCycle: () => notify.watchdog() });
+  const api = await startHealthServer(config, () => daemon.status());
+  rt.logger.info('agent started', { api: config.restapi.listen, version: AGENT_VERSION });
+  notify.ready();
+  const shutdown = (signal: string) => {
+    rt.logger.info('agent stopping', { signal });
+    daemon.stop();
+    void api.close();
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  await daemon.run();
+}
+
+export function buildProgram(): Command {
+  const program = new Command('pgwarden-agent')
+    .description('pgwarden agent: heartbeats, the leader lease, self-fencing, health API and actions')
+    .version(AGENT_VERSION)
+    .exitOverride();
+  program
+    .command('run')
+    .description('run the agent daemon beside PostgreSQL')
+    .option('-c, --config <path>', 'agent YAML config', DEFAULT_CONFIG)
+    .action(async (opts: { config: string }) => {
+      await runDaemon(opts.config);
+    });
+  program
+    .command('action')
+    .description('run one action and print one JSON result line (invoked by SSM or the local command bus)')
+    .argument('<name>', 'promote | demote | fence | rejoin | reinit | restart | reload | set-sync')
+    .requiredOption('--cluster <name>', 'cluster (scope) the action is for')
+    .requiredOption('--term <n>', 'the term the controller acts at')
+    .option('--leader <name>', 'member to follow (rejoin, reinit)')
+    .option('--standbys <names>', 'synchronous standbys, comma separated (set-sync)')
+    .option('-c, --config <path>', 'agent YAML config', DEFAULT_CONFIG)
+    .action(
+      async (
+        name: string,
+        opts: { cluster: string; term: string; leader?: string; standbys?: string; config: string },
+      ) => {
+        const args = parseActionArgs({ action: name, ...opts });
+        const config = await loadAgentConfig(opts.config);
+        const result = await runAction(createRuntime(config, { requestTimeoutMs: 3000 }), args);
+        process.stdout.write(`${JSON.stringify(result)}\n`);
+        process.exitCode = result.ok ? EXIT.ok : EXIT.failed;
+      },
+    );
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      process.exitCode = error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+      return;
+    }
+    if (error instanceof ConfigValidationError) {
+      const [, action] = argv.slice(2);
+      if (argv[2] === 'action') {
+        process.stdout.write(
+          `${JSON.stringify({ ok: false, action, code: error.code, message: error.message })}\n`,
+        );
+      }
+      process.stderr.write(`${error.message}\n`);
+      process.exitCode = EXIT.usage;
+      return;
+    }
+    process.stderr.write(`pgwarden-agent: ${(error as Error).stack ?? error}\n`);
+    process.exitCode = EXIT.failed;
+  }
+}

@@ -1,0 +1,160 @@
+import { appendFile, chown, readFile, rm, writeFile } from 'node:fs/promises';
+import type { AgentConfig } from '../../core/config/agent-config.ts';
+import type { ClusterConfig } from '../../core/config/cluster-config.ts';
+import { splitHostPort } from '../../core/config/units.ts';
+import type { OsUser } from '../os-user.ts';
+import type { AgentPaths } from '../paths.ts';
+
+/** synchronous_standby_names of a new primary in synchronous mode: no standby has this name,
+ * so it acknowledges nothing until the controller records and applies a real standby. */
+export const PENDING_SYNC_STANDBY = 'pgwarden_pending_sync';
+
+/** Settings that streaming replication and pg_rewind need; later settings override them. */
+const REPLICATION_DEFAULTS: Record<string, string | number | boolean> = {
+  wal_level: 'replica',
+  hot_standby: 'on',
+  wal_log_hints: 'on',
+  max_wal_senders: 10,
+  max_replication_slots: 10,
+  wal_keep_size: '256MB',
+  hot_standby_feedback: 'on',
+  max_connections: 100,
+};
+
+export interface ManagedSettings {
+  readonly upstream?: { host: string; port: number; slot?: string };
+  readonly syncStandbys: readonly string[];
+}
+
+function quote(value: string | number | boolean): string {
+  if (typeof value === 'number') return String(value);
+  if (typeof value === 'boolean') return value ? 'on' : 'off';
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+}
+
+/** `FIRST k ("a","b")` with k = all listed, so every acknowledged commit is on every one. */
+export function syncStandbyNames(standbys: readonly string[]): string {
+  if (standbys.length === 0) return '';
+  if (standbys.includes('*')) return '*';
+  return `FIRST ${standbys.length} (${standbys.map((s) => `"${s}"`).join(', ')})`;
+}
+
+export function parseSyncStandbyNames(value: string): string[] {
+  const text = value.trim();
+  if (text === '') return [];
+  if (text === '*') return ['*'];
+  const inner = /^(?:(?:FIRST|ANY)\s+\d+\s*)?\(?(.*?)\)?$/i.exec(text)?.[1] ?? text;
+  return inner
+    .split(',')
+    .map((s) => s.trim().replace(/^"(.*)"$/, '$1'))
+    .filter(Boolean);
+}
+
+export function slotName(member: string): string {
+  return `pgwarden_${member.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`.slice(0, 63);
+}
+
+/** The file the agent owns: listen address, replication settings, upstream, sync standbys. */
+export function renderManagedConf(
+  config: AgentConfig,
+  cluster: ClusterConfig,
+  paths: AgentPaths,
+  settings: ManagedSettings,
+): string {
+  const listen = splitHostPort(config.postgresql.listen);
+  const values: Record<string, string | number | boolean> = {
+    ...REPLICATION_DEFAULTS,
+    ...cluster.postgresql.parameters,
+    ...config.postgresql.parameters,
+    listen_addresses: listen.host,
+    port: listen.port,
+    unix_socket_directories: paths.socketDir,
+    cluster_name: config.name,
+    hba_file: paths.hbaFile,
+    recovery_target_timeline: 'latest',
+    synchronous_standby_names: syncStandbyNames(settings.syncStandbys),
+  };
+  if (settings.upstream) {
+    const repl = config.postgresql.authentication.replication;
+    values.primary_conninfo = [
+      `host=${settings.upstream.host}`,
+      `port=${settings.upstream.port}`,
+      `user=${repl.username}`,
+      `passfile=${paths.pgpass}`,
+      `application_name=${config.name}`,
+      'connect_timeout=3',
+      'sslmode=prefer',
+    ].join(' ');
+    values.primary_slot_name = settings.upstream.slot ?? '';
+  } else {
+    values.primary_conninfo = '';
+    values.primary_slot_name = '';
+  }
+  const lines = Object.entries(values).map(([k, v]) => `${k} = ${quote(v)}`);
+  return `# Managed by pgwarden-agent: rewritten before every start and reload. Do not edit.\n${lines.join('\n')}\n`;
+}
+
+export function renderHba(config: AgentConfig): string {
+  const su = config.postgresql.authentication.superuser.username;
+  const repl = config.postgresql.authentication.replication.username;
+  const method = config.postgresql.authentication.superuser.password ? 'scram-sha-256' : 'trust';
+  return [
+    '# Managed by pgwarden-agent. Extra lines come from postgresql.pg_hba in the agent config.',
+    'local   all          all                    trust',
+    ...config.postgresql.pg_hba,
+    `host    replication  ${repl}   0.0.0.0/0   ${method}`,
+    `host    replication  ${repl}   ::/0        ${method}`,
+    `host    all          ${su}     0.0.0.0/0   ${method}`,
+    `host    all          ${su}     ::/0        ${method}`,
+    `host    all          all       0.0.0.0/0   ${method}`,
+    '',
+  ].join('\n');
+}
+
+async function writeOwned(path: string, text: string, user: OsUser | undefined, mode = 0o600): Promise<void> {
+  await writeFile(path, text, { mode });
+  if (user) await chown(path, user.uid, user.gid);
+}
+
+/** Writes pgwarden.conf, pg_hba.conf and makes postgresql.conf include pgwarden.conf last. */
+export async function writePgConfig(
+  config: AgentConfig,
+  cluster: ClusterConfig,
+  paths: AgentPaths,
+  user: OsUser | undefined,
+  settings: ManagedSettings,
+): Promise<void> {
+  await writeOwned(paths.managedConf, renderManagedConf(config, cluster, paths, settings), user);
+  await writeOwned(paths.hbaFile, renderHba(config), user);
+  const main = await readFile(paths.postgresqlConf, 'utf8').catch(() => '');
+  if (!/^include_if_exists = 'pgwarden.conf'/m.test(main)) {
+    await appendFile(
+      paths.postgresqlConf,
+      "\n# pgwarden: keep this line last\ninclude_if_exists = 'pgwarden.conf'\n",
+    );
+    if (user) await chown(paths.postgresqlConf, user.uid, user.gid);
+  }
+}
+
+/** The password file for replication and rewind connections (0600, owned by the PostgreSQL user). */
+export async function writePgpass(
+  config: AgentConfig,
+  paths: AgentPaths,
+  user: OsUser | undefined,
+): Promise<void> {
+  const esc = (s: string) => s.replace(/\\/g, '\\\\').replace(/:/g, '\\:');
+  const { superuser, replication } = config.postgresql.authentication;
+  const lines = [replication, superuser]
+    .filter((c) => c.password)
+    .map((c) => `*:*:*:${esc(c.username)}:${esc(c.password!)}`);
+  await writeOwned(paths.pgpass, `${lines.join('\n')}\n`, user);
+}
+
+export async function setStandbySignal(
+  paths: AgentPaths,
+  user: OsUser | undefined,
+  present: boolean,
+): Promise<void> {
+  if (present) await writeOwned(paths.standbySignal, '', user);
+  else await rm(paths.standbySignal, { force: true });
+}

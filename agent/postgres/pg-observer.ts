@@ -1,0 +1,134 @@
+import pg from 'pg';
+import { parseLsn } from '../../core/format.ts';
+import type { ReplicationRow } from '../../core/model/items.ts';
+import { parseSyncStandbyNames } from './pg-conf.ts';
+
+/** What one look at PostgreSQL found. `reachable: false` is a state, never an exception. */
+export interface PgObservation {
+  readonly at: number;
+  readonly reachable: boolean;
+  readonly error?: string;
+  readonly inRecovery?: boolean;
+  readonly timeline?: number;
+  readonly writeLsn?: number | null;
+  readonly receiveLsn?: number | null;
+  readonly replayLsn?: number | null;
+  readonly receiverState?: string | null;
+  readonly syncStandbys?: string[];
+  readonly replication?: ReplicationRow[];
+  readonly pendingRestart?: boolean;
+  readonly serverVersion?: string;
+  readonly systemIdentifier?: string;
+}
+
+const OBSERVE_SQL = `
+SELECT pg_is_in_recovery() AS in_recovery,
+       CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS write_lsn,
+       CASE WHEN pg_is_in_recovery() THEN NULL
+            ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END AS primary_tli,
+       pg_last_wal_receive_lsn()::text AS receive_lsn,
+       pg_last_wal_replay_lsn()::text AS replay_lsn,
+       (SELECT status FROM pg_stat_wal_receiver) AS receiver_state,
+       (SELECT received_tli FROM pg_stat_wal_receiver) AS received_tli,
+       (SELECT timeline_id FROM pg_control_checkpoint()) AS checkpoint_tli,
+       current_setting('synchronous_standby_names') AS sync_names,
+       current_setting('server_version') AS server_version,
+       (SELECT system_identifier::text FROM pg_control_system()) AS system_identifier,
+       (SELECT count(*) > 0 FROM pg_settings WHERE pending_restart) AS pending_restart,
+       (SELECT coalesce(json_agg(json_build_object('name', application_name, 'state', state,
+                'sync_state', sync_state, 'flush_lsn', flush_lsn::text, 'replay_lsn', replay_lsn::text)), '[]')
+          FROM pg_stat_replication) AS replication`;
+
+const lsnOrNull = (v: unknown) => (typeof v === 'string' ? parseLsn(v) : null);
+
+export interface PgConnectionOptions {
+  readonly socketDir: string;
+  readonly port: number;
+  readonly user: string;
+  /** Bound on one observation, connection included. */
+  readonly timeoutMs: number;
+}
+
+/**
+ * Observes PostgreSQL over one kept-open connection on the local socket. A hung or stopped
+ * server yields `reachable: false` within the time bound; the next call reconnects.
+ */
+export class PgObserver {
+  private client: pg.Client | undefined;
+
+  constructor(private readonly options: PgConnectionOptions) {}
+
+  private async connected(): Promise<pg.Client> {
+    if (this.client) return this.client;
+    const client = new pg.Client({
+      host: this.options.socketDir,
+      port: this.options.port,
+      user: this.options.user,
+      database: 'postgres',
+      connectionTimeoutMillis: this.options.timeoutMs,
+      query_timeout: this.options.timeoutMs,
+      statement_timeout: this.options.timeoutMs,
+      application_name: 'pgwarden-agent',
+    });
+    client.on('error', () => this.drop(client));
+    await client.connect();
+    this.client = client;
+    return client;
+  }
+
+  private drop(client: pg.Client | undefined): void {
+    if (!client) return;
+    if (this.client === client) this.client = undefined;
+    client.end().catch(() => {});
+    // A hung server may never answer the goodbye: do not wait for it.
+    (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+  }
+
+  /** Runs one statement with the observer's time bound (used by actions too). */
+  async query<T extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<T[]> {
+    const client = await this.connected();
+    try {
+      return (await client.query<T>(sql, params)).rows;
+    } catch (error) {
+      this.drop(client);
+      throw error;
+    }
+  }
+
+  async observe(now: number): Promise<PgObservation> {
+    let row: Record<string, unknown> | undefined;
+    try {
+      row = (await this.query<Record<string, unknown>>(OBSERVE_SQL))[0];
+    } catch (error) {
+      return { at: now, reachable: false, error: (error as Error).message };
+    }
+    if (!row) return { at: now, reachable: false, error: 'no row' };
+    const inRecovery = row.in_recovery === true;
+    const replication = (row.replication as Array<Record<string, unknown>>).map((r) => ({
+      name: String(r.name),
+      state: String(r.state),
+      sync_state: String(r.sync_state),
+      flush_lsn: lsnOrNull(r.flush_lsn),
+      replay_lsn: lsnOrNull(r.replay_lsn),
+    }));
+    return {
+      at: now,
+      reachable: true,
+      inRecovery,
+      timeline: Number(inRecovery ? (row.received_tli ?? row.checkpoint_tli) : row.primary_tli),
+      writeLsn: lsnOrNull(row.write_lsn),
+      receiveLsn: lsnOrNull(row.receive_lsn),
+      replayLsn: lsnOrNull(row.replay_lsn),
+      receiverState: (row.receiver_state as string | null) ?? null,
+      syncStandbys: parseSyncStandbyNames(String(row.sync_names ?? '')),
+      replication,
+      pendingRestart: row.pending_restart === true,
+      serverVersion: String(row.server_version),
+      systemIdentifier: String(row.system_identifier),
+    };
+  }
+
+  close(): void {
+    this.drop(this.client);
+  }
+}

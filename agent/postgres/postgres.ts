@@ -1,0 +1,201 @@
+import { chmod, readdir, readFile, rm } from 'node:fs/promises';
+import { parseLsn } from '../../core/format.ts';
+import type { OsUser } from '../os-user.ts';
+import type { AgentPaths } from '../paths.ts';
+import { type ProgramResult, runProgram } from './run-program.ts';
+
+export interface ControlData {
+  readonly state: string;
+  readonly checkpointLsn: number;
+  readonly timeline: number;
+  readonly systemIdentifier: string;
+}
+
+export interface Upstream {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** PostgreSQL's own programs, run as the PostgreSQL user, each with a time bound. */
+export class Postgres {
+  constructor(
+    readonly paths: AgentPaths,
+    readonly user: OsUser | undefined,
+  ) {}
+
+  private run(
+    program: string,
+    args: readonly string[],
+    timeoutMs: number,
+    extra: { allowFailure?: boolean; env?: Record<string, string> } = {},
+  ): Promise<ProgramResult> {
+    return runProgram(this.paths.bin(program), args, this.user, {
+      timeoutMs,
+      env: { PGPASSFILE: this.paths.pgpass, ...extra.env },
+      ...(extra.allowFailure ? { allowFailure: true } : {}),
+    });
+  }
+
+  async isDataDirEmpty(): Promise<boolean> {
+    try {
+      return (await readdir(this.paths.dataDir)).length === 0;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return true;
+      throw error;
+    }
+  }
+
+  /** The postmaster's PID when it is running (postmaster.pid names a live process). */
+  async postmasterPid(): Promise<number | undefined> {
+    try {
+      const pid = Number((await readFile(`${this.paths.dataDir}/postmaster.pid`, 'utf8')).split('\n')[0]);
+      if (!Number.isInteger(pid) || pid <= 0) return undefined;
+      process.kill(pid, 0);
+      return pid;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async initdb(superuser: string, extraArgs: readonly string[], timeoutMs = 120_000): Promise<void> {
+    await this.run(
+      'initdb',
+      [
+        '-D',
+        this.paths.dataDir,
+        '-U',
+        superuser,
+        '--data-checksums',
+        '--auth-local=trust',
+        '--auth-host=scram-sha-256',
+        ...extraArgs,
+      ],
+      timeoutMs,
+    );
+  }
+
+  /** Starts the postmaster detached (it outlives the agent) and waits until it accepts connections. */
+  async start(timeoutMs: number): Promise<void> {
+    if (await this.postmasterPid()) return;
+    await rm(`${this.paths.dataDir}/postmaster.pid`, { force: true });
+    await this.run(
+      'pg_ctl',
+      [
+        '-D',
+        this.paths.dataDir,
+        '-l',
+        this.paths.pgLog,
+        '-w',
+        '-t',
+        String(Math.ceil(timeoutMs / 1000)),
+        'start',
+      ],
+      timeoutMs + 5000,
+    );
+  }
+
+  /**
+   * Stops PostgreSQL: `fast` (refuses new connections and ends sessions at once, then a
+   * checkpoint), escalating to `immediate` after `fastTimeoutMs`. True if it was running.
+   */
+  async stop(fastTimeoutMs: number): Promise<boolean> {
+    if (!(await this.postmasterPid())) return false;
+    const fast = await this.run(
+      'pg_ctl',
+      [
+        '-D',
+        this.paths.dataDir,
+        '-m',
+        'fast',
+        '-w',
+        '-t',
+        String(Math.max(1, Math.ceil(fastTimeoutMs / 1000))),
+        'stop',
+      ],
+      fastTimeoutMs + 5000,
+      { allowFailure: true },
+    ).catch(() => undefined);
+    if (fast?.code === 0 && !(await this.postmasterPid())) return true;
+    await this.run(
+      'pg_ctl',
+      ['-D', this.paths.dataDir, '-m', 'immediate', '-w', '-t', '30', 'stop'],
+      35_000,
+      { allowFailure: true },
+    );
+    return true;
+  }
+
+  /** Sends the postmaster SIGINT (fast shutdown) without waiting: the first, fastest fencing move. */
+  async beginFastShutdown(): Promise<void> {
+    const pid = await this.postmasterPid();
+    if (pid) process.kill(pid, 'SIGINT');
+  }
+
+  async promote(timeoutMs: number): Promise<void> {
+    await this.run(
+      'pg_ctl',
+      ['-D', this.paths.dataDir, '-w', '-t', String(Math.ceil(timeoutMs / 1000)), 'promote'],
+      timeoutMs + 5000,
+    );
+  }
+
+  async reload(): Promise<void> {
+    await this.run('pg_ctl', ['-D', this.paths.dataDir, 'reload'], 10_000);
+  }
+
+  async controlData(): Promise<ControlData> {
+    const { stdout } = await this.run('pg_controldata', ['-D', this.paths.dataDir], 10_000, {
+      env: { LC_ALL: 'C' },
+    });
+    const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(stdout)?.[1]?.trim() ?? '';
+    return {
+      state: field('Database cluster state'),
+      checkpointLsn: parseLsn(field('Latest checkpoint location')),
+      timeline: Number(field("Latest checkpoint's TimeLineID")),
+      systemIdentifier: field('Database system identifier'),
+    };
+  }
+
+  /** Empties the data directory (keeping the directory itself, owned by the PostgreSQL user). */
+  async wipeDataDir(): Promise<void> {
+    const entries = await readdir(this.paths.dataDir).catch(() => [] as string[]);
+    await Promise.all(entries.map((e) => rm(`${this.paths.dataDir}/${e}`, { recursive: true, force: true })));
+  }
+
+  async baseBackup(source: Upstream, replicationUser: string, timeoutMs: number): Promise<void> {
+    await this.wipeDataDir();
+    await this.run(
+      'pg_basebackup',
+      [
+        '-D',
+        this.paths.dataDir,
+        '-X',
+        'stream',
+        '-c',
+        'fast',
+        '-h',
+        source.host,
+        '-p',
+        String(source.port),
+        '-U',
+        replicationUser,
+        '--no-password',
+      ],
+      timeoutMs,
+    );
+    await chmod(this.paths.dataDir, 0o700);
+  }
+
+  /** Rewinds this (stopped) data directory onto the source's timeline. */
+  async rewind(source: Upstream, superuser: string, timeoutMs: number): Promise<ProgramResult> {
+    const conn = `host=${source.host} port=${source.port} user=${superuser} dbname=postgres passfile=${this.paths.pgpass} connect_timeout=3`;
+    return this.run('pg_rewind', ['-D', this.paths.dataDir, `--source-server=${conn}`], timeoutMs, {
+      allowFailure: true,
+    });
+  }
+
+  async version(): Promise<string> {
+    const { stdout } = await this.run('postgres', ['--version'], 10_000);
+    return stdout.trim().replace(/^postgres \(PostgreSQL\) /, '');
+  }
+}

@@ -1,0 +1,108 @@
+import { z } from 'zod';
+import { NAME_PATTERN } from '../config/units.ts';
+import { parseOrThrow } from '../config/validation.ts';
+import { AGENT_ACTIONS, type AgentAction } from '../decide/steps.ts';
+
+const NAME = NAME_PATTERN.source.slice(1, -1);
+
+/**
+ * The parameters of `pgwarden-agent action`, as regular expressions: the SSM document restricts
+ * each parameter with them (`allowedPattern`), and the agent validates its arguments with the
+ * same ones, so the two cannot drift. Empty `leader`/`standbys` mean "not given".
+ */
+export const ACTION_PARAMETER_PATTERNS = {
+  cluster: `^${NAME}$`,
+  term: '^[0-9]{1,10}$',
+  leader: `^(${NAME})?$`,
+  standbys: `^(\\*|${NAME}(,${NAME}){0,15})?$`,
+} as const;
+
+export const actionArgsSchema = z
+  .object({
+    action: z.enum(AGENT_ACTIONS, { error: `one of ${AGENT_ACTIONS.join(', ')}` }),
+    cluster: z.string().regex(new RegExp(ACTION_PARAMETER_PATTERNS.cluster), { error: 'a cluster name' }),
+    term: z
+      .string()
+      .regex(new RegExp(ACTION_PARAMETER_PATTERNS.term), {
+        error: 'a term: a whole number of at most 10 digits',
+      })
+      .transform(Number),
+    leader: z
+      .string()
+      .regex(new RegExp(ACTION_PARAMETER_PATTERNS.leader), { error: 'a member name' })
+      .optional()
+      .transform((v) => (v ? v : undefined)),
+    standbys: z
+      .string()
+      .regex(new RegExp(ACTION_PARAMETER_PATTERNS.standbys), {
+        error: 'member names separated by commas, or *',
+      })
+      .optional()
+      .transform((v) => (v ? v.split(',') : undefined)),
+  })
+  .superRefine((args, ctx) => {
+    if (args.action === 'rejoin' && !args.leader) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['leader'],
+        message: 'the member to follow (rejoin needs --leader)',
+        input: args.leader,
+      });
+    }
+    if (args.action === 'set-sync' && args.standbys === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['standbys'],
+        message: 'the standbys, comma separated (set-sync needs --standbys; "" clears)',
+        input: args.standbys,
+      });
+    }
+  });
+
+export type ActionArgs = z.output<typeof actionArgsSchema>;
+
+export function parseActionArgs(input: {
+  action: string;
+  cluster?: string;
+  term?: string;
+  leader?: string;
+  standbys?: string;
+}): ActionArgs {
+  return parseOrThrow(actionArgsSchema, input, 'action arguments');
+}
+
+/** One agent action as the words of its command line: what SSM and the local bus both run. */
+export function actionArgv(args: {
+  action: AgentAction;
+  cluster: string;
+  term: number;
+  leader?: string;
+  standbys?: readonly string[];
+}): string[] {
+  return [
+    'action',
+    args.action,
+    '--cluster',
+    args.cluster,
+    '--term',
+    String(args.term),
+    '--leader',
+    args.leader ?? '',
+    '--standbys',
+    args.standbys?.join(',') ?? '',
+  ];
+}
+
+/** One JSON line an action prints, and what the controller reads back. */
+export const actionResultSchema = z.object({
+  ok: z.boolean(),
+  action: z.string(),
+  member: z.string(),
+  term: z.number(),
+  changed: z.boolean().default(false),
+  message: z.string(),
+  lsn: z.number().optional(),
+  timeline: z.number().optional(),
+  code: z.string().optional(),
+});
+export type ActionResult = z.output<typeof actionResultSchema>;
