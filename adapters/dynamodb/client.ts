@@ -27,6 +27,8 @@ export function createDocumentClient(options: DynamoClientOptions = {}): DynamoD
     requestHandler: {
       requestTimeout: options.requestTimeoutMs ?? 1000,
       connectionTimeout: Math.min(options.requestTimeoutMs ?? 1000, 1000),
+      // Without it the SDK only logs a warning and the request hangs on: a lease must not.
+      throwOnRequestTimeout: true,
     },
   });
   return DynamoDBDocumentClient.from(client, {

@@ -17,7 +17,8 @@ export class SwitchableProxy {
   ) {}
 
   get port(): number {
-    return (this.server?.address() as AddressInfo).port;
+    if (!this.server) throw new Error('the proxy is not started');
+    return (this.server.address() as AddressInfo).port;
   }
 
   get endpoint(): string {

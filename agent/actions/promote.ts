@@ -53,6 +53,12 @@ export const promote: ActionHandler = async (ctx) => {
     await rt.postgres.promote(cluster.command_timeout * 1000);
   }
   obs = await waitUntilPrimary(ctx, cluster.command_timeout * 1000);
+  // The control file names the new timeline only after a checkpoint; pg_rewind reads it there.
+  await rt.observer
+    .query('CHECKPOINT')
+    .catch((error) =>
+      rt.logger.warn('checkpoint after promotion failed', { error: (error as Error).message }),
+    );
   try {
     await rt.store.renewLease(rt.config.scope, {
       holder: rt.config.name,

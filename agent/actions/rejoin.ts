@@ -1,15 +1,21 @@
 import { runCallback } from '../callbacks.ts';
 import { ActionRefusedError } from '../errors.ts';
 import { slotName, writePgConfig } from '../postgres/pg-conf.ts';
-import { startAsReplica, type UpstreamEndpoint } from '../postgres/start-as.ts';
+import { checkpointUpstream, startAsReplica, type UpstreamEndpoint } from '../postgres/start-as.ts';
 import { writeLocalState } from '../state/local-state.ts';
 import { type ActionContext, type ActionHandler, upstreamOf } from './action-context.ts';
 
-async function waitForStreaming(ctx: ActionContext, timeoutMs: number): Promise<boolean> {
+/** Streaming, and on the upstream's timeline when that is known (a diverged replica never is). */
+async function waitForStreaming(
+  ctx: ActionContext,
+  timeoutMs: number,
+  timeline: number | null,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const obs = await ctx.rt.observer.observe(Date.now());
-    if (obs.reachable && obs.inRecovery && obs.receiverState === 'streaming') return true;
+    const onTimeline = timeline === null || obs.timeline === timeline;
+    if (obs.reachable && obs.inRecovery && obs.receiverState === 'streaming' && onTimeline) return true;
     await new Promise((r) => setTimeout(r, 250));
   }
   return false;
@@ -36,6 +42,7 @@ export const rejoin: ActionHandler = async (ctx) => {
     throw new ActionRefusedError('rejoin', `this member holds the lease at term ${leader.term}`);
   }
   const obs = await rt.observer.observe(Date.now());
+  const upstreamTimeline = ctx.snapshot.members.find((m) => m.name === upstream.name)?.timeline ?? null;
   const streamingFromIt =
     obs.reachable && obs.inRecovery && obs.receiverState === 'streaming' && local?.upstream === upstream.name;
   const state = {
@@ -49,7 +56,9 @@ export const rejoin: ActionHandler = async (ctx) => {
     await writeLocalState(rt.paths.localState, state);
     return { changed: false, message: `already streaming from ${upstream.name}` };
   }
-  if (obs.reachable && obs.inRecovery && local?.want === 'replica') {
+  // Same timeline: a reload re-points it (primary_conninfo reloads since PostgreSQL 13). After a
+  // promotion the upstream is on a newer timeline and this replica may have diverged: rewind.
+  if (obs.reachable && obs.inRecovery && local?.want === 'replica' && obs.timeline === upstreamTimeline) {
     await writePgConfig(rt.config, cluster, rt.paths, rt.user, {
       upstream: {
         host: upstream.host,
@@ -60,18 +69,30 @@ export const rejoin: ActionHandler = async (ctx) => {
     });
     await rt.postgres.reload();
     await writeLocalState(rt.paths.localState, state);
-    if (await waitForStreaming(ctx, 10_000))
+    if (await waitForStreaming(ctx, 10_000, upstreamTimeline))
       return { changed: true, message: `re-pointed to ${upstream.name} with a reload` };
     rt.logger.warn('replica does not stream after re-pointing; rewinding', { upstream: upstream.name });
   }
   await rt.postgres.stop(cluster.primary_stop_timeout * 1000);
   let how = 'restarted';
   if (cluster.postgresql.use_pg_rewind) {
+    if ((await rt.postgres.controlData()).state === 'shut down in recovery') {
+      const recovery = await rt.postgres.finishRecoveryAlone(600_000);
+      rt.logger.info('finished recovery in single-user mode before pg_rewind', {
+        exitCode: recovery.code,
+        output: recovery.stderr.slice(-800),
+      });
+    }
+    await checkpointUpstream(rt, upstream);
     const rewind = await rt.postgres.rewind(
       upstream,
       rt.config.postgresql.authentication.superuser.username,
       600_000,
     );
+    rt.logger.info('pg_rewind finished', {
+      exitCode: rewind.code,
+      output: (rewind.stdout + rewind.stderr).slice(-800),
+    });
     how =
       rewind.code === 0
         ? /no rewind required/i.test(rewind.stdout + rewind.stderr)
@@ -86,7 +107,7 @@ export const rejoin: ActionHandler = async (ctx) => {
   if (how) {
     await startAsReplica(rt, cluster, upstream);
     await writeLocalState(rt.paths.localState, state);
-    if (await waitForStreaming(ctx, 15_000)) {
+    if (await waitForStreaming(ctx, 15_000, upstreamTimeline)) {
       runCallback(rt.config, rt.logger, 'on_role_change', 'replica');
       return { changed: true, message: `${how}; streaming from ${upstream.name}` };
     }

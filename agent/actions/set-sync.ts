@@ -5,7 +5,7 @@ import { type ActionHandler, requireLease } from './action-context.ts';
 
 /** Applies synchronous_standby_names on this primary (the controller records standbys first). */
 export const setSync: ActionHandler = async (ctx) => {
-  const { rt, args, cluster, local } = ctx;
+  const { rt, args, cluster } = ctx;
   await requireLease(ctx);
   const obs = await rt.observer.observe(Date.now());
   if (!obs.reachable || obs.inRecovery !== false)

@@ -82,12 +82,19 @@ export class LeaseKeeper {
   private arm(deadline: number): void {
     if (this.deadline !== undefined && deadline <= this.deadline) return;
     this.deadline = deadline;
+    this.schedule();
+  }
+
+  /** Timers may fire a little early against the monotonic clock: re-arm until truly past. */
+  private schedule(): void {
     clearTimeout(this.timer);
+    if (this.deadline === undefined) return;
     this.timer = setTimeout(
       () => {
-        if (!this.isValid()) this.lose('deadline', 'the lease was not renewed before its local deadline');
+        if (this.isValid()) this.schedule();
+        else this.lose('deadline', 'the lease was not renewed before its local deadline');
       },
-      Math.max(0, deadline - this.options.monotonic()),
+      Math.max(1, Math.ceil(this.deadline - this.options.monotonic())),
     );
     this.timer.unref?.();
   }

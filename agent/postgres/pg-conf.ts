@@ -19,6 +19,8 @@ const REPLICATION_DEFAULTS: Record<string, string | number | boolean> = {
   wal_keep_size: '256MB',
   hot_standby_feedback: 'on',
   max_connections: 100,
+  // A replica retries its upstream every second, not every 5 s: it follows a new primary sooner.
+  wal_retrieve_retry_interval: '1s',
 };
 
 export interface ManagedSettings {

@@ -1,5 +1,6 @@
 import { chmod, readdir, readFile, rm } from 'node:fs/promises';
 import { parseLsn } from '../../core/format.ts';
+import { PgCommandError } from '../errors.ts';
 import type { OsUser } from '../os-user.ts';
 import type { AgentPaths } from '../paths.ts';
 import { type ProgramResult, runProgram } from './run-program.ts';
@@ -74,23 +75,42 @@ export class Postgres {
     );
   }
 
-  /** Starts the postmaster detached (it outlives the agent) and waits until it accepts connections. */
-  async start(timeoutMs: number): Promise<void> {
+  /**
+   * Starts the postmaster detached (it outlives the agent). With `wait`, returns when it accepts
+   * connections; without, as soon as it runs (a standby accepts connections only once it has
+   * replayed a running-transactions record, which an idle primary writes every 15 s).
+   */
+  async start(timeoutMs: number, options: { wait?: boolean } = {}): Promise<void> {
     if (await this.postmasterPid()) return;
     await rm(`${this.paths.dataDir}/postmaster.pid`, { force: true });
+    const wait = options.wait ?? true;
+    const seconds = String(Math.ceil(timeoutMs / 1000));
     await this.run(
       'pg_ctl',
-      [
-        '-D',
-        this.paths.dataDir,
-        '-l',
-        this.paths.pgLog,
-        '-w',
-        '-t',
-        String(Math.ceil(timeoutMs / 1000)),
-        'start',
-      ],
+      ['-D', this.paths.dataDir, '-l', this.paths.pgLog, wait ? '-w' : '-W', '-t', seconds, 'start'],
       timeoutMs + 5000,
+    );
+    if (!wait) {
+      const deadline = Date.now() + timeoutMs;
+      while (!(await this.postmasterPid())) {
+        if (Date.now() > deadline)
+          throw new PgCommandError('postgres', `did not start within ${timeoutMs} ms`, '');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  }
+
+  /**
+   * Crash recovery in single-user mode, so that a data directory that was shut down in recovery
+   * (a standby) knows its true end of WAL before pg_rewind compares it with the source.
+   */
+  async finishRecoveryAlone(timeoutMs: number): Promise<ProgramResult> {
+    await rm(this.paths.standbySignal, { force: true });
+    return this.run(
+      'postgres',
+      ['--single', '-D', this.paths.dataDir, '-c', 'hot_standby=off', 'postgres'],
+      timeoutMs,
+      { allowFailure: true },
     );
   }
 

@@ -1,3 +1,4 @@
+import pg from 'pg';
 import type { ClusterConfig } from '../../core/config/cluster-config.ts';
 import type { AgentRuntime } from '../runtime.ts';
 import { setStandbySignal, slotName, writePgConfig, writePgpass } from './pg-conf.ts';
@@ -28,7 +29,35 @@ export async function startAsReplica(
     syncStandbys: [],
   });
   await setStandbySignal(rt.paths, rt.user, true);
-  await rt.postgres.start(rt.config.postgresql.start_timeout * 1000);
+  await rt.postgres.start(rt.config.postgresql.start_timeout * 1000, { wait: false });
+  if (upstream) void checkpointUpstream(rt, upstream);
+}
+
+/**
+ * Asks the upstream, when it is a primary, for a CHECKPOINT: a starting standby opens for reads
+ * only after it replays a running-transactions record (an idle primary writes one every 15 s, or
+ * at a checkpoint), and pg_rewind reads the source's timeline from its last checkpoint.
+ */
+export async function checkpointUpstream(rt: AgentRuntime, upstream: UpstreamEndpoint): Promise<void> {
+  const su = rt.config.postgresql.authentication.superuser;
+  const client = new pg.Client({
+    host: upstream.host,
+    port: upstream.port,
+    user: su.username,
+    ...(su.password ? { password: su.password } : {}),
+    database: 'postgres',
+    connectionTimeoutMillis: 2000,
+    query_timeout: 10_000,
+  });
+  try {
+    await client.connect();
+    const [row] = (await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows;
+    if (row && !row.r) await client.query('CHECKPOINT');
+  } catch (error) {
+    rt.logger.debug('could not ask the upstream for a checkpoint', { error: (error as Error).message });
+  } finally {
+    await client.end().catch(() => {});
+  }
 }
 
 /**

@@ -38,7 +38,7 @@ export const actionArgsSchema = z
         error: 'member names separated by commas, or *',
       })
       .optional()
-      .transform((v) => (v ? v.split(',') : undefined)),
+      .transform((v) => (v === undefined ? undefined : v === '' ? [] : v.split(','))),
   })
   .superRefine((args, ctx) => {
     if (args.action === 'rejoin' && !args.leader) {

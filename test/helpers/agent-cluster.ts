@@ -225,7 +225,10 @@ export class AgentCluster {
       child.stdout.on('data', (d) => (out += d));
       child.stderr.on('data', (d) => (err += d));
       child.once('error', reject);
+      const started = Date.now();
       child.once('close', (code) => {
+        if (process.env.PGWARDEN_TEST_DEBUG)
+          console.log(`[action] ${name} ${action}: ${Date.now() - started} ms\n${out}`);
         const line = out
           .trim()
           .split('\n')

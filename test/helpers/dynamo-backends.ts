@@ -14,6 +14,8 @@ export interface BackendFactory {
   readonly name: string;
   /** Why this backend cannot run here, or undefined when it can. */
   readonly skipReason: string | undefined;
+  /** Why concurrent conditional writes are not atomic on this backend (races are not tested), if so. */
+  readonly raceSkipReason?: string;
   start(): Promise<DynamoBackend>;
 }
 

@@ -30,8 +30,12 @@ describe.each(ALL_BACKENDS)('the DynamoDB store against $name', (factory) => {
   });
 
   const test = it.skipIf(factory.skipReason !== undefined);
+  const race = it.skipIf(factory.skipReason !== undefined || factory.raceSkipReason !== undefined);
+  if (factory.raceSkipReason && !factory.skipReason) {
+    console.warn(`[contract] ${factory.name}: concurrent races not run: ${factory.raceSkipReason}`);
+  }
 
-  test('lets exactly one node claim initialize', async () => {
+  race('lets exactly one node claim initialize', async () => {
     const c = cluster();
     const results = await Promise.all(
       ['a', 'b', 'c', 'd'].map((by) => store.claimInitialize(c, { by, at: 1 })),
@@ -66,7 +70,7 @@ describe.each(ALL_BACKENDS)('the DynamoDB store against $name', (factory) => {
     ).rejects.toBeInstanceOf(ConditionFailedError);
   });
 
-  test('lets exactly one of 20 concurrent takeovers of one observed lease win', async () => {
+  race('lets exactly one of 20 concurrent takeovers of one observed lease win', async () => {
     const c = cluster();
     const observed = await store.createLeader(c, { holder: 'old', ttl: 10, lsn: 0, timeline: 1 });
     const attempts = await Promise.allSettled(

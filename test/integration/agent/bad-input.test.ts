@@ -1,0 +1,99 @@
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AGENT_BIN, AgentCluster } from '../../helpers/agent-cluster.ts';
+
+function agent(args: string[]) {
+  const run = spawnSync(process.execPath, [AGENT_BIN, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    timeout: 30_000,
+  });
+  return { code: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+describe('the agent with bad input', () => {
+  let c: AgentCluster;
+  beforeAll(async () => {
+    c = await AgentCluster.create({ nodes: 1 });
+  });
+  afterAll(async () => {
+    await c?.destroy();
+  });
+
+  it('refuses a bad config with one error naming every bad key, exit code 2', () => {
+    const path = join(c.base, 'bad.yml');
+    writeFileSync(
+      path,
+      'scope: demo\nname: "bad name"\nrestapi:\n  listen: 8008\npostgresql:\n  listen: 127.0.0.1:5432\n  data_dir: relative/dir\ndynamodb: {}\netcd: {hosts: x}\n',
+    );
+    const run = agent(['run', '-c', path]);
+    expect(run.code).toBe(2);
+    for (const key of ['name:', 'restapi.listen:', 'postgresql.data_dir:', 'dynamodb.table:', 'etcd:']) {
+      expect(run.stderr).toContain(key);
+    }
+    expect(run.stderr).toContain('expected a "host:port" string');
+  });
+
+  it('refuses YAML that does not parse', () => {
+    const path = join(c.base, 'broken.yml');
+    writeFileSync(path, 'scope: [unclosed\n');
+    const run = agent(['run', '-c', path]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('expected valid YAML');
+  });
+
+  it.each([
+    [
+      ['action', 'explode', '--cluster', 'test', '--term', '1'],
+      'action: got "explode", expected one of promote',
+    ],
+    [['action', 'promote', '--cluster', 'test', '--term', '1; rm -rf /'], 'term: got "1; rm -rf /"'],
+    [
+      ['action', 'rejoin', '--cluster', 'test', '--term', '2'],
+      'leader: got nothing, expected the member to follow',
+    ],
+    [
+      ['action', 'set-sync', '--cluster', 'test', '--term', '2', '--standbys', 'a,,b'],
+      'standbys: got "a,,b"',
+    ],
+    [['action', 'promote', '--cluster', 'bad cluster', '--term', '2'], 'cluster: got "bad cluster"'],
+  ])('refuses bad action arguments %j with a JSON result line and exit code 2', (args, message) => {
+    const run = agent([...args, '-c', c.node('node1').configPath]);
+    expect(run.code).toBe(2);
+    const result = JSON.parse(run.stdout.trim().split('\n').at(-1)!);
+    expect(result).toMatchObject({ ok: false, code: 'CONFIG_INVALID' });
+    expect(result.message).toContain(message);
+  });
+
+  it('keeps answering health checks within its timeout while PostgreSQL hangs', async () => {
+    c.startAgent('node1');
+    await c.waitForRole('node1', '/primary');
+    const pids = [c.postmasterPid('node1')!];
+    const children = spawnSync('ps', ['-o', 'pid=', '--ppid', String(pids[0])], { encoding: 'utf8' }).stdout;
+    pids.push(
+      ...children
+        .split('\n')
+        .map((l) => Number(l.trim()))
+        .filter(Boolean),
+    );
+    for (const pid of pids) process.kill(pid, 'SIGSTOP');
+    try {
+      await c.waitFor(
+        '/health = 503 while PostgreSQL hangs',
+        15_000,
+        async () => (await c.api('node1', '/health')).status === 503,
+      );
+      for (const path of ['/primary', '/replica', '/patroni', '/liveness', '/metrics']) {
+        const started = Date.now();
+        const res = await c.api('node1', path);
+        expect(Date.now() - started, path).toBeLessThan(1000);
+        expect(res.status, path).toBe(path === '/liveness' || path === '/metrics' ? 200 : 503);
+      }
+    } finally {
+      for (const pid of pids) process.kill(pid, 'SIGCONT');
+    }
+    await c.waitForRole('node1', '/primary');
+  });
+});

@@ -1,0 +1,146 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AgentCluster } from '../../helpers/agent-cluster.ts';
+
+describe('three agents bootstrapping from empty data directories', () => {
+  let cluster: AgentCluster;
+
+  beforeAll(async () => {
+    cluster = await AgentCluster.create({
+      nodes: 3,
+      tags: { node3: { noloadbalance: true, nofailover: true, failover_priority: 0 } },
+    });
+    cluster.startAgent('node1');
+    await cluster.waitForRole('node1', '/primary');
+    cluster.startAgent('node2');
+    cluster.startAgent('node3');
+    await cluster.waitForRole('node2', '/replica');
+    await cluster.waitFor('node3 streaming', 60_000, async () => {
+      const member = (await cluster.store.getSnapshot('test')).members.find((m) => m.name === 'node3');
+      return member?.receiver_state === 'streaming';
+    });
+  });
+  afterAll(async () => {
+    await cluster?.destroy();
+  });
+
+  it('makes exactly one member initialize the cluster and hold the lease at term 1', async () => {
+    const snapshot = await cluster.store.getSnapshot('test');
+    expect(snapshot.initialize?.by).toBe('node1');
+    expect(snapshot.initialize?.system_identifier).toMatch(/^\d+$/);
+    expect(snapshot.leader).toMatchObject({ holder: 'node1', term: 1, released: false });
+    expect(snapshot.history).toEqual([expect.objectContaining({ term: 1, kind: 'bootstrap', new: 'node1' })]);
+    expect(await cluster.store.listClusters()).toEqual(['test']);
+  });
+
+  it('reports each member with its role, state and upstream', async () => {
+    const members = (await cluster.store.getSnapshot('test')).members;
+    expect(members.map((m) => [m.name, m.role, m.state, m.upstream])).toEqual([
+      ['node1', 'primary', 'running', null],
+      ['node2', 'replica', 'running', 'node1'],
+      ['node3', 'replica', 'running', 'node1'],
+    ]);
+    expect(new Set(members.map((m) => m.system_identifier)).size).toBe(1);
+  });
+
+  it('streams writes on the primary to both replicas, through a slot per member', async () => {
+    await cluster.sql('node1', 'CREATE TABLE IF NOT EXISTS t (id int primary key)');
+    await cluster.sql('node1', 'INSERT INTO t VALUES (1) ON CONFLICT DO NOTHING');
+    for (const name of ['node2', 'node3']) {
+      await cluster.waitFor(
+        `row on ${name}`,
+        10_000,
+        async () => (await cluster.sql(name, 'SELECT id FROM t')).length === 1,
+      );
+    }
+    const slots = await cluster.sql<{ slot_name: string; active: boolean }>(
+      'node1',
+      'SELECT slot_name, active FROM pg_replication_slots ORDER BY 1',
+    );
+    expect(slots).toEqual([
+      { slot_name: 'pgwarden_node2', active: true },
+      { slot_name: 'pgwarden_node3', active: true },
+    ]);
+  });
+
+  it.each([
+    ['node1', '/primary', 200],
+    ['node1', '/master', 200],
+    ['node1', '/leader', 200],
+    ['node1', '/read-write', 200],
+    ['node1', '/replica', 503],
+    ['node1', '/read-only', 200],
+    ['node1', '/synchronous', 503],
+    ['node1', '/health', 200],
+    ['node1', '/liveness', 200],
+    ['node1', '/readiness', 200],
+    ['node2', '/primary', 503],
+    ['node2', '/read-write', 503],
+    ['node2', '/replica', 200],
+    ['node2', '/replica?replication_state=streaming', 200],
+    ['node2', '/replica?lag=16MB', 200],
+    ['node2', '/replica?tag_nofailover=false', 200],
+    ['node2', '/replica?tag_nofailover=true', 503],
+    ['node2', '/read-only', 200],
+    ['node2', '/asynchronous', 200],
+    ['node2', '/synchronous', 503],
+    ['node2', '/readiness', 200],
+    ['node3', '/replica', 503],
+    ['node3', '/read-only', 503],
+    ['node3', '/health', 200],
+    ['node3', '/asynchronous', 200],
+  ])('answers %s %s with %i', async (name, path, status) => {
+    expect((await cluster.api(name, path)).status).toBe(status);
+  });
+
+  it('answers HEAD like GET, without a body', async () => {
+    const res = await fetch(`http://127.0.0.1:${cluster.node('node1').apiPort}/primary`, { method: 'HEAD' });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('');
+  });
+
+  it('mutates nothing: other methods get 405', async () => {
+    expect((await cluster.api('node1', '/primary', 'POST')).status).toBe(405);
+    expect((await cluster.api('node1', '/restart', 'POST')).status).toBe(405);
+  });
+
+  it('answers 404 for an unknown path and 400 naming a bad query value', async () => {
+    expect((await cluster.api('node1', '/nope')).status).toBe(404);
+    const bad = await cluster.api('node2', '/replica?lag=lots');
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.body)).toContain('lag: got \\"lots\\"');
+  });
+
+  it('serves Patroni-shaped /patroni and /cluster JSON', async () => {
+    const patroni = (await cluster.api('node1', '/patroni')).body as Record<string, unknown>;
+    expect(patroni).toMatchObject({
+      state: 'running',
+      role: 'master',
+      timeline: 1,
+      patroni: { scope: 'test', name: 'node1' },
+    });
+    const replica = (await cluster.api('node2', '/patroni')).body as Record<string, unknown>;
+    expect(replica).toMatchObject({ role: 'replica', xlog: { received_location: expect.any(Number) } });
+    const clusterJson = (await cluster.api('node2', '/cluster')).body as {
+      members: Array<{ name: string; role: string }>;
+    };
+    expect(clusterJson.members.map((m) => m.name)).toEqual(['node1', 'node2', 'node3']);
+    expect(clusterJson.members[0]!.role).toBe('leader');
+  });
+
+  it('exposes Prometheus metrics', async () => {
+    const text = String((await cluster.api('node1', '/metrics')).body);
+    expect(text).toMatch(/pgwarden_primary\{scope="test",name="node1"\} 1/);
+    expect(text).toMatch(/pgwarden_lease_remaining_seconds\{[^}]*\} [1-9]/);
+    expect(text).toContain('pgwarden_agent_process_resident_memory_bytes');
+    const replica = String((await cluster.api('node2', '/metrics')).body);
+    expect(replica).toMatch(/pgwarden_replica\{scope="test",name="node2"\} 1/);
+  });
+
+  it('resumes its role safely when an agent restarts with data in place', async () => {
+    cluster.stopAgent('node2', 'SIGKILL');
+    cluster.startAgent('node2');
+    await cluster.waitForRole('node2', '/replica');
+    const member = (await cluster.store.getSnapshot('test')).members.find((m) => m.name === 'node2');
+    expect(member).toMatchObject({ role: 'replica', upstream: 'node1' });
+  });
+});

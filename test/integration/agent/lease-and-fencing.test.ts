@@ -1,0 +1,152 @@
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FAST_PROFILE } from '../../../core/config/cluster-config.ts';
+import { AgentCluster } from '../../helpers/agent-cluster.ts';
+
+const TTL = FAST_PROFILE.ttl! * 1000;
+const MARGIN = FAST_PROFILE.safety_margin! * 1000;
+const LOOP = FAST_PROFILE.loop_wait! * 1000;
+
+async function primaryCluster(dcs = {}): Promise<AgentCluster> {
+  const cluster = await AgentCluster.create({ nodes: 1, dcs });
+  cluster.startAgent('node1');
+  await cluster.waitForRole('node1', '/primary');
+  await cluster.sql('node1', 'CREATE TABLE w (id serial primary key, at timestamptz default now())');
+  return cluster;
+}
+
+async function writable(cluster: AgentCluster): Promise<boolean> {
+  try {
+    await cluster.sql('node1', 'INSERT INTO w DEFAULT VALUES');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Polls until PostgreSQL refuses a write; returns when that happened (ms since epoch). */
+async function refusedAt(cluster: AgentCluster, timeoutMs: number): Promise<number> {
+  return cluster.waitFor('PostgreSQL to refuse writes', timeoutMs, async () =>
+    !(await writable(cluster)) ? Date.now() : false,
+  );
+}
+
+describe('the primary agent and its lease (DESIGN §3)', () => {
+  let cluster: AgentCluster | undefined;
+  afterEach(async () => {
+    await cluster?.destroy();
+    cluster = undefined;
+  });
+
+  it('fences itself at once when someone else takes the lease over: /primary 503, writes refused, standby.signal left', async () => {
+    cluster = await primaryCluster();
+    const c = cluster;
+    const leader = (await c.store.getLeader('test'))!;
+    const takenAt = Date.now();
+    await c.store.takeOverLease('test', { to: 'intruder', term: leader.term, rvn: leader.rvn, ttl: 4 });
+    const refused = await refusedAt(c, LOOP + 5000);
+    expect(refused - takenAt).toBeLessThan(LOOP + 3000);
+    expect((await c.api('node1', '/primary')).status).toBe(503);
+    await c.waitFor('postmaster gone', 10_000, async () => c.postmasterPid('node1') === undefined);
+    expect(existsSync(join(c.node('node1').dataDir, 'standby.signal'))).toBe(true);
+    const state = JSON.parse(readFileSync(join(c.node('node1').stateDir, 'state.json'), 'utf8'));
+    expect(state).toMatchObject({ want: 'stopped', stopped_reason: 'fenced' });
+    const member = (await c.store.getSnapshot('test')).members[0];
+    await c.waitFor(
+      'heartbeat says fenced',
+      5000,
+      async () => (await c.store.getSnapshot('test')).members[0]?.state === 'fenced',
+    );
+    expect(member?.name).toBe('node1');
+  });
+
+  it('cut off from DynamoDB, fences itself no later than ttl - safety_margin after its last renewal began', async () => {
+    cluster = await primaryCluster();
+    const c = cluster;
+    const isolatedAt = Date.now();
+    c.node('node1').dynamo.isolate();
+    // The last renewal began before the isolation, so its local deadline is before this bound.
+    const bound = TTL - MARGIN;
+    const refused = await refusedAt(c, TTL + 5000);
+    expect(refused - isolatedAt).toBeLessThan(bound + 1500);
+    expect((await c.api('node1', '/primary')).status).toBe(503);
+    expect(c.agentLog('node1')).toContain('fencing myself');
+  });
+
+  it('rides out a DynamoDB outage shorter than its deadline without fencing', async () => {
+    cluster = await primaryCluster();
+    const c = cluster;
+    c.node('node1').dynamo.isolate();
+    await new Promise((r) => setTimeout(r, 1000));
+    c.node('node1').dynamo.heal();
+    const until = Date.now() + TTL;
+    while (Date.now() < until) {
+      expect(await writable(c)).toBe(true);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect((await c.api('node1', '/primary')).status).toBe(200);
+  });
+
+  it('does not fence in pause mode when DynamoDB is unreachable', async () => {
+    cluster = await primaryCluster({ pause: true });
+    const c = cluster;
+    await c.waitFor('pause seen', 5000, async () =>
+      String((await c.api('node1', '/metrics')).body).includes(
+        'pgwarden_is_paused{scope="test",name="node1"} 1',
+      ),
+    );
+    c.node('node1').dynamo.isolate();
+    await new Promise((r) => setTimeout(r, TTL + 1000));
+    expect(await writable(c)).toBe(true);
+    expect((await c.api('node1', '/primary')).status).toBe(200);
+    expect(c.agentLog('node1')).toContain('cluster is paused: not fencing');
+  });
+
+  it('restarts a crashed PostgreSQL in place on the same timeline while it keeps the lease', async () => {
+    cluster = await primaryCluster();
+    const c = cluster;
+    const before = (await c.store.getLeader('test'))!;
+    process.kill(c.postmasterPid('node1')!, 'SIGKILL');
+    await c.waitFor('writable again', 30_000, async () => writable(c));
+    const after = (await c.store.getLeader('test'))!;
+    expect(after).toMatchObject({ holder: 'node1', term: before.term, timeline: 1 });
+    expect(after.rvn).not.toBe(before.rvn);
+    await c.waitForRole('node1', '/primary');
+  });
+
+  it('fences and releases the lease when PostgreSQL stays down past primary_start_timeout', async () => {
+    cluster = await primaryCluster({ primary_start_timeout: 2 });
+    const c = cluster;
+    // A setting PostgreSQL cannot parse: every restart attempt fails.
+    appendFileSync(
+      join(c.node('node1').dataDir, 'postgresql.auto.conf'),
+      "\nmax_connections = 'not-a-number'\n",
+    );
+    process.kill(c.postmasterPid('node1')!, 'SIGKILL');
+    await c.waitFor(
+      'lease released',
+      20_000,
+      async () => (await c.store.getLeader('test'))?.released === true,
+    );
+    const state = JSON.parse(readFileSync(join(c.node('node1').stateDir, 'state.json'), 'utf8'));
+    expect(state).toMatchObject({ want: 'stopped', stopped_reason: 'fenced' });
+    expect(c.agentLog('node1')).toContain('released the lease');
+  });
+
+  it('never starts PostgreSQL as primary without holding the lease at the expected term', async () => {
+    cluster = await primaryCluster();
+    const c = cluster;
+    c.killHost('node1');
+    const leader = (await c.store.getLeader('test'))!;
+    await c.store.takeOverLease('test', { to: 'someone-else', term: leader.term, rvn: leader.rvn, ttl: 4 });
+    c.startAgent('node1');
+    await c.waitFor('heartbeat after restart', 15_000, async () => {
+      const member = (await c.store.getSnapshot('test')).members[0];
+      return member && member.state === 'fenced';
+    });
+    await new Promise((r) => setTimeout(r, LOOP * 2));
+    expect(c.postmasterPid('node1')).toBeUndefined();
+    expect((await c.api('node1', '/primary')).status).toBe(503);
+  });
+});
