@@ -75,3 +75,20 @@ export function formatReceived(value: unknown): string {
     return String(value);
   }
 }
+
+/** A command could not be delivered or gave no result (host down, timeout, throttling). Retryable. */
+export class CommandDeliveryError extends PgwardenError {
+  constructor(member: string, detail: string, options: { cause?: unknown } = {}) {
+    super('COMMAND_NOT_DELIVERED', `command to ${member} not delivered: ${detail}`, {
+      ...options,
+      context: { member },
+    });
+  }
+}
+
+/** The platform could not be asked about, or could not stop, a member's machine. Retryable. */
+export class FencingError extends PgwardenError {
+  constructor(member: string, detail: string, options: { cause?: unknown } = {}) {
+    super('FENCING_FAILED', `cannot fence ${member}: ${detail}`, { ...options, context: { member } });
+  }
+}

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { NAME_PATTERN } from '../config/units.ts';
 import { parseOrThrow } from '../config/validation.ts';
 import { AGENT_ACTIONS, type AgentAction } from '../decide/steps.ts';
+import { CommandDeliveryError } from '../errors.ts';
 
 const NAME = NAME_PATTERN.source.slice(1, -1);
 
@@ -97,8 +98,8 @@ export function actionArgv(args: {
 export const actionResultSchema = z.object({
   ok: z.boolean(),
   action: z.string(),
-  member: z.string(),
-  term: z.number(),
+  member: z.string().default(''),
+  term: z.number().default(0),
   changed: z.boolean().default(false),
   message: z.string(),
   lsn: z.number().optional(),
@@ -106,3 +107,23 @@ export const actionResultSchema = z.object({
   code: z.string().optional(),
 });
 export type ActionResult = z.output<typeof actionResultSchema>;
+
+/** The last `{"ok":...}` line of an action's output. */
+export function parseActionOutput(member: string, output: string | undefined): ActionResult {
+  const line = (output ?? '')
+    .trim()
+    .split('\n')
+    .reverse()
+    .find((l) => l.startsWith('{"ok"'));
+  if (!line) throw new CommandDeliveryError(member, 'the action printed no result line');
+  let json: unknown;
+  try {
+    json = JSON.parse(line);
+  } catch {
+    throw new CommandDeliveryError(member, `unreadable result line: ${line.slice(0, 200)}`);
+  }
+  const parsed = actionResultSchema.safeParse(json);
+  if (!parsed.success)
+    throw new CommandDeliveryError(member, `unreadable result line: ${line.slice(0, 200)}`);
+  return parsed.data;
+}

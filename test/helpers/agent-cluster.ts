@@ -7,7 +7,9 @@ import { createDocumentClient } from '../../adapters/dynamodb/client.ts';
 import { DynamoDbStore } from '../../adapters/dynamodb/dynamodb-store.ts';
 import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from '../../adapters/dynamodb/embedded-dynamodb.ts';
 import { ensureTable } from '../../adapters/dynamodb/ensure-table.ts';
+import type { LocalHost, LocalHostDirectory } from '../../adapters/local/local-hosts.ts';
 import { SwitchableProxy } from '../../adapters/local/switchable-proxy.ts';
+import { AGENT_ENV, AGENT_NODE_FLAGS } from '../../agent/node-flags.ts';
 import { type ActionResult, actionArgv } from '../../core/actions/action-parameters.ts';
 import type { AgentConfigInput } from '../../core/config/agent-config.ts';
 import { type ClusterConfigInput, FAST_PROFILE } from '../../core/config/cluster-config.ts';
@@ -15,7 +17,8 @@ import type { AgentAction } from '../../core/decide/steps.ts';
 import { freePort } from './free-port.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
-export const AGENT_BIN = join(ROOT, 'bin/pgwarden-agent.js');
+/** The agent bundle, built by test/global-setup.ts (what hosts run). */
+export const AGENT_BIN = join(ROOT, 'dist/pgwarden-agent.mjs');
 export const TEST_PASSWORD = 'pgwarden-test-secret';
 
 export interface TestNode {
@@ -29,6 +32,8 @@ export interface TestNode {
   /** This node's own path to DynamoDB: isolate() cuts it off. */
   readonly dynamo: SwitchableProxy;
   pid?: number;
+  /** Crashed or force-stopped: the local command bus delivers nothing to it. */
+  down?: boolean;
 }
 
 export interface ClusterOptions {
@@ -36,6 +41,15 @@ export interface ClusterOptions {
   readonly scope?: string;
   readonly dcs?: ClusterConfigInput;
   readonly tags?: Record<string, AgentConfigInput['tags']>;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function waitFor<T>(
@@ -61,7 +75,7 @@ async function waitFor<T>(
 }
 
 /** Real agents and real PostgreSQL processes on loopback ports, with one embedded DynamoDB. */
-export class AgentCluster {
+export class AgentCluster implements LocalHostDirectory {
   readonly nodes = new Map<string, TestNode>();
   private constructor(
     readonly base: string,
@@ -125,13 +139,32 @@ export class AgentCluster {
     return node;
   }
 
+  /** The node as a local host, for the local command bus and fencer. */
+  host(member: string): LocalHost | undefined {
+    const node = this.nodes.get(member);
+    if (!node) return undefined;
+    return {
+      name: member,
+      configPath: node.configPath,
+      agentCommand: [process.execPath, ...AGENT_NODE_FLAGS, AGENT_BIN],
+      env: { ...AGENT_ENV, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+      isUp: () => !node.down,
+      livePids: () =>
+        [node.pid, this.postmasterPid(member)].filter((p): p is number => p !== undefined && alive(p)),
+      markDown: () => {
+        node.down = true;
+      },
+    };
+  }
+
   startAgent(name: string): void {
     const node = this.node(name);
+    node.down = false;
     const log = openSync(join(node.dir, 'agent.log'), 'a');
-    const child = spawn(process.execPath, [AGENT_BIN, 'run', '-c', node.configPath], {
+    const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, AGENT_BIN, 'run', '-c', node.configPath], {
       detached: true,
       stdio: ['ignore', log, log],
-      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+      env: { ...process.env, ...AGENT_ENV, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
     });
     child.unref();
     node.pid = child.pid;
@@ -162,6 +195,7 @@ export class AgentCluster {
 
   /** A host crash: SIGKILL the agent and the postmaster together. */
   killHost(name: string): void {
+    this.node(name).down = true;
     const pm = this.postmasterPid(name);
     this.stopAgent(name, 'SIGKILL');
     if (pm) {

@@ -1,0 +1,134 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import {
+  type ClusterConfig,
+  DEFAULT_CLUSTER_CONFIG,
+  parseClusterConfig,
+} from '../../core/config/cluster-config.ts';
+import { decide } from '../../core/decide/decide.ts';
+import type { Decision } from '../../core/decide/steps.ts';
+import { ConditionFailedError } from '../../core/errors.ts';
+import { observeCluster } from '../../core/lease/observe.ts';
+import type { Observer } from '../../core/model/items.ts';
+import type { ClusterSnapshot } from '../../core/model/snapshot.ts';
+import { type ExecutorDeps, StepExecutor } from './step-executor.ts';
+
+export interface ControllerDeps extends ExecutorDeps {
+  readonly logger: Logger;
+  readonly metrics?: Metrics;
+  /** Clusters evaluated at once. */
+  readonly concurrency?: number;
+}
+
+/** What one evaluation of one cluster concluded. */
+export interface Evaluation {
+  readonly cluster: string;
+  readonly decision: Decision;
+  readonly failure?: string;
+}
+
+/** Rules that mean "all is well": logged at debug, not info, every tick. */
+const QUIET_RULES = new Set([290, 140, 120, 450]);
+
+function configOf(snapshot: ClusterSnapshot): { config: ClusterConfig; valid: boolean } {
+  if (!snapshot.config) return { config: DEFAULT_CLUSTER_CONFIG, valid: true };
+  try {
+    return { config: parseClusterConfig(snapshot.config.data), valid: true };
+  } catch {
+    return { config: DEFAULT_CLUSTER_CONFIG, valid: false };
+  }
+}
+
+function rememberDecision(observer: Observer, decision: Decision, now: number): Observer {
+  const notice = decision.notice === null ? undefined : (decision.notice ?? observer.notice);
+  const rejoin = { ...observer.rejoin_requested };
+  for (const member of decision.rejoinRequested ?? []) rejoin[member] = now;
+  const { notice: _old, ...rest } = observer;
+  return { ...rest, ...(notice ? { notice } : {}), rejoin_requested: rejoin };
+}
+
+/**
+ * The single brain (DESIGN §4, §6): for every registered cluster, one consistent snapshot,
+ * observations updated, `decide()`, and the steps carried out. A cluster whose previous
+ * evaluation is still running (a long command) is skipped this tick, not queued.
+ */
+export class Controller {
+  private readonly executor: StepExecutor;
+  private readonly inFlight = new Map<string, Promise<Evaluation | undefined>>();
+
+  constructor(private readonly deps: ControllerDeps) {
+    this.executor = new StepExecutor(deps);
+  }
+
+  /** Starts an evaluation of every registered cluster not already being evaluated; waits for them. */
+  async tick(): Promise<Evaluation[]> {
+    let clusters: string[];
+    try {
+      clusters = await this.deps.store.listClusters();
+    } catch (error) {
+      this.deps.logger.error('cannot list clusters', { error: (error as Error).message });
+      return [];
+    }
+    const started: Promise<Evaluation | undefined>[] = [];
+    const limit = this.deps.concurrency ?? 16;
+    for (const cluster of clusters) {
+      if (this.inFlight.has(cluster)) continue;
+      while (this.inFlight.size >= limit) await Promise.race(this.inFlight.values());
+      const evaluation = this.evaluate(cluster).finally(() => this.inFlight.delete(cluster));
+      this.inFlight.set(cluster, evaluation);
+      started.push(evaluation);
+    }
+    const results = (await Promise.all(started)).filter((e): e is Evaluation => e !== undefined);
+    this.deps.metrics?.publishStoredMetrics();
+    return results;
+  }
+
+  /** Waits for evaluations still running (end of an invocation). */
+  async drain(): Promise<void> {
+    await Promise.allSettled(this.inFlight.values());
+  }
+
+  async evaluate(cluster: string): Promise<Evaluation | undefined> {
+    const logger = this.deps.logger.createChild({ persistentKeys: { cluster } });
+    const metric = (name: string, value = 1) => {
+      this.deps.metrics?.addDimensions({ cluster });
+      this.deps.metrics?.addMetric(name, MetricUnit.Count, value);
+    };
+    try {
+      const snapshot = await this.deps.store.getSnapshot(cluster);
+      for (const bad of snapshot.malformed)
+        logger.error('malformed item skipped', { key: `${bad.pk}/${bad.sk}`, error: bad.message });
+      if (snapshot.malformed.length > 0) metric('MalformedItems', snapshot.malformed.length);
+      const { config, valid } = configOf(snapshot);
+      const now = this.deps.clock();
+      const { observer, observations } = observeCluster(snapshot, config, now);
+      const decision = decide(snapshot, observations, config, now, { configValid: valid });
+      const term = snapshot.leader?.term;
+      (QUIET_RULES.has(decision.rule) ? logger.debug : logger.info).call(logger, decision.reason, {
+        rule: decision.rule,
+        term,
+        steps: decision.steps.map((s) => s.kind),
+      });
+      await this.deps.store.putObserver(cluster, rememberDecision(observer, decision, now)).catch((error) => {
+        if (!(error instanceof ConditionFailedError)) throw error;
+        logger.debug('observer written by another controller meanwhile');
+      });
+      const failure = await this.executor.execute(
+        snapshot,
+        decision.steps,
+        config,
+        logger.createChild({ persistentKeys: { rule: decision.rule, term } }),
+      );
+      if (decision.steps.some((s) => s.kind === 'notify' && s.event.type === 'primary_changed'))
+        metric('PrimaryChanged');
+      if (decision.steps.some((s) => s.kind === 'notify' && s.event.type === 'failover_refused'))
+        metric('FailoverRefused');
+      if (failure) metric('StepFailed');
+      return { cluster, decision, ...(failure ? { failure: failure.error } : {}) };
+    } catch (error) {
+      logger.error('evaluation failed', { error: (error as Error).message });
+      metric('EvaluationFailed');
+      return undefined;
+    }
+  }
+}

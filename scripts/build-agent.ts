@@ -1,0 +1,30 @@
+// Bundles the agent into one file (dist/pgwarden-agent.mjs): what EC2 hosts install and what the
+// local topology and the benchmarks run. `npm run build:agent`.
+import { build } from 'esbuild';
+
+export const AGENT_BUNDLE = new URL('../dist/pgwarden-agent.mjs', import.meta.url).pathname;
+
+export async function buildAgentBundle(outfile = AGENT_BUNDLE): Promise<string> {
+  await build({
+    entryPoints: [new URL('../agent/entry.ts', import.meta.url).pathname],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    minify: true,
+    sourcemap: false,
+    legalComments: 'none',
+    // pg-native is an optional peer of pg; the agent uses the pure JavaScript client.
+    external: ['pg-native'],
+    banner: {
+      js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+    },
+    logLevel: 'warning',
+  });
+  return outfile;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  console.log(`built ${await buildAgentBundle()}`);
+}
