@@ -366,7 +366,7 @@ export class DynamoDbStore implements CoordinationStore {
         new PutCommand({
           TableName: this.tableName,
           Item: { pk: cluster, sk: ItemKey.intent, ...intent },
-          ...(options.onlyIfAbsent ? { ConditionExpression: 'attribute_not_exists(pk)' } : {}),
+          ...(options.onlyIfAbsent ? { ConditionExpression: 'attribute_not_exists(pk) OR attribute_exists(outcome)' } : {}),
         }),
       );
     });
@@ -382,6 +382,27 @@ export class DynamoDbStore implements CoordinationStore {
             ConditionExpression: '#id = :id',
             ExpressionAttributeNames: { '#id': 'id' },
             ExpressionAttributeValues: { ':id': id },
+          }),
+        ),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionFailedError) return false;
+      throw error;
+    }
+  }
+
+  async resolveIntent(cluster: string, id: string, outcome: { ok: boolean; message: string; at: number }): Promise<boolean> {
+    try {
+      await this.run('resolveIntent', `the intent is no longer ${id}`, () =>
+        this.doc.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: { pk: cluster, sk: ItemKey.intent },
+            UpdateExpression: 'SET outcome = :outcome',
+            ConditionExpression: '#id = :id',
+            ExpressionAttributeNames: { '#id': 'id' },
+            ExpressionAttributeValues: { ':id': id, ':outcome': outcome },
           }),
         ),
       );

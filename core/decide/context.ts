@@ -1,6 +1,6 @@
 import type { ClusterConfig } from '../config/cluster-config.ts';
 import type { Observations } from '../lease/observe.ts';
-import type { Leader, Member, Op } from '../model/items.ts';
+import type { Intent, Leader, Member, Op } from '../model/items.ts';
 import type { ClusterSnapshot } from '../model/snapshot.ts';
 import type { Decision } from './steps.ts';
 
@@ -32,6 +32,8 @@ export interface RuleContext {
   /** The member item of the lease holder, when it has one. */
   readonly holder?: Member;
   readonly op?: Op;
+  /** The operator intent not yet resolved by the controller. */
+  readonly pendingIntent: Intent | undefined;
   readonly state: OpState;
   member(name: string | undefined): Member | undefined;
   isFresh(name: string | undefined): boolean;
@@ -71,6 +73,7 @@ export function buildContext(
       ? { holder: byName.get(snapshot.leader.holder)! }
       : {}),
     ...(snapshot.op ? { op: snapshot.op } : {}),
+    pendingIntent: snapshot.intent && !snapshot.intent.outcome ? snapshot.intent : undefined,
     state: opStateOf(snapshot.op),
     member: (name) => (name === undefined ? undefined : byName.get(name)),
     isFresh: (name) => (name === undefined ? false : observations.members[name]?.fresh === true),

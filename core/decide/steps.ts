@@ -81,8 +81,8 @@ export type Step =
       readonly onSuccess?: Op;
       readonly countsFor?: Op;
     }
-  /** Delete the `intent` item if it still has this id. */
-  | { readonly kind: 'clear_intent'; readonly id: string; readonly reason: string }
+  /** Record the intent's outcome (ok, message) if it still has this id; it stays as a receipt. */
+  | { readonly kind: 'resolve_intent'; readonly id: string; readonly ok: boolean; readonly message: string }
   | { readonly kind: 'notify'; readonly event: NotifyEvent };
 
 export type StepKind = Step['kind'];

@@ -73,18 +73,20 @@ export const configItemSchema = z.object({
 });
 export type ConfigItem = z.output<typeof configItemSchema>;
 
-export const IntentKind = { switchover: 'switchover', failover: 'failover' } as const;
+export const IntentKind = { switchover: 'switchover', failover: 'failover', restart: 'restart', reinit: 'reinit' } as const;
 export type IntentKind = (typeof IntentKind)[keyof typeof IntentKind];
 
 /** `intent`: an operator's pending switchover or failover request. */
 export const intentSchema = z.object({
   id: z.string().min(1),
-  kind: z.enum(['switchover', 'failover']),
+  kind: z.enum(['switchover', 'failover', 'restart', 'reinit']),
   from: memberName.optional(),
   to: memberName.optional(),
   scheduled_at: epochMs.optional(),
   requested_by: z.string(),
   requested_at: epochMs,
+  /** Set by the controller when it is done with the intent: what happened. */
+  outcome: z.object({ ok: z.boolean(), message: z.string(), at: epochMs }).optional(),
 });
 export type Intent = z.output<typeof intentSchema>;
 

@@ -97,11 +97,14 @@ export interface CoordinationStore {
     now: number,
   ): Promise<number>;
 
-  /** Stores an operator intent; with `onlyIfAbsent`, ConditionFailed when one is pending. */
+  /** Stores an operator intent; with `onlyIfAbsent`, ConditionFailed when one is pending (no outcome yet). */
   putIntent(cluster: string, intent: Intent, options?: { onlyIfAbsent?: boolean }): Promise<void>;
 
   /** Deletes the intent IF it still has this id. False when it was already gone or replaced. */
   deleteIntent(cluster: string, id: string): Promise<boolean>;
+
+  /** Records the controller's outcome on the intent IF it still has this id. False otherwise. */
+  resolveIntent(cluster: string, id: string, outcome: { ok: boolean; message: string; at: number }): Promise<boolean>;
 
   /** Creates the op item IF none exists. */
   beginOp(cluster: string, op: Op): Promise<void>;

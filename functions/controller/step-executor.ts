@@ -183,8 +183,8 @@ export class StepExecutor {
           );
         return true;
       }
-      case 'clear_intent':
-        await store.deleteIntent(cluster, step.id);
+      case 'resolve_intent':
+        await store.resolveIntent(cluster, step.id, { ok: step.ok, message: step.message, at: clock() });
         return true;
       case 'notify':
         await notifier

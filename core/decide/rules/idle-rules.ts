@@ -70,7 +70,7 @@ export const idleRules: readonly Rule[] = [
     state: 'idle',
     when: 'an intent is scheduled in the future',
     decide: (ctx) => {
-      const intent = ctx.snapshot.intent;
+      const intent = ctx.pendingIntent;
       if (!intent?.scheduled_at || intent.scheduled_at <= ctx.now) return undefined;
       return {
         reason: `${intent.kind} to ${intent.to ?? 'the best candidate'} scheduled at ${new Date(intent.scheduled_at).toISOString()}; waiting`,
@@ -83,7 +83,7 @@ export const idleRules: readonly Rule[] = [
     state: 'idle',
     when: 'an operator intent is due: start it, or refuse it with the reason',
     next: ['switchover:demote', 'failover:takeover'],
-    decide: (ctx) => (ctx.snapshot.intent ? planIntent(ctx, ctx.snapshot.intent) : undefined),
+    decide: (ctx) => (ctx.pendingIntent ? planIntent(ctx, ctx.pendingIntent) : undefined),
   },
   {
     id: 140,

@@ -9,7 +9,7 @@ function refuse(ctx: RuleContext, intent: Intent, why: string): RuleOutcome {
   return {
     reason: message,
     steps: [
-      { kind: 'clear_intent', id: intent.id, reason: message },
+      { kind: 'resolve_intent', id: intent.id, ok: false, message },
       { kind: 'notify', event: { type: 'failover_refused', cluster: ctx.snapshot.cluster, message } },
     ],
   };
@@ -21,6 +21,7 @@ function refuse(ctx: RuleContext, intent: Intent, why: string): RuleOutcome {
  * means a failover to the named candidate, which must then be fully eligible.
  */
 export function planIntent(ctx: RuleContext, intent: Intent): RuleOutcome {
+  if (intent.kind === 'restart' || intent.kind === 'reinit') return planMemberRequest(ctx, intent);
   const leader = ctx.leader;
   const leaseExpired = !leader || ctx.observations.leader?.expired === true;
   const holderHealthy =
@@ -120,6 +121,36 @@ export function planIntent(ctx: RuleContext, intent: Intent): RuleOutcome {
         term,
         onSuccess: advanceOp(op, 'fence', ctx.now),
       },
+    ],
+  };
+}
+
+/** How long a restart or reinit request is retried before the controller gives up on it. */
+const MEMBER_REQUEST_PATIENCE = 3;
+
+/** `restart MEMBER` / `reinit MEMBER`: one agent action, retried until done or stale. */
+function planMemberRequest(ctx: RuleContext, intent: Intent): RuleOutcome {
+  const target = ctx.member(intent.to);
+  if (!target) return refuse(ctx, intent, `${intent.to ?? '(no member)'} is not a member of the cluster`);
+  if (intent.kind === 'reinit' && ctx.leader?.holder === target.name) {
+    return refuse(ctx, intent, `${target.name} is the leader; switch over first`);
+  }
+  if (ctx.now - intent.requested_at > MEMBER_REQUEST_PATIENCE * ctx.config.command_timeout * 1000) {
+    return refuse(ctx, intent, `${target.name} did not complete the ${intent.kind} in time`);
+  }
+  const term = ctx.leader?.term ?? 0;
+  const message = `${intent.kind} of ${target.name} requested by ${intent.requested_by}: done`;
+  return {
+    reason: `${intent.kind} of ${target.name} requested by ${intent.requested_by}`,
+    steps: [
+      {
+        kind: 'command',
+        action: intent.kind as 'restart' | 'reinit',
+        member: target.name,
+        term,
+        ...(intent.kind === 'reinit' && ctx.leader ? { leader: ctx.leader.holder } : {}),
+      },
+      { kind: 'resolve_intent', id: intent.id, ok: true, message },
     ],
   };
 }

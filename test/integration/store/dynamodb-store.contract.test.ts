@@ -192,6 +192,18 @@ describe.each(ALL_BACKENDS)('the DynamoDB store against $name', (factory) => {
     expect(await store.deleteIntent(c, 'i1')).toBe(true);
   });
 
+  test('keeps a resolved intent as a receipt that a new intent may replace', async () => {
+    const c = cluster();
+    const intent = { id: 'i1', kind: 'switchover' as const, requested_by: 'op', requested_at: 1 };
+    await store.putIntent(c, intent, { onlyIfAbsent: true });
+    expect(await store.resolveIntent(c, 'other', { ok: true, message: 'x', at: 2 })).toBe(false);
+    expect(await store.resolveIntent(c, 'i1', { ok: false, message: 'refused: reasons', at: 2 })).toBe(true);
+    expect((await store.getSnapshot(c)).intent?.outcome).toEqual({ ok: false, message: 'refused: reasons', at: 2 });
+    await store.putIntent(c, { ...intent, id: 'i2' }, { onlyIfAbsent: true });
+    expect((await store.getSnapshot(c)).intent).toMatchObject({ id: 'i2' });
+    expect((await store.getSnapshot(c)).intent?.outcome).toBeUndefined();
+  });
+
   test('stores observations by compare-and-set', async () => {
     const c = cluster();
     const observer = { members: {}, rejoin_requested: {}, version: 0, leader: { rvn: 'r', first_seen: 5 } };

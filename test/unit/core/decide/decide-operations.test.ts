@@ -191,7 +191,25 @@ describe('decide() for operator intents', () => {
     const decision = run({ ...s, snapshot: { ...s.snapshot, intent: { ...intent, ...patch } } });
     expect(decision.rule).toBe(130);
     expect(decision.reason).toMatch(reason);
-    expect(kinds(decision.steps)).toEqual(['clear_intent', 'notify']);
+    expect(kinds(decision.steps)).toEqual(['resolve_intent', 'notify']);
+  });
+
+  it('ignores an intent the controller already resolved', () => {
+    const done = { ...intent, outcome: { ok: true, message: 'done', at: T0 } };
+    expect(run(scenario({ intent: done })).rule).toBe(290);
+  });
+
+  it.each(['restart', 'reinit'] as const)('runs a %s request on the member, then resolves it', (kind) => {
+    const decision = run(scenario({ intent: { ...intent, kind, to: 'n2' } }));
+    expect(decision.steps).toEqual([
+      { kind: 'command', action: kind, member: 'n2', term: 3, ...(kind === 'reinit' ? { leader: 'n1' } : {}) },
+      { kind: 'resolve_intent', id: 'i1', ok: true, message: `${kind} of n2 requested by alice: done` },
+    ]);
+  });
+
+  it('refuses to reinit the leader', () => {
+    const decision = run(scenario({ intent: { ...intent, kind: 'reinit', to: 'n1' } }));
+    expect(decision.reason).toMatch(/n1 is the leader/);
   });
 
   it('turns a failover intent into a takeover when the lease has expired', () => {
