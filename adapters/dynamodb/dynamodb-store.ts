@@ -366,7 +366,9 @@ export class DynamoDbStore implements CoordinationStore {
         new PutCommand({
           TableName: this.tableName,
           Item: { pk: cluster, sk: ItemKey.intent, ...intent },
-          ...(options.onlyIfAbsent ? { ConditionExpression: 'attribute_not_exists(pk) OR attribute_exists(outcome)' } : {}),
+          ...(options.onlyIfAbsent
+            ? { ConditionExpression: 'attribute_not_exists(pk) OR attribute_exists(outcome)' }
+            : {}),
         }),
       );
     });
@@ -392,7 +394,11 @@ export class DynamoDbStore implements CoordinationStore {
     }
   }
 
-  async resolveIntent(cluster: string, id: string, outcome: { ok: boolean; message: string; at: number }): Promise<boolean> {
+  async resolveIntent(
+    cluster: string,
+    id: string,
+    outcome: { ok: boolean; message: string; at: number },
+  ): Promise<boolean> {
     try {
       await this.run('resolveIntent', `the intent is no longer ${id}`, () =>
         this.doc.send(

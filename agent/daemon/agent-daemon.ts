@@ -357,6 +357,7 @@ export class AgentDaemon {
       rvn: randomUUID(),
       now: this.wallClock(),
       versions: { agent: AGENT_VERSION, ...(this.pgVersion ? { postgres: this.pgVersion } : {}) },
+      paused: this.clusterConfig.pause,
       ...(this.observation.systemIdentifier ? { systemIdentifier: this.observation.systemIdentifier } : {}),
     };
     try {

@@ -14,6 +14,7 @@ export interface MemberFacts {
   readonly now: number;
   readonly versions: { agent: string; postgres?: string };
   readonly systemIdentifier?: string;
+  readonly paused?: boolean;
 }
 
 export function memberRole(facts: Pick<MemberFacts, 'observation' | 'local'>): Role {
@@ -50,6 +51,7 @@ export function buildMember(config: AgentConfig, facts: MemberFacts): Member {
     sync_standbys: obs.inRecovery === false ? (obs.syncStandbys ?? []) : [],
     replication: obs.replication ?? [],
     pending_restart: obs.pendingRestart ?? false,
+    paused: facts.paused ?? false,
     tags: config.tags,
     api_url: `http://${api}/patroni`,
     conn_url: `postgres://${pg}/postgres`,

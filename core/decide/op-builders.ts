@@ -67,7 +67,8 @@ export function endOpSteps(op: Op, ctx: RuleContext, outcome: { changed: boolean
   const steps: Step[] = [
     { kind: 'end_op', op, ...(outcome.changed ? { history: historyRow(op, ctx, outcome.message) } : {}) },
   ];
-  if (op.intent_id) steps.push({ kind: 'resolve_intent', id: op.intent_id, ok: outcome.changed, message: outcome.message });
+  if (op.intent_id)
+    steps.push({ kind: 'resolve_intent', id: op.intent_id, ok: outcome.changed, message: outcome.message });
   steps.push({
     kind: 'notify',
     event: {

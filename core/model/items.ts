@@ -51,6 +51,8 @@ export const memberSchema = z.object({
   sync_standbys: z.array(z.string()).default([]),
   replication: z.array(replicationRowSchema).default([]),
   pending_restart: z.boolean().default(false),
+  /** The agent has seen `pause: true` in the cluster config. */
+  paused: z.boolean().default(false),
   tags: tagsSchema,
   api_url: z.string(),
   conn_url: z.string(),
@@ -73,7 +75,12 @@ export const configItemSchema = z.object({
 });
 export type ConfigItem = z.output<typeof configItemSchema>;
 
-export const IntentKind = { switchover: 'switchover', failover: 'failover', restart: 'restart', reinit: 'reinit' } as const;
+export const IntentKind = {
+  switchover: 'switchover',
+  failover: 'failover',
+  restart: 'restart',
+  reinit: 'reinit',
+} as const;
 export type IntentKind = (typeof IntentKind)[keyof typeof IntentKind];
 
 /** `intent`: an operator's pending switchover or failover request. */

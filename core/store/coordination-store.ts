@@ -104,7 +104,11 @@ export interface CoordinationStore {
   deleteIntent(cluster: string, id: string): Promise<boolean>;
 
   /** Records the controller's outcome on the intent IF it still has this id. False otherwise. */
-  resolveIntent(cluster: string, id: string, outcome: { ok: boolean; message: string; at: number }): Promise<boolean>;
+  resolveIntent(
+    cluster: string,
+    id: string,
+    outcome: { ok: boolean; message: string; at: number },
+  ): Promise<boolean>;
 
   /** Creates the op item IF none exists. */
   beginOp(cluster: string, op: Op): Promise<void>;

@@ -142,7 +142,7 @@ export class StepExecutor {
         const outcome = outcomeOf(result, clock());
         logger.info(`command ${step.action} on ${step.member}`, {
           ok: result.ok,
-          message: result.message,
+          result: result.message,
           term: step.term,
         });
         if (!result.ok) {

@@ -296,6 +296,8 @@ export class AgentCluster implements LocalHostDirectory {
   async destroy(): Promise<void> {
     for (const name of this.nodes.keys()) this.killHost(name);
     for (const node of this.nodes.values()) await node.dynamo.stop();
+    // Let requests that already reached dynalite finish before its database closes.
+    await new Promise((r) => setTimeout(r, 300));
     await this.db.stop();
     if (!process.env.PGWARDEN_KEEP_TEST_DIRS) rmSync(this.base, { recursive: true, force: true });
   }

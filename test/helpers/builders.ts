@@ -25,6 +25,7 @@ export function buildMember(name: string, overrides: Partial<Member> = {}): Memb
     sync_standbys: [],
     replication: [],
     pending_restart: false,
+    paused: false,
     tags: { nofailover: false, failover_priority: 1, noloadbalance: false, nosync: false, clonefrom: false },
     api_url: `http://127.0.0.1:8008/${name}`,
     conn_url: `postgres://127.0.0.1:5432/${name}`,

@@ -198,7 +198,11 @@ describe.each(ALL_BACKENDS)('the DynamoDB store against $name', (factory) => {
     await store.putIntent(c, intent, { onlyIfAbsent: true });
     expect(await store.resolveIntent(c, 'other', { ok: true, message: 'x', at: 2 })).toBe(false);
     expect(await store.resolveIntent(c, 'i1', { ok: false, message: 'refused: reasons', at: 2 })).toBe(true);
-    expect((await store.getSnapshot(c)).intent?.outcome).toEqual({ ok: false, message: 'refused: reasons', at: 2 });
+    expect((await store.getSnapshot(c)).intent?.outcome).toEqual({
+      ok: false,
+      message: 'refused: reasons',
+      at: 2,
+    });
     await store.putIntent(c, { ...intent, id: 'i2' }, { onlyIfAbsent: true });
     expect((await store.getSnapshot(c)).intent).toMatchObject({ id: 'i2' });
     expect((await store.getSnapshot(c)).intent?.outcome).toBeUndefined();

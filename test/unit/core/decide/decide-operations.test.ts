@@ -202,7 +202,13 @@ describe('decide() for operator intents', () => {
   it.each(['restart', 'reinit'] as const)('runs a %s request on the member, then resolves it', (kind) => {
     const decision = run(scenario({ intent: { ...intent, kind, to: 'n2' } }));
     expect(decision.steps).toEqual([
-      { kind: 'command', action: kind, member: 'n2', term: 3, ...(kind === 'reinit' ? { leader: 'n1' } : {}) },
+      {
+        kind: 'command',
+        action: kind,
+        member: 'n2',
+        term: 3,
+        ...(kind === 'reinit' ? { leader: 'n1' } : {}),
+      },
       { kind: 'resolve_intent', id: 'i1', ok: true, message: `${kind} of n2 requested by alice: done` },
     ]);
   });

@@ -1,0 +1,224 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AgentCluster } from '../../helpers/agent-cluster.ts';
+import { type RunningController, startController } from '../../helpers/controller-harness.ts';
+import { runCli } from '../../helpers/run-cli.ts';
+
+/** Planned operations through the CLI, carried out by the controller on real agents. */
+describe('operations requested with the pgwarden CLI', () => {
+  let c: AgentCluster;
+  let ctl: RunningController;
+  let cli: (...args: string[]) => ReturnType<typeof runCli>;
+
+  async function primary(): Promise<string> {
+    return c.waitFor('one serving primary', 60_000, async () => {
+      for (const name of c.nodes.keys())
+        if ((await c.api(name, '/primary').catch(() => ({ status: 0 }))).status === 200) return name;
+      return undefined;
+    });
+  }
+  async function allStreaming(from: string): Promise<void> {
+    await c.waitFor(`every replica streams from ${from}`, 60_000, async () => {
+      const members = (await c.store.getSnapshot('test')).members.filter((m) => m.name !== from);
+      return members.every(
+        (m) => m.role === 'replica' && m.upstream === from && m.receiver_state === 'streaming',
+      );
+    });
+  }
+
+  beforeAll(async () => {
+    c = await AgentCluster.create({ nodes: 3 });
+    c.startAgent('node1');
+    await c.waitForRole('node1', '/primary');
+    c.startAgent('node2');
+    c.startAgent('node3');
+    await allStreaming('node1');
+    await c.sql('node1', 'CREATE TABLE t (id serial primary key)');
+    ctl = startController(c);
+    const env = {
+      PGWARDEN_DYNAMODB_ENDPOINT: c.db.endpoint,
+      PGWARDEN_TABLE: c.table,
+      PGWARDEN_SCOPE: 'test',
+    };
+    cli = (...args) => runCli(args, env);
+  });
+  afterAll(async () => {
+    await ctl?.stop();
+    await c?.destroy();
+  });
+
+  it('lists the members the way patronictl does', async () => {
+    const pretty = await cli('list');
+    expect(pretty.code).toBe(0);
+    expect(pretty.stdout).toMatch(/^\+ Cluster: test \(\d+\) -+/);
+    expect(pretty.stdout).toMatch(/\| Member \| Host +\| Role +\| State +\| TL \| Lag in MB \|/);
+    expect(pretty.stdout).toMatch(/\| node1 +\| 127\.0\.0\.1:\d+ \| Leader +\| running +\| +1 \| +\|/);
+    expect(pretty.stdout).toMatch(
+      /\| node2 +\| 127\.0\.0\.1:\d+ \| Replica \| streaming \| +1 \| +[\d.]+ \|/,
+    );
+    const json = JSON.parse((await cli('list', '--format', 'json')).stdout);
+    expect(json.map((r: { Member: string; Role: string }) => [r.Member, r.Role])).toEqual([
+      ['node1', 'Leader'],
+      ['node2', 'Replica'],
+      ['node3', 'Replica'],
+    ]);
+    expect((await cli('list', '-f', 'tsv')).stdout.split('\n')[0]).toBe(
+      'Cluster\tMember\tHost\tRole\tState\tTL\tLag in MB\tPending restart\tTags',
+    );
+    expect((await cli('list', '-f', 'yaml')).stdout).toContain('Member: node1');
+  });
+
+  it('switches over to a named candidate with no acknowledged write lost', async () => {
+    const before = Number(
+      (await c.sql<{ n: string }>('node1', 'INSERT INTO t DEFAULT VALUES RETURNING id::text AS n'))[0]!.n,
+    );
+    const run = await cli('switchover', '--candidate', 'node3', '--force');
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/switchover: node1 -> node3 at term 2/);
+    expect(await primary()).toBe('node3');
+    const ids = (await c.sql<{ id: number }>('node3', 'SELECT id FROM t')).map((r) => r.id);
+    expect(ids).toContain(before);
+    await allStreaming('node3');
+    const history = JSON.parse((await cli('history', '--json')).stdout);
+    expect(history.at(-1)).toMatchObject({ Term: 2, Kind: 'switchover', Old: 'node1', New: 'node3' });
+  });
+
+  it('switches over to the best candidate when none is named', async () => {
+    const run = await cli('switchover', '--force');
+    expect(run.code).toBe(0);
+    const now = await primary();
+    expect(['node1', 'node2']).toContain(now);
+    await allStreaming(now);
+  });
+
+  it('refuses a switchover to an unknown member or from a wrong leader, with the reason and exit code', async () => {
+    const unknown = await cli('switchover', '--candidate', 'node9', '--force');
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('node9 is not a member of test');
+    const leader = (await c.store.getLeader('test'))!.holder;
+    const wrong = await cli('switchover', '--leader', leader === 'node2' ? 'node1' : 'node2', '--force');
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain(`is not the leader of test (${leader} is)`);
+    const notTty = await cli('switchover', '--candidate', 'node3');
+    expect(notTty.code).toBe(2);
+    expect(notTty.stderr).toContain('add --force');
+  });
+
+  it('runs a scheduled switchover at its time, and shows it pending meanwhile', async () => {
+    const leader = (await c.store.getLeader('test'))!.holder;
+    const target = leader === 'node3' ? 'node1' : 'node3';
+    const at = new Date(Date.now() + 6000).toISOString();
+    const run = await cli('switchover', '--candidate', target, '--scheduled', at, '--force');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('scheduled at');
+    expect((await cli('list')).stdout).toContain(`Switchover scheduled at`);
+    expect((await c.store.getLeader('test'))!.holder).toBe(leader);
+    await c.waitFor(
+      `${target} primary`,
+      60_000,
+      async () => (await c.store.getLeader('test'))?.holder === target,
+    );
+    expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(at));
+    await primary();
+    await allStreaming(target);
+  });
+
+  it('pause prevents failover, resume restores it', async () => {
+    const paused = await cli('pause', '--wait');
+    expect(paused.code).toBe(0);
+    expect(paused.stdout).toContain('paused');
+    expect((await cli('list')).stdout).toContain('Maintenance mode: on');
+    const leader = (await c.store.getLeader('test'))!;
+    c.stopAgent(leader.holder, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 8000));
+    expect((await c.store.getLeader('test'))!.term).toBe(leader.term);
+    const resumed = await cli('resume', '--wait');
+    expect(resumed.code).toBe(0);
+    const resumedAt = Date.now();
+    await c.waitFor(
+      'failover after resume',
+      60_000,
+      async () => (await c.store.getLeader('test'))!.term > leader.term,
+    );
+    console.log(`failover ${Date.now() - resumedAt} ms after resume`);
+    const now = await primary();
+    expect(now).not.toBe(leader.holder);
+    c.startAgent(leader.holder);
+    await allStreaming(now);
+  });
+
+  it('edit-config validates, shows a diff and refuses a stale version', async () => {
+    const bad = await cli('edit-config', '--set', 'ttl=3', '--force');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('ttl: got 3, expected ttl >= loop_wait + 2*retry_timeout');
+    const ok = await cli(
+      'edit-config',
+      '--pg',
+      'work_mem=8MB',
+      '--set',
+      'maximum_lag_on_failover=2097152',
+      '--force',
+    );
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain('+maximum_lag_on_failover: 2097152');
+    expect(ok.stdout).toContain('-maximum_lag_on_failover: 1048576');
+    expect(ok.stdout).toContain('work_mem: 8MB');
+    const shown = await cli('show-config');
+    expect(shown.stdout).toContain('work_mem: 8MB');
+    const { version } = await c.store.getConfig('test');
+    await c.store.putConfig(
+      'test',
+      { ...(await c.store.getConfig('test')).data, ttl: 4 },
+      version,
+      'someone-else',
+      Date.now(),
+    );
+    // A stale writer: read at `version`, another edit landed meanwhile.
+    await expect(c.store.putConfig('test', { ttl: 4 }, version, 'me', Date.now())).rejects.toThrow(
+      /no longer at version/,
+    );
+    const typo = await cli('edit-config', '--set', 'loop_wiat=1', '--force');
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain('loop_wiat');
+  });
+
+  it('restarts and reinits a member through the controller', async () => {
+    const replica = (await c.store.getSnapshot('test')).members.find((m) => m.role === 'replica')!.name;
+    const restart = await cli('restart', 'test', replica, '--force');
+    expect(restart.stdout).toContain(`restart of ${replica}`);
+    expect(restart.code).toBe(0);
+    const reinit = await cli('reinit', 'test', replica, '--force');
+    expect(reinit.code).toBe(0);
+    const leader = (await c.store.getLeader('test'))!.holder;
+    const refused = await cli('reinit', 'test', leader, '--force');
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toContain('is the leader');
+  });
+
+  it('prints the topology, the DSNs and the clusters', async () => {
+    const leader = (await c.store.getLeader('test'))!.holder;
+    const topo = await cli('topology');
+    expect(topo.stdout.split('\n')[1]).toMatch(new RegExp(`^${leader}  Leader`));
+    expect(topo.stdout).toMatch(/└── node\d {2}Replica/);
+    const dsn = JSON.parse((await cli('dsn', '--json')).stdout);
+    expect(dsn.multihost_writer).toMatch(
+      /^postgresql:\/\/postgres@127\.0\.0\.1:\d+,127\.0\.0\.1:\d+,127\.0\.0\.1:\d+\/postgres\?target_session_attrs=read-write$/,
+    );
+    expect((await cli('clusters')).stdout.trim()).toBe('test');
+  });
+
+  it('answers bad arguments with usage errors (exit 2)', async () => {
+    expect((await cli('list', '--format', 'xml')).stderr).toContain(
+      '--format: got "xml", expected one of pretty, json, yaml, tsv',
+    );
+    expect((await cli('switchover', '--scheduled', 'tomorrow', '--force')).stderr).toContain(
+      'expected an ISO 8601 time',
+    );
+    expect((await cli('frobnicate')).code).toBe(2);
+    const unreachable = await runCli(['list', 'test'], {
+      PGWARDEN_DYNAMODB_ENDPOINT: 'http://127.0.0.1:9',
+      PGWARDEN_TABLE: 'x',
+    });
+    expect(unreachable.code).toBe(3);
+  });
+});
