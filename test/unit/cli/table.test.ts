@@ -7,7 +7,7 @@ describe('the CLI table', () => {
   it('draws patronictl-style boxes, numbers right-aligned', () => {
     const text = renderTable('Cluster: demo', ['Member', 'TL'], [['node1', '1'], ['node22', '12']], ['TL']);
     expect(text.split('\n')).toEqual([
-      '+ Cluster: demo ---+',
+      '+ Cluster: demo +',
       '| Member | TL |',
       '+--------+----+',
       '| node1  |  1 |',
