@@ -10,7 +10,11 @@ export function paint(
 }
 
 const ESCAPE = String.fromCharCode(27);
-const visible = (s: string) => s.split(ESCAPE).map((part, i) => (i === 0 ? part : part.replace(/^\[\d+m/, ''))).join('').length;
+const visible = (s: string) =>
+  s
+    .split(ESCAPE)
+    .map((part, i) => (i === 0 ? part : part.replace(/^\[\d+m/, '')))
+    .join('').length;
 
 /** patronictl's table: `+ Cluster: demo (7312...) ---+` over boxed columns. */
 export function renderTable(

@@ -117,6 +117,48 @@ describe('the controller failing over real agents', () => {
     expect((await cl.store.getLeader('test'))?.term).toBe(1);
   });
 
+  it.each(['fence', 'promote', 'repoint'] as const)(
+    'a controller killed just before recording the %s step is resumed by a new invocation',
+    async (step) => {
+      c = await healthyCluster();
+      const cl = c;
+      let crashed = false;
+      // A store through which controller A dies at the moment it would record `step`.
+      const dying = new Proxy(cl.store, {
+        get(target, prop, receiver) {
+          if (prop === 'updateOp') {
+            return async (cluster: string, op: { step: string }) => {
+              if (op.step === step && !crashed) {
+                crashed = true;
+                throw new Error('simulated crash of the controller');
+              }
+              if (crashed) throw new Error('this controller is dead');
+              return target.updateOp(cluster, op as never);
+            };
+          }
+          const value = Reflect.get(target, prop, receiver);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+      const a = startController(cl, { store: dying, name: 'a' });
+      cl.killHost('node1');
+      await cl.waitFor('controller A crashed', 60_000, async () => crashed);
+      await a.stop();
+      const stuck = (await cl.store.getSnapshot('test')).op;
+      expect(stuck).toBeDefined();
+      controllers.push(startController(cl, { name: 'b' }));
+      const primary = await primaryOf(cl);
+      await cl.waitFor(
+        'operation finished',
+        30_000,
+        async () => (await cl.store.getSnapshot('test')).op === undefined,
+      );
+      const snapshot = await cl.store.getSnapshot('test');
+      expect(snapshot.leader).toMatchObject({ holder: primary, term: 2 });
+      expect(snapshot.history.map((h) => h.term)).toEqual([1, 2]);
+    },
+  );
+
   it('two controllers ticking at once make one primary and one history row per term', async () => {
     c = await healthyCluster();
     const cl = c;

@@ -1,11 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { diffLines, parseAssignment } from '../../../cli/commands/config.ts';
-import { paint, renderTable } from '../../../cli/format/table.ts';
 import { renderRows } from '../../../cli/format/render-rows.ts';
+import { paint, renderTable } from '../../../cli/format/table.ts';
 
 describe('the CLI table', () => {
   it('draws patronictl-style boxes, numbers right-aligned', () => {
-    const text = renderTable('Cluster: demo', ['Member', 'TL'], [['node1', '1'], ['node22', '12']], ['TL']);
+    const text = renderTable(
+      'Cluster: demo',
+      ['Member', 'TL'],
+      [
+        ['node1', '1'],
+        ['node22', '12'],
+      ],
+      ['TL'],
+    );
     expect(text.split('\n')).toEqual([
       '+ Cluster: demo +',
       '| Member | TL |',
@@ -18,7 +26,10 @@ describe('the CLI table', () => {
 
   it('measures coloured cells by what shows', () => {
     const text = renderTable('t', ['Role'], [[paint(true, 'Leader', 'green')], ['Replica']]);
-    const widths = text.split('\n').slice(1).map((l) => l.replace(/\u001b\[\d+m/g, '').length);
+    const widths = text
+      .split('\n')
+      .slice(1)
+      .map((l) => l.replace(/\u001b\[\d+m/g, '').length);
     expect(new Set(widths).size).toBe(1);
   });
 
