@@ -29,7 +29,7 @@ describe('the CLI table', () => {
     const widths = text
       .split('\n')
       .slice(1)
-      .map((l) => l.replace(/\u001b\[\d+m/g, '').length);
+      .map((l) => l.split(String.fromCharCode(27)).join('').replace(/\[\d+m/g, '').length);
     expect(new Set(widths).size).toBe(1);
   });
 
