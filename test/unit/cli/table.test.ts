@@ -29,7 +29,13 @@ describe('the CLI table', () => {
     const widths = text
       .split('\n')
       .slice(1)
-      .map((l) => l.split(String.fromCharCode(27)).join('').replace(/\[\d+m/g, '').length);
+      .map(
+        (l) =>
+          l
+            .split(String.fromCharCode(27))
+            .join('')
+            .replace(/\[\d+m/g, '').length,
+      );
     expect(new Set(widths).size).toBe(1);
   });
 
