@@ -25,7 +25,12 @@ export function runCli(
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     child.once('error', reject);
-    child.once('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    const killAfter = Number(env.PGWARDEN_TEST_KILL_AFTER_MS ?? 0);
+    const timer = killAfter ? setTimeout(() => child.kill('SIGINT'), killAfter) : undefined;
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? 1, stdout, stderr });
+    });
     child.stdin.end(input ?? '');
   });
 }

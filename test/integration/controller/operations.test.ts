@@ -19,7 +19,7 @@ describe('operations requested with the pgwarden CLI', () => {
   async function allStreaming(from: string): Promise<void> {
     await c.waitFor(`every replica streams from ${from}`, 60_000, async () => {
       const members = (await c.store.getSnapshot('test')).members.filter((m) => m.name !== from);
-      return members.every(
+      return members.length === c.nodes.size - 1 && members.every(
         (m) => m.role === 'replica' && m.upstream === from && m.receiver_state === 'streaming',
       );
     });
@@ -205,6 +205,38 @@ describe('operations requested with the pgwarden CLI', () => {
       /^postgresql:\/\/postgres@127\.0\.0\.1:\d+,127\.0\.0\.1:\d+,127\.0\.0\.1:\d+\/postgres\?target_session_attrs=read-write$/,
     );
     expect((await cli('clusters')).stdout.trim()).toBe('test');
+  });
+
+  it('removes a cluster only when its name is confirmed', async () => {
+    const wrong = await cli('remove', 'test', '--confirm', 'tset');
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain('does not match test: nothing removed');
+    const noTty = await cli('remove', 'test');
+    expect(noTty.code).toBe(2);
+    expect((await cli('clusters')).stdout.trim()).toBe('test');
+  });
+
+  it('fails over to a named candidate on request (a switchover while the leader is healthy)', async () => {
+    const leader = (await c.store.getLeader('test'))!.holder;
+    const target = ['node1', 'node2', 'node3'].find((n) => n !== leader)!;
+    await allStreaming(leader);
+    const run = await cli('failover', '--candidate', target, '--force');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(`-> ${target}`);
+    expect(await primary()).toBe(target);
+    await allStreaming(target);
+  });
+
+  it('merges a YAML file into the config with edit-config --apply', async () => {
+    const run = await runCli(['edit-config', '--apply', '-', '--force'], { PGWARDEN_DYNAMODB_ENDPOINT: c.db.endpoint, PGWARDEN_TABLE: c.table, PGWARDEN_SCOPE: 'test' }, 'postgresql:\n  parameters:\n    work_mem: 16MB\n');
+    expect(run.code).toBe(0);
+    expect((await cli('show-config', '--json')).stdout).toContain('"work_mem":"16MB"');
+  });
+
+  it('refreshes list --watch until interrupted', async () => {
+    const child = runCli(['list', '--watch', '0.5'], { PGWARDEN_DYNAMODB_ENDPOINT: c.db.endpoint, PGWARDEN_TABLE: c.table, PGWARDEN_SCOPE: 'test', PGWARDEN_TEST_KILL_AFTER_MS: '4000' });
+    const run = await child;
+    expect(run.stdout.match(/\+ Cluster: test/g)!.length).toBeGreaterThanOrEqual(2);
   });
 
   it('answers bad arguments with usage errors (exit 2)', async () => {
