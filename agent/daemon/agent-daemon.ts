@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type FSWatcher, watch } from 'node:fs';
+import { basename } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { ClusterConfig } from '../../core/config/cluster-config.ts';
 import type { ClusterSnapshot } from '../../core/model/snapshot.ts';
@@ -63,6 +64,7 @@ export class AgentDaemon {
   private wake: (() => void) | undefined;
   private watcher: FSWatcher | undefined;
   private stopped = false;
+  private slotsFor: { key: string; at: number } | undefined;
 
   constructor(
     private readonly rt: AgentRuntime,
@@ -106,7 +108,12 @@ export class AgentDaemon {
   async run(): Promise<void> {
     await prepareDirectories(this.rt);
     this.pgVersion = await this.rt.postgres.version().catch(() => undefined);
-    this.watcher = watch(this.rt.paths.stateDir, () => this.wake?.());
+    // Wake at once when an action finishes (lock removed) or changes the local state; nothing else
+    // in the directory (PostgreSQL's log and socket live there too) may spin the loop.
+    const wakeOn = new Set([basename(this.rt.paths.actionLock), basename(this.rt.paths.localState)]);
+    this.watcher = watch(this.rt.paths.stateDir, (_event, file) => {
+      if (file && wakeOn.has(String(file))) this.wake?.();
+    });
     this.watcher.on('error', () => {});
     while (!this.stopped) {
       const started = this.monotonic();
@@ -287,14 +294,16 @@ export class AgentDaemon {
       });
   }
 
+  /** Slots follow the member list: checked when it changes, and every 30 s in case of drift. */
   private async keepSlots(): Promise<void> {
     if (!this.clusterConfig.postgresql.use_slots || !this.snapshot) return;
+    const members = this.snapshot.members.map((m) => m.name);
+    const key = members.join(',');
+    const now = this.monotonic();
+    if (key === this.slotsFor?.key && now - this.slotsFor.at < 30_000) return;
     try {
-      const changes = await syncReplicationSlots(
-        this.rt.observer,
-        this.rt.config.name,
-        this.snapshot.members.map((m) => m.name),
-      );
+      const changes = await syncReplicationSlots(this.rt.observer, this.rt.config.name, members);
+      this.slotsFor = { key, at: now };
       if (changes.length > 0) this.rt.logger.info('replication slots changed', { changes });
     } catch (error) {
       this.rt.logger.warn('cannot maintain replication slots', { error: (error as Error).message });

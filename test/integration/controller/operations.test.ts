@@ -19,8 +19,9 @@ describe('operations requested with the pgwarden CLI', () => {
   async function allStreaming(from: string): Promise<void> {
     await c.waitFor(`every replica streams from ${from}`, 60_000, async () => {
       const members = (await c.store.getSnapshot('test')).members.filter((m) => m.name !== from);
-      return members.length === c.nodes.size - 1 && members.every(
-        (m) => m.role === 'replica' && m.upstream === from && m.receiver_state === 'streaming',
+      return (
+        members.length === c.nodes.size - 1 &&
+        members.every((m) => m.role === 'replica' && m.upstream === from && m.receiver_state === 'streaming')
       );
     });
   }
@@ -228,13 +229,22 @@ describe('operations requested with the pgwarden CLI', () => {
   });
 
   it('merges a YAML file into the config with edit-config --apply', async () => {
-    const run = await runCli(['edit-config', '--apply', '-', '--force'], { PGWARDEN_DYNAMODB_ENDPOINT: c.db.endpoint, PGWARDEN_TABLE: c.table, PGWARDEN_SCOPE: 'test' }, 'postgresql:\n  parameters:\n    work_mem: 16MB\n');
+    const run = await runCli(
+      ['edit-config', '--apply', '-', '--force'],
+      { PGWARDEN_DYNAMODB_ENDPOINT: c.db.endpoint, PGWARDEN_TABLE: c.table, PGWARDEN_SCOPE: 'test' },
+      'postgresql:\n  parameters:\n    work_mem: 16MB\n',
+    );
     expect(run.code).toBe(0);
     expect((await cli('show-config', '--json')).stdout).toContain('"work_mem":"16MB"');
   });
 
   it('refreshes list --watch until interrupted', async () => {
-    const child = runCli(['list', '--watch', '0.5'], { PGWARDEN_DYNAMODB_ENDPOINT: c.db.endpoint, PGWARDEN_TABLE: c.table, PGWARDEN_SCOPE: 'test', PGWARDEN_TEST_KILL_AFTER_MS: '4000' });
+    const child = runCli(['list', '--watch', '0.5'], {
+      PGWARDEN_DYNAMODB_ENDPOINT: c.db.endpoint,
+      PGWARDEN_TABLE: c.table,
+      PGWARDEN_SCOPE: 'test',
+      PGWARDEN_TEST_KILL_AFTER_MS: '4000',
+    });
     const run = await child;
     expect(run.stdout.match(/\+ Cluster: test/g)!.length).toBeGreaterThanOrEqual(2);
   });

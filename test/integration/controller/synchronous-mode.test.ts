@@ -27,12 +27,21 @@ describe('the controller in synchronous mode', () => {
       const snapshot = await c.store.getSnapshot('test');
       const primary = snapshot.members.find((m) => m.name === 'node1');
       const recorded = snapshot.leader?.sync ?? [];
-      return recorded.length === 1 && primary?.sync_standbys.join() === recorded.join() ? recorded[0] : undefined;
+      return recorded.length === 1 && primary?.sync_standbys.join() === recorded.join()
+        ? recorded[0]
+        : undefined;
     });
-    const [row] = await c.sql<{ v: string }>('node1', "SELECT current_setting('synchronous_standby_names') AS v");
+    const [row] = await c.sql<{ v: string }>(
+      'node1',
+      "SELECT current_setting('synchronous_standby_names') AS v",
+    );
     expect(row!.v).toBe(`FIRST 1 ("${standby}")`);
     await c.waitFor('pg_stat_replication shows it sync', 10_000, async () => {
-      const rows = await c.sql<{ sync_state: string }>('node1', 'SELECT sync_state FROM pg_stat_replication WHERE application_name = $1', [standby]);
+      const rows = await c.sql<{ sync_state: string }>(
+        'node1',
+        'SELECT sync_state FROM pg_stat_replication WHERE application_name = $1',
+        [standby],
+      );
       return rows[0]?.sync_state === 'sync';
     });
     expect((await c.api(standby!, '/synchronous')).status).toBe(200);
@@ -47,7 +56,11 @@ describe('the controller in synchronous mode', () => {
     }
     const standby = (await c.store.getLeader('test'))!.sync[0]!;
     c.killHost('node1');
-    await c.waitFor(`${standby} promoted`, 60_000, async () => (await c.api(standby, '/primary').catch(() => ({ status: 0 }))).status === 200);
+    await c.waitFor(
+      `${standby} promoted`,
+      60_000,
+      async () => (await c.api(standby, '/primary').catch(() => ({ status: 0 }))).status === 200,
+    );
     const snapshot = await c.store.getSnapshot('test');
     expect(snapshot.leader?.holder).toBe(standby);
     const rows = await c.sql<{ id: number }>(standby, 'SELECT id FROM acked ORDER BY id');
@@ -59,7 +72,10 @@ describe('the controller in synchronous mode', () => {
     await c.waitFor('a new synchronous standby for the new primary', 30_000, async () => {
       const snapshot = await c.store.getSnapshot('test');
       const primary = snapshot.members.find((m) => m.name === leader.holder);
-      return (snapshot.leader?.sync.length ?? 0) === 1 && primary?.sync_standbys.join() === snapshot.leader?.sync.join();
+      return (
+        (snapshot.leader?.sync.length ?? 0) === 1 &&
+        primary?.sync_standbys.join() === snapshot.leader?.sync.join()
+      );
     });
     await c.sql(leader.holder, 'INSERT INTO acked VALUES (1000)');
   });

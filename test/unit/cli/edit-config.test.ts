@@ -30,16 +30,22 @@ describe('edit-config', () => {
         throw new ConditionFailedError('putConfig', 'the config is no longer at version 3');
       },
     };
-    const error = await changeConfig(context(store), 'c', { set: ['ttl=20'], force: true }).catch((e: unknown) => e);
+    const error = await changeConfig(context(store), 'c', { set: ['ttl=20'], force: true }).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(CliError);
     expect((error as CliError).exitCode).toBe(4);
-    expect((error as Error).message).toBe('the config changed meanwhile (version 3 -> 4); nothing written: run the command again');
+    expect((error as Error).message).toBe(
+      'the config changed meanwhile (version 3 -> 4); nothing written: run the command again',
+    );
   });
 
   it('validates with the core schema before writing anything', async () => {
     let writes = 0;
     const store = { getConfig: async () => ({ version: 1, data: {} }), putConfig: async () => ++writes };
-    await expect(changeConfig(context(store), 'c', { set: ['synchronous_node_count=0'], force: true })).rejects.toBeInstanceOf(ConfigValidationError);
+    await expect(
+      changeConfig(context(store), 'c', { set: ['synchronous_node_count=0'], force: true }),
+    ).rejects.toBeInstanceOf(ConfigValidationError);
     expect(writes).toBe(0);
   });
 
