@@ -1,4 +1,6 @@
 #!/bin/sh
 # /usr/local/bin/pgwarden-agent: the agent bundle with its V8 flags (agent/node-flags.ts).
-# SSM's pgwarden-action document runs this with `action ...`; the systemd unit with `run ...`.
+# SSM's pgwarden-action document runs this (as root) with `action ...`, the systemd unit with
+# `run ...`; both get the passwords from agent.env.
+[ -r /etc/pgwarden/agent.env ] && { set -a; . /etc/pgwarden/agent.env; set +a; }
 exec /usr/bin/node --max-semi-space-size=1 --max-old-space-size=64 /opt/pgwarden/pgwarden-agent.mjs "$@"

@@ -5,6 +5,7 @@ import {
   DEFAULT_CLUSTER_CONFIG,
   parseClusterConfig,
 } from '../../core/config/cluster-config.ts';
+import { receivedLsn } from '../../core/decide/candidates.ts';
 import { decide } from '../../core/decide/decide.ts';
 import type { Decision } from '../../core/decide/steps.ts';
 import { ConditionFailedError } from '../../core/errors.ts';
@@ -37,6 +38,18 @@ function configOf(snapshot: ClusterSnapshot): { config: ClusterConfig; valid: bo
   } catch {
     return { config: DEFAULT_CLUSTER_CONFIG, valid: false };
   }
+}
+
+/** Bytes the most lagging running replica is behind the leader's last known LSN. */
+function worstReplicaLag(snapshot: ClusterSnapshot): number | undefined {
+  const leader = snapshot.leader;
+  if (!leader) return undefined;
+  const lags = snapshot.members
+    .filter((m) => m.role === 'replica' && m.state === 'running')
+    .map((m) => receivedLsn(m))
+    .filter((lsn): lsn is number => lsn !== null)
+    .map((lsn) => Math.max(0, leader.lsn - lsn));
+  return lags.length > 0 ? Math.max(...lags) : undefined;
 }
 
 function rememberDecision(observer: Observer, decision: Decision, now: number): Observer {
@@ -90,9 +103,15 @@ export class Controller {
 
   async evaluate(cluster: string): Promise<Evaluation | undefined> {
     const logger = this.deps.logger.createChild({ persistentKeys: { cluster } });
-    const metric = (name: string, value = 1) => {
-      this.deps.metrics?.addDimensions({ cluster });
-      this.deps.metrics?.addMetric(name, MetricUnit.Count, value);
+    // One EMF document per value: clusters are evaluated concurrently, so dimensions are never shared.
+    const metric = (
+      name: string,
+      value = 1,
+      unit: (typeof MetricUnit)[keyof typeof MetricUnit] = MetricUnit.Count,
+    ) => {
+      const single = this.deps.metrics?.singleMetric();
+      single?.addDimension('cluster', cluster);
+      single?.addMetric(name, unit, value);
     };
     try {
       const snapshot = await this.deps.store.getSnapshot(cluster);
@@ -100,6 +119,8 @@ export class Controller {
         logger.error('malformed item skipped', { key: `${bad.pk}/${bad.sk}`, error: bad.message });
       if (snapshot.malformed.length > 0) metric('MalformedItems', snapshot.malformed.length);
       const { config, valid } = configOf(snapshot);
+      const lag = worstReplicaLag(snapshot);
+      if (lag !== undefined) metric('MaxReplicaLagBytes', lag, MetricUnit.Bytes);
       const now = this.deps.clock();
       const { observer, observations } = observeCluster(snapshot, config, now);
       const decision = decide(snapshot, observations, config, now, { configValid: valid });

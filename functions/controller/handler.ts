@@ -46,6 +46,7 @@ const aws = { region: settings.region, ...(settings.endpoint ? { endpoint: setti
 const controller = new Controller({
   store: new DynamoDbStore(createDocumentClient({ ...aws, requestTimeoutMs: 2000 }), settings.table),
   bus: new SsmCommandBus(new SSMClient(aws), {
+    ...(env.PGWARDEN_DOCUMENT_NAME ? { documentName: env.PGWARDEN_DOCUMENT_NAME } : {}),
     ...(env.PGWARDEN_COMMAND_LOG_GROUP ? { outputLogGroup: env.PGWARDEN_COMMAND_LOG_GROUP } : {}),
   }),
   fencer: new Ec2InstanceFencer(new EC2Client(aws)),

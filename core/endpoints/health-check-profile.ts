@@ -1,0 +1,41 @@
+/**
+ * How the endpoint decides where to send connections: one definition for the NLB target groups
+ * (CDK) and HAProxy in the local topology, so both behave alike (DESIGN §1, §7).
+ */
+export interface HealthCheckProfile {
+  /** Writer listener port, checked with `writerPath`. */
+  readonly writerPort: number;
+  readonly readerPort: number;
+  readonly writerPath: '/primary';
+  readonly readerPath: '/replica';
+  /** The agent's health API port on every host. */
+  readonly apiPort: number;
+  readonly intervalSeconds: number;
+  readonly timeoutSeconds: number;
+  readonly healthyThreshold: number;
+  readonly unhealthyThreshold: number;
+  /** Seconds a deregistered (unhealthy) target keeps its connections. */
+  readonly deregistrationDelaySeconds: number;
+}
+
+/** NLB target groups: interval 5 s, timeout 3 s, thresholds 2/2 (≈ 10 s to leave, 10 s to join). */
+export const DEFAULT_HEALTH_CHECK: HealthCheckProfile = {
+  writerPort: 5432,
+  readerPort: 5433,
+  writerPath: '/primary',
+  readerPath: '/replica',
+  apiPort: 8008,
+  intervalSeconds: 5,
+  timeoutSeconds: 3,
+  healthyThreshold: 2,
+  unhealthyThreshold: 2,
+  deregistrationDelaySeconds: 5,
+};
+
+/** The local `fast` profile: the same paths, checked every second. */
+export const FAST_HEALTH_CHECK: HealthCheckProfile = {
+  ...DEFAULT_HEALTH_CHECK,
+  intervalSeconds: 1,
+  timeoutSeconds: 1,
+  deregistrationDelaySeconds: 0,
+};

@@ -1,0 +1,124 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import type { Construct } from 'constructs';
+import type { ClusterConfigInput } from '../core/config/cluster-config.ts';
+import { DEFAULT_HEALTH_CHECK } from '../core/endpoints/health-check-profile.ts';
+import { ActionDocument } from './constructs/action-document.ts';
+import { CoordinationTable } from './constructs/coordination-table.ts';
+import { PgwardenController } from './constructs/pgwarden-controller.ts';
+import { PgwardenEndpoint } from './constructs/pgwarden-endpoint.ts';
+import { PgwardenMonitoring } from './constructs/pgwarden-monitoring.ts';
+import { PostgresHosts } from './constructs/postgres-hosts.ts';
+
+export interface PgwardenStackProps extends StackProps {
+  /** The agent bundle to ship (dist/pgwarden-agent.mjs). */
+  readonly agentBundlePath: string;
+  /** @default 'demo' */
+  readonly clusterName?: string;
+  /** An existing VPC (needs credentials at synth time for the lookup). @default - a new VPC over 3 AZs */
+  readonly vpcId?: string;
+  /** @default 3 */
+  readonly nodeCount?: number;
+  /** @default t4g.medium */
+  readonly instanceType?: string;
+  /** @default 15 */
+  readonly postgresVersion?: number;
+  /** @default 'pgwarden' */
+  readonly tableName?: string;
+  /** @default 100 */
+  readonly volumeSizeGiB?: number;
+  /** Initial dynamic config (ttl, loop_wait, synchronous_mode, ...). @default - pgwarden's defaults */
+  readonly clusterConfig?: ClusterConfigInput;
+  /** @default true: the table survives `cdk destroy` */
+  readonly retainTable?: boolean;
+}
+
+/** Everything one cluster needs: table, SSM document, hosts, endpoint, controller, alarms. */
+export class PgwardenStack extends Stack {
+  constructor(scope: Construct, id: string, props: PgwardenStackProps) {
+    super(scope, id, props);
+    const clusterName = props.clusterName ?? 'demo';
+    const vpc = props.vpcId ? ec2.Vpc.fromLookup(this, 'Vpc', { vpcId: props.vpcId }) : this.newVpc();
+
+    const table = new CoordinationTable(this, 'Table', {
+      ...(props.tableName ? { tableName: props.tableName } : {}),
+      deletionProtection: props.retainTable ?? true,
+    });
+    const document = new ActionDocument(this, 'ActionDocument');
+    const topic = new sns.Topic(this, 'Events', {
+      displayName: `pgwarden ${clusterName}`,
+      enforceSSL: true,
+      masterKey: kms.Alias.fromAliasName(this, 'SnsKey', 'alias/aws/sns'),
+    });
+    const controller = new PgwardenController(this, 'Controller', {
+      table,
+      document,
+      clusters: [clusterName],
+      topic,
+    });
+    const hosts = new PostgresHosts(this, 'Hosts', {
+      vpc,
+      clusterName,
+      table,
+      agentBundlePath: props.agentBundlePath,
+      commandLogGroup: controller.commandLogGroup,
+      ...(props.nodeCount ? { nodeCount: props.nodeCount } : {}),
+      ...(props.instanceType ? { instanceType: new ec2.InstanceType(props.instanceType) } : {}),
+      ...(props.postgresVersion ? { postgresVersion: props.postgresVersion } : {}),
+      ...(props.volumeSizeGiB ? { volumeSizeGiB: props.volumeSizeGiB } : {}),
+      ...(props.clusterConfig ? { clusterConfig: props.clusterConfig } : {}),
+    });
+    const endpoint = new PgwardenEndpoint(this, 'Endpoint', {
+      vpc,
+      instanceIds: hosts.instances.map((i) => i.ref),
+    });
+    new PgwardenMonitoring(this, 'Monitoring', {
+      clusterName,
+      topic,
+      controller: controller.function,
+      writerTargetGroup: endpoint.writerTargetGroup,
+      loadBalancer: endpoint.loadBalancer,
+    });
+
+    const dns = endpoint.loadBalancer.loadBalancerDnsName;
+    new CfnOutput(this, 'WriterEndpoint', {
+      value: `${dns}:${DEFAULT_HEALTH_CHECK.writerPort}`,
+      description: 'the primary (read-write)',
+    });
+    new CfnOutput(this, 'ReaderEndpoint', {
+      value: `${dns}:${DEFAULT_HEALTH_CHECK.readerPort}`,
+      description: 'the replicas (read-only)',
+    });
+    new CfnOutput(this, 'TableName', { value: table.table.tableName });
+    new CfnOutput(this, 'ClusterName', { value: clusterName });
+    new CfnOutput(this, 'EventsTopicArn', { value: topic.topicArn });
+    new CfnOutput(this, 'PasswordsSecretArn', {
+      value: hosts.secret.secretArn,
+      description: 'superuser password (JSON key superuser_password)',
+    });
+  }
+
+  private newVpc(): ec2.Vpc {
+    const vpc = new ec2.Vpc(this, 'Vpc', {
+      maxAzs: 3,
+      natGateways: 1,
+      subnetConfiguration: [
+        { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
+        { name: 'private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 22 },
+      ],
+      gatewayEndpoints: {
+        S3: { service: ec2.GatewayVpcEndpointAwsService.S3 },
+        DynamoDB: { service: ec2.GatewayVpcEndpointAwsService.DYNAMODB },
+      },
+    });
+    vpc.addFlowLog('FlowLogs', {
+      destination: ec2.FlowLogDestination.toCloudWatchLogs(
+        new logs.LogGroup(this, 'FlowLogGroup', { retention: logs.RetentionDays.ONE_MONTH }),
+      ),
+    });
+    return vpc;
+  }
+}

@@ -1,0 +1,315 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { actionArgv } from '../../../core/actions/action-parameters.ts';
+import {
+  ACTION_COMMAND_TEMPLATE,
+  AGENT_COMMAND,
+  actionDocument,
+  renderActionCommand,
+} from '../../../core/actions/ssm-document.ts';
+import { DEFAULT_HEALTH_CHECK } from '../../../core/endpoints/health-check-profile.ts';
+import { ActionDocument } from '../../../infra/constructs/action-document.ts';
+import { CoordinationTable } from '../../../infra/constructs/coordination-table.ts';
+import { PgwardenController } from '../../../infra/constructs/pgwarden-controller.ts';
+import { PgwardenEndpoint } from '../../../infra/constructs/pgwarden-endpoint.ts';
+import { PostgresHosts } from '../../../infra/constructs/postgres-hosts.ts';
+import { applyNagSuppressions, nagSuppressions } from '../../../infra/nag-suppressions.ts';
+import { PgwardenStack } from '../../../infra/pgwarden-stack.ts';
+import { parseStackContext } from '../../../infra/stack-context.ts';
+import { buildAgentBundle } from '../../../scripts/build-agent.ts';
+
+const ROOT = new URL('../../..', import.meta.url).pathname;
+let bundle: string;
+let app: App;
+let stack: PgwardenStack;
+let template: Template;
+
+beforeAll(async () => {
+  bundle = await buildAgentBundle();
+  app = new App();
+  stack = new PgwardenStack(app, 'Pgwarden', { agentBundlePath: bundle, clusterName: 'demo' });
+  applyNagSuppressions(stack);
+  template = Template.fromStack(stack);
+});
+
+describe('the pgwarden stack', () => {
+  it('creates the table on demand, with PITR, deletion protection and TTL only for history', () => {
+    template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      TableName: 'pgwarden',
+      BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      TimeToLiveSpecification: { AttributeName: 'expires_at', Enabled: true },
+      Replicas: [
+        Match.objectLike({
+          PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+          DeletionProtectionEnabled: true,
+        }),
+      ],
+    });
+  });
+
+  it('gives the NLB target groups the health checks of the shared profile', () => {
+    for (const path of ['/primary', '/replica']) {
+      template.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
+        Port: 5432,
+        Protocol: 'TCP',
+        HealthCheckProtocol: 'HTTP',
+        HealthCheckPort: String(DEFAULT_HEALTH_CHECK.apiPort),
+        HealthCheckPath: path,
+        HealthCheckIntervalSeconds: 5,
+        HealthCheckTimeoutSeconds: 3,
+        HealthyThresholdCount: 2,
+        UnhealthyThresholdCount: 2,
+        TargetGroupAttributes: Match.arrayWith([
+          { Key: 'deregistration_delay.timeout_seconds', Value: '5' },
+          { Key: 'deregistration_delay.connection_termination.enabled', Value: 'true' },
+        ]),
+      });
+    }
+  });
+
+  it('puts the writer on 5432 and the reader on 5433 of an internal, cross-zone NLB', () => {
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', {
+      Scheme: 'internal',
+      Type: 'network',
+      LoadBalancerAttributes: Match.arrayWith([{ Key: 'load_balancing.cross_zone.enabled', Value: 'true' }]),
+    });
+    const ports = Object.values(template.findResources('AWS::ElasticLoadBalancingV2::Listener'))
+      .map((l) => l.Properties.Port)
+      .sort();
+    expect(ports).toEqual([5432, 5433]);
+  });
+
+  it('lets agents touch only their own cluster partition and the registry (LeadingKeys)', () => {
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: [
+              'dynamodb:GetItem',
+              'dynamodb:Query',
+              'dynamodb:PutItem',
+              'dynamodb:UpdateItem',
+              'dynamodb:DeleteItem',
+            ],
+            Condition: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['demo', '#clusters'] } },
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('lets only the controller send commands: this document, on instances tagged with its cluster', () => {
+    const statements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
+      (p) => p.Properties.PolicyDocument.Statement,
+    );
+    const sends = statements.filter((s) => [s.Action].flat().includes('ssm:SendCommand'));
+    expect(sends.map((s) => s.Sid).sort()).toEqual([
+      'SendOnlyTheActionDocument',
+      'SendOnlyToClusterInstances',
+    ]);
+    expect(JSON.stringify(sends.find((s) => s.Sid === 'SendOnlyTheActionDocument').Resource)).toContain(
+      'document/pgwarden-action',
+    );
+    expect(sends.find((s) => s.Sid === 'SendOnlyToClusterInstances').Condition).toEqual({
+      StringEquals: { 'ssm:resourceTag/pgwarden:cluster': ['demo'] },
+    });
+    const stops = statements.filter((s) => [s.Action].flat().includes('ec2:StopInstances'));
+    expect(stops).toHaveLength(1);
+    expect(stops[0].Condition).toEqual({ StringEquals: { 'aws:ResourceTag/pgwarden:cluster': ['demo'] } });
+  });
+
+  it('renders the SSM document from the same data the local command bus runs', () => {
+    const doc = Object.values(template.findResources('AWS::SSM::Document'))[0]!.Properties;
+    expect(doc).toMatchObject({ Name: 'pgwarden-action', DocumentType: 'Command', DocumentFormat: 'JSON' });
+    expect(doc.Content).toEqual(JSON.parse(JSON.stringify(actionDocument(600))));
+    expect(doc.Content.mainSteps).toHaveLength(1);
+    expect(doc.Content.mainSteps[0].inputs.runCommand).toEqual([ACTION_COMMAND_TEMPLATE]);
+    const argv = renderActionCommand({
+      action: 'rejoin',
+      cluster: 'demo',
+      term: '4',
+      leader: 'node1',
+      standbys: '',
+    });
+    expect(argv).toEqual([
+      AGENT_COMMAND,
+      ...actionArgv({ action: 'rejoin', cluster: 'demo', term: 4, leader: 'node1' }),
+    ]);
+    for (const [name, spec] of Object.entries(
+      doc.Content.parameters as Record<string, { allowedPattern?: string; allowedValues?: string[] }>,
+    )) {
+      expect(spec.allowedPattern ?? spec.allowedValues, name).toBeDefined();
+    }
+  });
+
+  it('runs the controller on arm64 Node.js 22 every minute, one invocation at a time', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs22.x',
+      Architectures: ['arm64'],
+      Timeout: 60,
+      ReservedConcurrentExecutions: 1,
+      Environment: {
+        Variables: Match.objectLike({
+          PGWARDEN_TICK_SECONDS: '2',
+          PGWARDEN_DOCUMENT_NAME: 'pgwarden-action',
+        }),
+      },
+    });
+    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 minute)' });
+  });
+
+  it('spreads the hosts over at least two AZs with encrypted gp3 volumes and IMDSv2', () => {
+    const instances = Object.values(template.findResources('AWS::EC2::Instance'));
+    expect(instances).toHaveLength(3);
+    // An environment-agnostic stack sees two AZs; with an account and region, up to three.
+    expect(new Set(instances.map((i) => JSON.stringify(i.Properties.SubnetId))).size).toBeGreaterThanOrEqual(
+      2,
+    );
+    template.hasResourceProperties('AWS::EC2::LaunchTemplate', {
+      LaunchTemplateData: Match.objectLike({
+        MetadataOptions: { HttpTokens: 'required' },
+        BlockDeviceMappings: [
+          { DeviceName: '/dev/xvda', Ebs: { Encrypted: true, VolumeSize: 100, VolumeType: 'gp3' } },
+        ],
+      }),
+    });
+  });
+
+  it('writes no plaintext secret anywhere in the template', () => {
+    const text = JSON.stringify(template.toJSON());
+    expect(text).not.toMatch(/"SecretString"\s*:/);
+    expect(text).not.toMatch(/password:\s*[^\s"\\]/i);
+    expect(text).toContain('secretsmanager get-secret-value');
+    for (const secret of Object.values(template.findResources('AWS::SecretsManager::Secret'))) {
+      expect(secret.Properties.GenerateSecretString).toBeDefined();
+    }
+  });
+
+  it('alarms on no primary, failover, refusal, lag and controller errors, to the SNS topic', () => {
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties);
+    expect(alarms.map((a) => a.MetricName).sort()).toEqual([
+      'Errors',
+      'EvaluationFailed',
+      'FailoverRefused',
+      'HealthyHostCount',
+      'MaxReplicaLagBytes',
+      'PrimaryChanged',
+    ]);
+    for (const a of alarms) expect(a.AlarmActions).toHaveLength(1);
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+  });
+
+  it('passes cdk-nag AwsSolutions with every suppression explained', () => {
+    const report = new AwsSolutionsChecks(app).validateScope(app);
+    expect(report.violations.map((v) => v.ruleName)).toEqual([]);
+    for (const s of nagSuppressions(stack)) expect(s.reason.length, s.id).toBeGreaterThan(30);
+  });
+});
+
+describe('construct validation', () => {
+  const vpcStack = () => {
+    const s = new Stack(new App(), 'S');
+    return { s, vpc: new ec2.Vpc(s, 'Vpc', { maxAzs: 2 }) };
+  };
+
+  it.each([
+    [{ nodeCount: 1 }, 'PostgresHosts nodeCount: got 1, expected a whole number from 2 to 9'],
+    [{ clusterName: 'bad name' }, 'PostgresHosts clusterName: got "bad name"'],
+    [{ postgresVersion: 14 }, 'PostgresHosts postgresVersion: got 14, expected one of 15'],
+    [{ volumeSizeGiB: 5 }, 'PostgresHosts volumeSizeGiB: got 5'],
+    [{ clusterConfig: { ttl: 3 } }, 'ttl: got 3, expected ttl >= loop_wait + 2*retry_timeout'],
+  ])('PostgresHosts refuses %j', (patch, message) => {
+    const { s, vpc } = vpcStack();
+    const table = new CoordinationTable(s, 'T');
+    expect(
+      () => new PostgresHosts(s, 'H', { vpc, clusterName: 'demo', table, agentBundlePath: bundle, ...patch }),
+    ).toThrow(message);
+  });
+
+  it('the other constructs name the prop and the bad value', () => {
+    const { s, vpc } = vpcStack();
+    expect(() => new CoordinationTable(s, 'T', { tableName: 'x' })).toThrow(
+      'CoordinationTable tableName: got "x"',
+    );
+    expect(() => new ActionDocument(s, 'D', { documentName: 'aws-mine' })).toThrow(
+      'ActionDocument documentName: got "aws-mine"',
+    );
+    expect(() => new ActionDocument(s, 'D2', { executionTimeoutSeconds: 5 })).toThrow(
+      'ActionDocument executionTimeoutSeconds: got 5',
+    );
+    const table = new CoordinationTable(s, 'T2');
+    const document = new ActionDocument(s, 'D3');
+    expect(
+      () =>
+        new PgwardenController(s, 'C', { table, document, clusters: ['demo'], tick: Duration.millis(100) }),
+    ).toThrow('PgwardenController tick: got 100 milli');
+    expect(() => new PgwardenController(s, 'C2', { table, document, clusters: [] })).toThrow(
+      'PgwardenController clusters: got none',
+    );
+    expect(
+      () =>
+        new PgwardenEndpoint(s, 'E', {
+          vpc,
+          instanceIds: ['i-1'],
+          healthCheck: { ...DEFAULT_HEALTH_CHECK, timeoutSeconds: 9 },
+        }),
+    ).toThrow('PgwardenEndpoint healthCheck.timeoutSeconds: got 9');
+  });
+
+  it('reads CDK context values, as -c passes them (strings), and refuses bad ones by name', () => {
+    const ctx = {
+      clusterName: 'prod',
+      nodeCount: '5',
+      retainTable: 'false',
+      clusterConfig: '{"ttl":20,"loop_wait":2,"retry_timeout":4}',
+    } as Record<string, unknown>;
+    expect(parseStackContext((k) => ctx[k])).toMatchObject({
+      stackName: 'Pgwarden',
+      props: { clusterName: 'prod', nodeCount: 5, retainTable: false, clusterConfig: { ttl: 20 } },
+    });
+    const bad: Record<string, unknown> = { nodeCount: '1', vpcId: 'vpc-x' };
+    expect(() => parseStackContext((k) => bad[k])).toThrow(/vpcId: got "vpc-x", expected a VPC id/);
+    expect(() => parseStackContext((k) => bad[k])).toThrow(/nodeCount: got "1"/);
+  });
+});
+
+describe('cdk synth of the app', () => {
+  it('synthesizes offline, without AWS credentials, with cdk-nag passing', () => {
+    const out = mkdtempSync('/tmp/pgwarden-cdk-');
+    try {
+      const run = spawnSync(
+        process.execPath,
+        [join(ROOT, 'node_modules/aws-cdk/bin/cdk'), 'synth', '--quiet', '--no-notices', '-o', out],
+        {
+          cwd: ROOT,
+          encoding: 'utf8',
+          env: {
+            ...process.env,
+            AWS_ACCESS_KEY_ID: '',
+            AWS_SECRET_ACCESS_KEY: '',
+            AWS_PROFILE: '',
+            CDK_DISABLE_VERSION_CHECK: 'true',
+          },
+          timeout: 240_000,
+        },
+      );
+      expect(run.status, run.stderr).toBe(0);
+      const synthesized = JSON.parse(readFileSync(join(out, 'Pgwarden.template.json'), 'utf8'));
+      expect(Object.keys(synthesized.Outputs)).toEqual(
+        expect.arrayContaining(['WriterEndpoint', 'ReaderEndpoint', 'TableName']),
+      );
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  }, 300_000);
+});
