@@ -17,10 +17,12 @@ export interface DynamoClientOptions {
  */
 export function createDocumentClient(options: DynamoClientOptions = {}): DynamoDBDocumentClient {
   const hasCredentials = !!process.env.AWS_ACCESS_KEY_ID || !!process.env.AWS_PROFILE;
+  // The SDK itself honours AWS_ENDPOINT_URL (LocalStack, moto); such endpoints accept any credentials.
+  const local = options.endpoint ?? process.env.AWS_ENDPOINT_URL_DYNAMODB ?? process.env.AWS_ENDPOINT_URL;
   const client = new DynamoDBClient({
     region: options.region ?? process.env.AWS_REGION ?? 'us-east-1',
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-    ...(options.endpoint && !hasCredentials
+    ...(local && !hasCredentials
       ? { credentials: { accessKeyId: 'pgwarden-local', secretAccessKey: 'pgwarden-local' } }
       : {}),
     maxAttempts: options.maxAttempts ?? 3,
