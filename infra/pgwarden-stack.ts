@@ -3,7 +3,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import type { Construct } from 'constructs';
+import { Construct } from 'constructs';
 import type { ClusterConfigInput } from '../core/config/cluster-config.ts';
 import { DEFAULT_HEALTH_CHECK } from '../core/endpoints/health-check-profile.ts';
 import { ActionDocument } from './constructs/action-document.ts';
@@ -18,6 +18,8 @@ export interface PgwardenStackProps extends StackProps {
   readonly agentBundlePath: string;
   /** @default 'demo' */
   readonly clusterName?: string;
+  /** Several clusters sharing the table and the controller (each gets hosts and an endpoint). @default [clusterName] */
+  readonly clusters?: readonly string[];
   /** An existing VPC (needs credentials at synth time for the lookup). @default - a new VPC over 3 AZs */
   readonly vpcId?: string;
   /** @default 3 */
@@ -40,7 +42,12 @@ export interface PgwardenStackProps extends StackProps {
 export class PgwardenStack extends Stack {
   constructor(scope: Construct, id: string, props: PgwardenStackProps) {
     super(scope, id, props);
-    const clusterName = props.clusterName ?? 'demo';
+    const clusters = props.clusters ?? [props.clusterName ?? 'demo'];
+    if (clusters.length === 0 || new Set(clusters).size !== clusters.length) {
+      throw new Error(
+        `PgwardenStack clusters: got ${JSON.stringify(clusters)}, expected distinct cluster names`,
+      );
+    }
     const vpc = props.vpcId ? ec2.Vpc.fromLookup(this, 'Vpc', { vpcId: props.vpcId }) : this.newVpc();
 
     const table = new CoordinationTable(this, 'Table', {
@@ -49,56 +56,56 @@ export class PgwardenStack extends Stack {
     });
     const document = new ActionDocument(this, 'ActionDocument');
     const topic = new sns.Topic(this, 'Events', {
-      displayName: `pgwarden ${clusterName}`,
+      displayName: 'pgwarden',
       enforceSSL: true,
       masterKey: kms.Alias.fromAliasName(this, 'SnsKey', 'alias/aws/sns'),
     });
-    const controller = new PgwardenController(this, 'Controller', {
-      table,
-      document,
-      clusters: [clusterName],
-      topic,
-    });
-    const hosts = new PostgresHosts(this, 'Hosts', {
-      vpc,
-      clusterName,
-      table,
-      agentBundlePath: props.agentBundlePath,
-      commandLogGroup: controller.commandLogGroup,
-      ...(props.nodeCount ? { nodeCount: props.nodeCount } : {}),
-      ...(props.instanceType ? { instanceType: new ec2.InstanceType(props.instanceType) } : {}),
-      ...(props.postgresVersion ? { postgresVersion: props.postgresVersion } : {}),
-      ...(props.volumeSizeGiB ? { volumeSizeGiB: props.volumeSizeGiB } : {}),
-      ...(props.clusterConfig ? { clusterConfig: props.clusterConfig } : {}),
-    });
-    const endpoint = new PgwardenEndpoint(this, 'Endpoint', {
-      vpc,
-      instanceIds: hosts.instances.map((i) => i.ref),
-    });
-    new PgwardenMonitoring(this, 'Monitoring', {
-      clusterName,
-      topic,
-      controller: controller.function,
-      writerTargetGroup: endpoint.writerTargetGroup,
-      loadBalancer: endpoint.loadBalancer,
-    });
-
-    const dns = endpoint.loadBalancer.loadBalancerDnsName;
-    new CfnOutput(this, 'WriterEndpoint', {
-      value: `${dns}:${DEFAULT_HEALTH_CHECK.writerPort}`,
-      description: 'the primary (read-write)',
-    });
-    new CfnOutput(this, 'ReaderEndpoint', {
-      value: `${dns}:${DEFAULT_HEALTH_CHECK.readerPort}`,
-      description: 'the replicas (read-only)',
-    });
+    const controller = new PgwardenController(this, 'Controller', { table, document, clusters, topic });
     new CfnOutput(this, 'TableName', { value: table.table.tableName });
-    new CfnOutput(this, 'ClusterName', { value: clusterName });
     new CfnOutput(this, 'EventsTopicArn', { value: topic.topicArn });
-    new CfnOutput(this, 'PasswordsSecretArn', {
-      value: hosts.secret.secretArn,
-      description: 'superuser password (JSON key superuser_password)',
-    });
+
+    for (const clusterName of clusters) {
+      // The first cluster keeps the plain construct ids (and output names) of a one-cluster stack.
+      const scope = clusterName === clusters[0] ? this : new Construct(this, `Cluster-${clusterName}`);
+      const suffix = clusterName === clusters[0] ? '' : clusterName.replace(/[^A-Za-z0-9]/g, '');
+      const hosts = new PostgresHosts(scope, 'Hosts', {
+        vpc,
+        clusterName,
+        table,
+        agentBundlePath: props.agentBundlePath,
+        commandLogGroup: controller.commandLogGroup,
+        ...(props.nodeCount ? { nodeCount: props.nodeCount } : {}),
+        ...(props.instanceType ? { instanceType: new ec2.InstanceType(props.instanceType) } : {}),
+        ...(props.postgresVersion ? { postgresVersion: props.postgresVersion } : {}),
+        ...(props.volumeSizeGiB ? { volumeSizeGiB: props.volumeSizeGiB } : {}),
+        ...(props.clusterConfig ? { clusterConfig: props.clusterConfig } : {}),
+      });
+      const endpoint = new PgwardenEndpoint(scope, 'Endpoint', {
+        vpc,
+        instanceIds: hosts.instances.map((i) => i.ref),
+      });
+      new PgwardenMonitoring(scope, 'Monitoring', {
+        clusterName,
+        topic,
+        controller: controller.function,
+        writerTargetGroup: endpoint.writerTargetGroup,
+        loadBalancer: endpoint.loadBalancer,
+      });
+      const dns = endpoint.loadBalancer.loadBalancerDnsName;
+      new CfnOutput(this, `WriterEndpoint${suffix}`, {
+        value: `${dns}:${DEFAULT_HEALTH_CHECK.writerPort}`,
+        description: `${clusterName}: the primary (read-write)`,
+      });
+      new CfnOutput(this, `ReaderEndpoint${suffix}`, {
+        value: `${dns}:${DEFAULT_HEALTH_CHECK.readerPort}`,
+        description: `${clusterName}: the replicas (read-only)`,
+      });
+      new CfnOutput(this, `ClusterName${suffix}`, { value: clusterName });
+      new CfnOutput(this, `PasswordsSecretArn${suffix}`, {
+        value: hosts.secret.secretArn,
+        description: `${clusterName}: superuser password (JSON key superuser_password)`,
+      });
+    }
   }
 
   private newVpc(): ec2.Vpc {

@@ -14,6 +14,11 @@ const contextSchema = z.object({
     .regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/, { error: 'a CloudFormation stack name' })
     .default('Pgwarden'),
   clusterName: memberName.default('demo'),
+  /** Several clusters sharing one table and controller: a comma-separated list or an array. */
+  clusters: z
+    .union([z.string().transform((v) => v.split(',').map((x) => x.trim())), z.array(z.string())])
+    .pipe(z.array(memberName).min(1))
+    .optional(),
   vpcId: z
     .string()
     .regex(/^vpc-[0-9a-f]{8,17}$/, { error: 'a VPC id like vpc-0123456789abcdef0' })

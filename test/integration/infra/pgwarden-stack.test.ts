@@ -216,6 +216,42 @@ describe('the pgwarden stack', () => {
   });
 });
 
+describe('one table and one controller for several clusters', () => {
+  it('gives each cluster its hosts, endpoint and alarms, and the controller every cluster tag', () => {
+    const multi = new PgwardenStack(new App(), 'Multi', {
+      agentBundlePath: bundle,
+      clusters: ['orders', 'billing'],
+    });
+    const t = Template.fromStack(multi);
+    t.resourceCountIs('AWS::DynamoDB::GlobalTable', 1);
+    t.resourceCountIs('AWS::Lambda::Function', 1);
+    t.resourceCountIs('AWS::ElasticLoadBalancingV2::LoadBalancer', 2);
+    t.resourceCountIs('AWS::EC2::Instance', 6);
+    const statements = Object.values(t.findResources('AWS::IAM::Policy')).flatMap(
+      (p) => p.Properties.PolicyDocument.Statement,
+    );
+    const send = statements.find((s) => s.Sid === 'SendOnlyToClusterInstances');
+    expect(send.Condition).toEqual({
+      StringEquals: { 'ssm:resourceTag/pgwarden:cluster': ['orders', 'billing'] },
+    });
+    const agentKeys = statements
+      .filter((s) => s.Condition?.['ForAllValues:StringEquals'])
+      .map((s) => s.Condition['ForAllValues:StringEquals']['dynamodb:LeadingKeys']);
+    expect(agentKeys).toEqual(
+      expect.arrayContaining([
+        ['orders', '#clusters'],
+        ['billing', '#clusters'],
+      ]),
+    );
+    expect(Object.keys(t.toJSON().Outputs)).toEqual(
+      expect.arrayContaining(['WriterEndpoint', 'WriterEndpointbilling']),
+    );
+    expect(
+      () => new PgwardenStack(new App(), 'Dup', { agentBundlePath: bundle, clusters: ['a', 'a'] }),
+    ).toThrow('PgwardenStack clusters: got ["a","a"]');
+  });
+});
+
 describe('construct validation', () => {
   const vpcStack = () => {
     const s = new Stack(new App(), 'S');
