@@ -22,12 +22,7 @@ const cluster = await AgentCluster.create({
   dcs: { ttl: 10, loop_wait: 2, retry_timeout: 4, safety_margin: 2 },
 });
 try {
-  cluster.startAgent('node1');
-  await cluster.waitForRole('node1', '/primary');
-  cluster.startAgent('node2');
-  cluster.startAgent('node3');
-  await cluster.waitForRole('node2', '/replica');
-  await cluster.waitForRole('node3', '/replica');
+  await cluster.startAll();
   await new Promise((r) => setTimeout(r, 10_000)); // settle after bootstrap
   const names = ['node1', 'node2', 'node3'];
   const start = new Map(names.map((n) => [n, sample(cluster.node(n).pid!)]));

@@ -34,6 +34,30 @@ export class DynamoDbStore implements CoordinationStore {
     }
   }
 
+  /** PutItem IF the item does not exist yet. */
+  private putIfAbsent(operation: string, condition: string, item: Record<string, unknown>): Promise<void> {
+    return this.run(operation, condition, async () => {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: item,
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    });
+  }
+
+  /** True when the conditional write happened, false when its condition did not hold. */
+  private async whether(write: Promise<unknown>): Promise<boolean> {
+    try {
+      await write;
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionFailedError) return false;
+      throw error;
+    }
+  }
+
   private async queryAll(pk: string): Promise<RawItem[]> {
     const items: RawItem[] = [];
     let start: Record<string, unknown> | undefined;
@@ -76,18 +100,16 @@ export class DynamoDbStore implements CoordinationStore {
     );
   }
 
-  registerCluster(cluster: string, by: string, now: number): Promise<void> {
-    return this.run('registerCluster', '', async () => {
-      await this.doc.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: { pk: REGISTRY_PK, sk: cluster, cluster, registered_at: now, registered_by: by },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      );
-    }).catch((error) => {
-      if (!(error instanceof ConditionFailedError)) throw error;
-    });
+  async registerCluster(cluster: string, by: string, now: number): Promise<void> {
+    await this.whether(
+      this.putIfAbsent('registerCluster', 'already registered', {
+        pk: REGISTRY_PK,
+        sk: cluster,
+        cluster,
+        registered_at: now,
+        registered_by: by,
+      }),
+    );
   }
 
   removeCluster(cluster: string): Promise<number> {
@@ -124,22 +146,14 @@ export class DynamoDbStore implements CoordinationStore {
     });
   }
 
-  async claimInitialize(cluster: string, init: Initialize): Promise<boolean> {
-    try {
-      await this.run('claimInitialize', 'the cluster is already initialized', () =>
-        this.doc.send(
-          new PutCommand({
-            TableName: this.tableName,
-            Item: { pk: cluster, sk: ItemKey.initialize, ...init },
-            ConditionExpression: 'attribute_not_exists(pk)',
-          }),
-        ),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionFailedError) return false;
-      throw error;
-    }
+  claimInitialize(cluster: string, init: Initialize): Promise<boolean> {
+    return this.whether(
+      this.putIfAbsent('claimInitialize', 'the cluster is already initialized', {
+        pk: cluster,
+        sk: ItemKey.initialize,
+        ...init,
+      }),
+    );
   }
 
   completeInitialize(cluster: string, by: string, systemIdentifier: string): Promise<void> {
@@ -157,21 +171,17 @@ export class DynamoDbStore implements CoordinationStore {
     });
   }
 
-  createLeader(
+  async createLeader(
     cluster: string,
     lease: { holder: string; ttl: number; lsn: number; timeline: number },
   ): Promise<Leader> {
     const leader: Leader = { ...lease, term: 1, rvn: randomUUID(), sync: [], released: false };
-    return this.run('createLeader', 'a leader item exists', async () => {
-      await this.doc.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: { pk: cluster, sk: ItemKey.leader, ...leader },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      );
-      return leader;
+    await this.putIfAbsent('createLeader', 'a leader item exists', {
+      pk: cluster,
+      sk: ItemKey.leader,
+      ...leader,
     });
+    return leader;
   }
 
   private async updateLeader(
@@ -263,16 +273,12 @@ export class DynamoDbStore implements CoordinationStore {
         lsn: 0,
         released: false,
       };
-      return this.run('takeOverLease', 'a leader item appeared', async () => {
-        await this.doc.send(
-          new PutCommand({
-            TableName: this.tableName,
-            Item: { pk: cluster, sk: ItemKey.leader, ...leader },
-            ConditionExpression: 'attribute_not_exists(pk)',
-          }),
-        );
-        return leader;
+      await this.putIfAbsent('takeOverLease', 'a leader item appeared', {
+        pk: cluster,
+        sk: ItemKey.leader,
+        ...leader,
       });
+      return leader;
     }
     return this.updateLeader(
       'takeOverLease',
@@ -374,9 +380,9 @@ export class DynamoDbStore implements CoordinationStore {
     });
   }
 
-  async deleteIntent(cluster: string, id: string): Promise<boolean> {
-    try {
-      await this.run('deleteIntent', `the intent is no longer ${id}`, () =>
+  deleteIntent(cluster: string, id: string): Promise<boolean> {
+    return this.whether(
+      this.run('deleteIntent', `the intent is no longer ${id}`, () =>
         this.doc.send(
           new DeleteCommand({
             TableName: this.tableName,
@@ -386,21 +392,17 @@ export class DynamoDbStore implements CoordinationStore {
             ExpressionAttributeValues: { ':id': id },
           }),
         ),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionFailedError) return false;
-      throw error;
-    }
+      ),
+    );
   }
 
-  async resolveIntent(
+  resolveIntent(
     cluster: string,
     id: string,
     outcome: { ok: boolean; message: string; at: number },
   ): Promise<boolean> {
-    try {
-      await this.run('resolveIntent', `the intent is no longer ${id}`, () =>
+    return this.whether(
+      this.run('resolveIntent', `the intent is no longer ${id}`, () =>
         this.doc.send(
           new UpdateCommand({
             TableName: this.tableName,
@@ -411,23 +413,15 @@ export class DynamoDbStore implements CoordinationStore {
             ExpressionAttributeValues: { ':id': id, ':outcome': outcome },
           }),
         ),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionFailedError) return false;
-      throw error;
-    }
+      ),
+    );
   }
 
   beginOp(cluster: string, op: Op): Promise<void> {
-    return this.run('beginOp', 'another operation is in flight', async () => {
-      await this.doc.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: { pk: cluster, sk: ItemKey.op, ...op },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      );
+    return this.putIfAbsent('beginOp', 'another operation is in flight', {
+      pk: cluster,
+      sk: ItemKey.op,
+      ...op,
     });
   }
 
@@ -479,26 +473,15 @@ export class DynamoDbStore implements CoordinationStore {
     });
   }
 
-  async appendHistory(cluster: string, row: HistoryRow): Promise<boolean> {
-    try {
-      await this.run('appendHistory', `history for term ${row.term} exists`, () =>
-        this.doc.send(
-          new PutCommand({
-            TableName: this.tableName,
-            Item: {
-              pk: cluster,
-              sk: historyKey(row.term),
-              ...row,
-              expires_at: Math.floor(row.at / 1000) + HISTORY_RETENTION_S,
-            },
-            ConditionExpression: 'attribute_not_exists(pk)',
-          }),
-        ),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionFailedError) return false;
-      throw error;
-    }
+  appendHistory(cluster: string, row: HistoryRow): Promise<boolean> {
+    const expires_at = Math.floor(row.at / 1000) + HISTORY_RETENTION_S;
+    return this.whether(
+      this.putIfAbsent('appendHistory', `history for term ${row.term} exists`, {
+        pk: cluster,
+        sk: historyKey(row.term),
+        ...row,
+        expires_at,
+      }),
+    );
   }
 }

@@ -1,7 +1,12 @@
 import { runCallback } from '../callbacks.ts';
 import { ActionRefusedError } from '../errors.ts';
-import { slotName, writePgConfig } from '../postgres/pg-conf.ts';
-import { checkpointUpstream, startAsReplica, type UpstreamEndpoint } from '../postgres/start-as.ts';
+import { writePgConfig } from '../postgres/pg-conf.ts';
+import {
+  checkpointUpstream,
+  replicaSettings,
+  startAsReplica,
+  type UpstreamEndpoint,
+} from '../postgres/start-as.ts';
 import { writeLocalState } from '../state/local-state.ts';
 import { type ActionContext, type ActionHandler, upstreamOf } from './action-context.ts';
 
@@ -59,14 +64,7 @@ export const rejoin: ActionHandler = async (ctx) => {
   // Same timeline: a reload re-points it (primary_conninfo reloads since PostgreSQL 13). After a
   // promotion the upstream is on a newer timeline and this replica may have diverged: rewind.
   if (obs.reachable && obs.inRecovery && local?.want === 'replica' && obs.timeline === upstreamTimeline) {
-    await writePgConfig(rt.config, cluster, rt.paths, rt.user, {
-      upstream: {
-        host: upstream.host,
-        port: upstream.port,
-        ...(cluster.postgresql.use_slots ? { slot: slotName(rt.config.name) } : {}),
-      },
-      syncStandbys: [],
-    });
+    await writePgConfig(rt.config, cluster, rt.paths, rt.user, replicaSettings(rt, cluster, upstream));
     await rt.postgres.reload();
     await writeLocalState(rt.paths.localState, state);
     if (await waitForStreaming(ctx, 10_000, upstreamTimeline))

@@ -1,6 +1,7 @@
 import { runCallback } from '../callbacks.ts';
 import { ActionRefusedError } from '../errors.ts';
-import { slotName, writePgConfig } from '../postgres/pg-conf.ts';
+import { writePgConfig } from '../postgres/pg-conf.ts';
+import { replicaSettings } from '../postgres/start-as.ts';
 import { type ActionHandler, upstreamOf } from './action-context.ts';
 
 /** Rewrites the managed settings (e.g. new postgresql.parameters) and reloads PostgreSQL. */
@@ -9,18 +10,11 @@ export const reload: ActionHandler = async (ctx) => {
   if (!(await rt.postgres.postmasterPid()))
     throw new ActionRefusedError('reload', 'PostgreSQL is not running');
   const upstream = local?.want === 'replica' && local.upstream ? upstreamOf(ctx, local.upstream) : undefined;
-  await writePgConfig(rt.config, cluster, rt.paths, rt.user, {
-    ...(upstream
-      ? {
-          upstream: {
-            host: upstream.host,
-            port: upstream.port,
-            ...(cluster.postgresql.use_slots ? { slot: slotName(rt.config.name) } : {}),
-          },
-        }
-      : {}),
-    syncStandbys: local?.want === 'primary' ? local.sync_standbys : [],
-  });
+  const settings =
+    local?.want === 'primary'
+      ? { syncStandbys: local.sync_standbys }
+      : replicaSettings(rt, cluster, upstream);
+  await writePgConfig(rt.config, cluster, rt.paths, rt.user, settings);
   await rt.postgres.reload();
   runCallback(rt.config, rt.logger, 'on_reload', local?.want ?? 'unknown');
   const [pending] = await rt.observer.query<{ n: string }>(

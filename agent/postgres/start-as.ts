@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { ClusterConfig } from '../../core/config/cluster-config.ts';
 import type { AgentRuntime } from '../runtime.ts';
-import { setStandbySignal, slotName, writePgConfig, writePgpass } from './pg-conf.ts';
+import { type ManagedSettings, setStandbySignal, slotName, writePgConfig, writePgpass } from './pg-conf.ts';
 
 export interface UpstreamEndpoint {
   readonly name: string;
@@ -10,24 +10,24 @@ export interface UpstreamEndpoint {
 }
 
 /** Writes the config for a replica of `upstream` (standby.signal on) and starts PostgreSQL. */
+/** The managed settings of a replica streaming from `upstream` (through its slot when use_slots). */
+export function replicaSettings(
+  rt: AgentRuntime,
+  cluster: ClusterConfig,
+  upstream: UpstreamEndpoint | undefined,
+): ManagedSettings {
+  if (!upstream) return { syncStandbys: [] };
+  const slot = cluster.postgresql.use_slots ? { slot: slotName(rt.config.name) } : {};
+  return { upstream: { host: upstream.host, port: upstream.port, ...slot }, syncStandbys: [] };
+}
+
 export async function startAsReplica(
   rt: AgentRuntime,
   cluster: ClusterConfig,
   upstream: UpstreamEndpoint | undefined,
 ): Promise<void> {
   await writePgpass(rt.config, rt.paths, rt.user);
-  await writePgConfig(rt.config, cluster, rt.paths, rt.user, {
-    ...(upstream
-      ? {
-          upstream: {
-            host: upstream.host,
-            port: upstream.port,
-            ...(cluster.postgresql.use_slots ? { slot: slotName(rt.config.name) } : {}),
-          },
-        }
-      : {}),
-    syncStandbys: [],
-  });
+  await writePgConfig(rt.config, cluster, rt.paths, rt.user, replicaSettings(rt, cluster, upstream));
   await setStandbySignal(rt.paths, rt.user, true);
   await rt.postgres.start(rt.config.postgresql.start_timeout * 1000, { wait: false });
   if (upstream) void checkpointUpstream(rt, upstream);

@@ -10,12 +10,7 @@ describe('agent actions on a real three-member cluster', () => {
 
   beforeAll(async () => {
     c = await AgentCluster.create({ nodes: 3 });
-    c.startAgent('node1');
-    await c.waitForRole('node1', '/primary');
-    c.startAgent('node2');
-    c.startAgent('node3');
-    await c.waitForRole('node2', '/replica');
-    await c.waitForRole('node3', '/replica');
+    await c.startAll();
     await c.sql('node1', 'CREATE TABLE t (id int primary key, note text)');
     await c.sql('node1', "INSERT INTO t VALUES (1, 'before failover')");
     await c.waitFor(

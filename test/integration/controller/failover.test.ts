@@ -6,12 +6,7 @@ async function healthyCluster(
   options: Parameters<typeof AgentCluster.create>[0] = {},
 ): Promise<AgentCluster> {
   const c = await AgentCluster.create({ nodes: 3, ...options });
-  c.startAgent('node1');
-  await c.waitForRole('node1', '/primary');
-  c.startAgent('node2');
-  c.startAgent('node3');
-  await c.waitForRole('node2', '/replica');
-  await c.waitFor('node3 up', 60_000, async () => (await c.api('node3', '/health')).status === 200);
+  await c.startAll();
   await c.sql('node1', 'CREATE TABLE t (id int primary key)');
   return c;
 }

@@ -28,11 +28,7 @@ describe('operations requested with the pgwarden CLI', () => {
 
   beforeAll(async () => {
     c = await AgentCluster.create({ nodes: 3 });
-    c.startAgent('node1');
-    await c.waitForRole('node1', '/primary');
-    c.startAgent('node2');
-    c.startAgent('node3');
-    await allStreaming('node1');
+    await c.startAll();
     await c.sql('node1', 'CREATE TABLE t (id serial primary key)');
     ctl = startController(c);
     const env = {

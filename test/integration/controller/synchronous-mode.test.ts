@@ -9,12 +9,7 @@ describe('the controller in synchronous mode', () => {
 
   beforeAll(async () => {
     c = await AgentCluster.create({ nodes: 3, dcs: { synchronous_mode: true } });
-    c.startAgent('node1');
-    await c.waitForRole('node1', '/primary');
-    c.startAgent('node2');
-    c.startAgent('node3');
-    await c.waitForRole('node2', '/replica');
-    await c.waitForRole('node3', '/replica');
+    await c.startAll();
     ctl = startController(c);
   });
   afterAll(async () => {
