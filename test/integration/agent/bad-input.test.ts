@@ -16,7 +16,8 @@ function agent(args: string[]) {
 describe('the agent with bad input', () => {
   let c: AgentCluster;
   beforeAll(async () => {
-    c = await AgentCluster.create({ nodes: 1 });
+    // A long primary_start_timeout: this hang must not be mistaken for a crash to fail over from.
+    c = await AgentCluster.create({ nodes: 1, dcs: { primary_start_timeout: 600 } });
   });
   afterAll(async () => {
     await c?.destroy();
