@@ -23,3 +23,8 @@ export function formatLsn(position: number): string {
   const low = position - high * 2 ** 32;
   return `${high.toString(16).toUpperCase()}/${low.toString(16).toUpperCase()}`;
 }
+
+/** Orders names by code unit, the same on every machine (no locale, no ICU). */
+export function compareNames(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

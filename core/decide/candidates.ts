@@ -1,5 +1,5 @@
 import type { ClusterConfig } from '../config/cluster-config.ts';
-import { formatBytes } from '../format.ts';
+import { compareNames, formatBytes } from '../format.ts';
 import type { Observations } from '../lease/observe.ts';
 import type { Leader, Member } from '../model/items.ts';
 
@@ -87,7 +87,7 @@ export function selectCandidates(input: SelectionInput, options: SelectionOption
     (a, b) =>
       (receivedLsn(b) ?? 0) - (receivedLsn(a) ?? 0) ||
       b.tags.failover_priority - a.tags.failover_priority ||
-      a.name.localeCompare(b.name),
+      compareNames(a.name, b.name),
   );
   return { eligible, excluded };
 }

@@ -1,4 +1,5 @@
 import type { ClusterConfig } from '../config/cluster-config.ts';
+import { compareNames } from '../format.ts';
 import type { Observations } from '../lease/observe.ts';
 import type { Leader, Member } from '../model/items.ts';
 
@@ -34,7 +35,7 @@ export function desiredSyncStandbys(
       (a, b) =>
         Number(leader.sync.includes(b.name)) - Number(leader.sync.includes(a.name)) ||
         (b.flush_lsn ?? 0) - (a.flush_lsn ?? 0) ||
-        a.name.localeCompare(b.name),
+        compareNames(a.name, b.name),
     )
     .map((row) => row.name);
   const chosen = usable.slice(0, config.synchronous_node_count);

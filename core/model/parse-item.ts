@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { toValidationIssues } from '../config/validation.ts';
 import { ItemKey } from '../constants.ts';
 import { MalformedItemError } from '../errors.ts';
+import { compareNames } from '../format.ts';
 import {
   configItemSchema,
   historySchema,
@@ -53,7 +54,7 @@ export function snapshotFromItems(cluster: string, items: readonly RawItem[]): C
       else throw error;
     }
   }
-  members.sort((a, b) => a.name.localeCompare(b.name));
+  members.sort((a, b) => compareNames(a.name, b.name));
   history.sort((a, b) => a.term - b.term);
   return { cluster, members, history, malformed, ...(parts as Partial<ClusterSnapshot>) };
 }
