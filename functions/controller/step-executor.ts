@@ -100,7 +100,12 @@ export class StepExecutor {
           ...(step.rvn ? { rvn: step.rvn } : {}),
           ttl: config.ttl,
         });
-        logger.info('took the lease over', { from: step.from, to: step.to, term: step.term + 1 });
+        logger.info('took the lease over', {
+          member: step.to,
+          from: step.from,
+          to: step.to,
+          term: step.term + 1,
+        });
         if (step.onSuccess) await store.updateOp(cluster, stamped(step.onSuccess, clock()));
         return true;
       case 'hand_over':
@@ -110,7 +115,12 @@ export class StepExecutor {
           term: step.term,
           ttl: config.ttl,
         });
-        logger.info('handed the lease over', { from: step.from, to: step.to, term: step.term + 1 });
+        logger.info('handed the lease over', {
+          member: step.to,
+          from: step.from,
+          to: step.to,
+          term: step.term + 1,
+        });
         if (step.onSuccess) await store.updateOp(cluster, stamped(step.onSuccess, clock()));
         return true;
       case 'record_sync':
@@ -141,6 +151,7 @@ export class StepExecutor {
           });
         const outcome = outcomeOf(result, clock());
         logger.info(`command ${step.action} on ${step.member}`, {
+          member: step.member,
           ok: result.ok,
           result: result.message,
           term: step.term,
@@ -175,7 +186,7 @@ export class StepExecutor {
           });
           throw error;
         });
-        logger.info(`fenced ${step.member}`, { how: fenced.how, term: step.term });
+        logger.info(`fenced ${step.member}`, { member: step.member, how: fenced.how, term: step.term });
         if (step.onSuccess)
           await store.updateOp(
             cluster,

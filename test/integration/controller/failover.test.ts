@@ -90,7 +90,9 @@ describe('the controller failing over real agents', () => {
       const [row] = await cl.sql<{ r: boolean }>('node1', 'SELECT pg_is_in_recovery() AS r');
       expect(row!.r).toBe(true);
     }
-    const row = (await cl.store.getSnapshot('test')).history.find((h) => h.term === 2)!;
+    const row = await cl.waitFor('the history row of term 2', 30_000, async () =>
+      (await cl.store.getSnapshot('test')).history.find((h) => h.term === 2),
+    );
     expect(row.timings.fence!).toBeLessThanOrEqual(row.timings.promote!);
   });
 
