@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { AgentCluster } from '../../helpers/agent-cluster.ts';
 import { type RunningController, startController } from '../../helpers/controller-harness.ts';
+import { WritableInvariant } from '../../helpers/invariant-checker.ts';
 
 async function healthyCluster(
   options: Parameters<typeof AgentCluster.create>[0] = {},
@@ -40,8 +41,12 @@ describe('the controller failing over real agents', () => {
       async () => (await cl.sql('node2', 'SELECT 1 FROM t')).length === 1,
     );
     controllers.push(startController(cl));
+    const invariant = new WritableInvariant(cl).start();
     cl.killHost('node1');
     const primary = await primaryOf(cl);
+    await invariant.stop();
+    expect(invariant.samples).toBeGreaterThan(10);
+    expect(invariant.violations).toEqual([]);
     expect(['node2', 'node3']).toContain(primary);
     const other = primary === 'node2' ? 'node3' : 'node2';
     await cl.sql(primary, 'INSERT INTO t VALUES (2)');
@@ -82,8 +87,12 @@ describe('the controller failing over real agents', () => {
     c = await healthyCluster();
     const cl = c;
     controllers.push(startController(cl));
+    const invariant = new WritableInvariant(cl).start();
     cl.stopAgent('node1', 'SIGKILL'); // the agent dies, PostgreSQL lives on
     const primary = await primaryOf(cl);
+    await new Promise((r) => setTimeout(r, 2000));
+    await invariant.stop();
+    expect(invariant.violations).toEqual([]);
     expect(primary).not.toBe('node1');
     // Fenced: PostgreSQL on node1 is gone, or (once the controller had it rejoin) a replica.
     if (cl.postmasterPid('node1') !== undefined) {
@@ -167,6 +176,7 @@ describe('the controller failing over real agents', () => {
       startController(cl, { tickMs: 300, name: 'a' }),
       startController(cl, { tickMs: 450, name: 'b' }),
     );
+    const invariant = new WritableInvariant(cl).start();
     cl.killHost('node1');
     const primary = await primaryOf(cl);
     await cl.waitFor(
@@ -175,6 +185,8 @@ describe('the controller failing over real agents', () => {
       async () => (await cl.store.getSnapshot('test')).op === undefined,
     );
     await new Promise((r) => setTimeout(r, 3000));
+    await invariant.stop();
+    expect(invariant.violations).toEqual([]);
     const snapshot = await cl.store.getSnapshot('test');
     expect(snapshot.leader).toMatchObject({ holder: primary, term: 2 });
     expect(snapshot.history.map((h) => h.term)).toEqual([1, 2]);

@@ -1,0 +1,62 @@
+import pg from 'pg';
+import type { AgentCluster } from './agent-cluster.ts';
+import { TEST_PASSWORD } from './agent-cluster.ts';
+
+/**
+ * Watches a cluster the whole time a scenario runs (DESIGN §8): every `intervalMs` it tries a write
+ * on every node at once (inside a transaction that is rolled back) and records each instant at
+ * which more than one node accepted it.
+ */
+export class WritableInvariant {
+  readonly violations: { at: number; writable: string[] }[] = [];
+  samples = 0;
+  private running = true;
+  private loop: Promise<void> | undefined;
+
+  constructor(
+    private readonly cluster: AgentCluster,
+    private readonly intervalMs = 100,
+  ) {}
+
+  start(): this {
+    this.loop = (async () => {
+      while (this.running) {
+        const names = [...this.cluster.nodes.keys()];
+        const results = await Promise.all(names.map((n) => this.acceptsWrite(n)));
+        const writable = names.filter((_, i) => results[i]);
+        this.samples += 1;
+        if (writable.length > 1) this.violations.push({ at: Date.now(), writable });
+        await new Promise((r) => setTimeout(r, this.intervalMs));
+      }
+    })();
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+  }
+
+  private async acceptsWrite(name: string): Promise<boolean> {
+    const client = new pg.Client({
+      host: '127.0.0.1',
+      port: this.cluster.node(name).pgPort,
+      user: 'postgres',
+      password: TEST_PASSWORD,
+      database: 'postgres',
+      connectionTimeoutMillis: 500,
+      query_timeout: 1000,
+    });
+    try {
+      await client.connect();
+      await client.query('BEGIN');
+      await client.query('CREATE TEMP TABLE pgwarden_write_probe (x int) ON COMMIT DROP');
+      await client.query('ROLLBACK');
+      return true;
+    } catch {
+      return false;
+    } finally {
+      await client.end().catch(() => {});
+    }
+  }
+}
