@@ -49,6 +49,8 @@ export async function checkpointUpstream(rt: AgentRuntime, upstream: UpstreamEnd
     connectionTimeoutMillis: 2000,
     query_timeout: 10_000,
   });
+  // A server going away mid-session is reported as an 'error' event: expected here, not fatal.
+  client.on('error', () => {});
   try {
     await client.connect();
     const [row] = (await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows;

@@ -232,6 +232,7 @@ export class AgentCluster implements LocalHostDirectory {
       connectionTimeoutMillis: 2000,
       query_timeout: 5000,
     });
+    client.on('error', () => {});
     await client.connect();
     try {
       return (await client.query<T>(text, params)).rows;

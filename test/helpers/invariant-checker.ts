@@ -47,6 +47,7 @@ export class WritableInvariant {
       connectionTimeoutMillis: 500,
       query_timeout: 1000,
     });
+    client.on('error', () => {});
     try {
       await client.connect();
       await client.query('BEGIN');

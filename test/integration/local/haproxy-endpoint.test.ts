@@ -16,6 +16,7 @@ async function whoAnswers(port: number): Promise<{ port: number; replica: boolea
     database: 'postgres',
     connectionTimeoutMillis: 2000,
   });
+  client.on('error', () => {});
   await client.connect();
   try {
     const { rows } = await client.query<{ port: number; replica: boolean }>(
