@@ -278,19 +278,13 @@ export class AgentCluster implements LocalHostDirectory {
 
   waitFor = waitFor;
 
-  /** Starts every agent, the first one first, and waits until it is primary and the others stream from it. */
+  /** Starts every agent, the first one first, and waits until it is primary and the others are replicas. */
   async startAll(timeoutMs = 90_000): Promise<void> {
     const [first, ...others] = [...this.nodes.keys()];
     this.startAgent(first!);
     await this.waitForRole(first!, '/primary', timeoutMs);
     for (const name of others) this.startAgent(name);
-    await waitFor(`${others.join(', ')} streaming from ${first}`, timeoutMs, async () => {
-      const members = (await this.store.getSnapshot(this.scope)).members.filter((m) => m.name !== first);
-      return (
-        members.length === others.length &&
-        members.every((m) => m.role === 'replica' && m.receiver_state === 'streaming')
-      );
-    });
+    for (const name of others) await this.waitForRole(name, '/replica', timeoutMs);
   }
 
   async waitForRole(name: string, path: '/primary' | '/replica', timeoutMs = 60_000): Promise<void> {
