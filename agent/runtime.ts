@@ -5,7 +5,7 @@ import type { AgentConfig } from '../core/config/agent-config.ts';
 import {
   type ClusterConfig,
   DEFAULT_CLUSTER_CONFIG,
-  parseClusterConfig,
+  storedClusterConfig,
 } from '../core/config/cluster-config.ts';
 import { splitHostPort } from '../core/config/units.ts';
 import type { ClusterSnapshot } from '../core/model/snapshot.ts';
@@ -68,13 +68,5 @@ export function createRuntime(
 
 /** The dynamic config from a snapshot, or the bootstrap/default one when missing or malformed. */
 export function clusterConfigOf(snapshot: ClusterSnapshot | undefined, config: AgentConfig): ClusterConfig {
-  const data = snapshot?.config?.data;
-  if (data) {
-    try {
-      return parseClusterConfig(data);
-    } catch {
-      // A malformed config item is reported by the controller; the agent keeps safe defaults.
-    }
-  }
-  return config.bootstrap.dcs ?? DEFAULT_CLUSTER_CONFIG;
+  return storedClusterConfig(snapshot?.config?.data, config.bootstrap.dcs ?? DEFAULT_CLUSTER_CONFIG).config;
 }

@@ -65,6 +65,7 @@ export class AgentDaemon {
   private watcher: FSWatcher | undefined;
   private stopped = false;
   private slotsFor: { key: string; at: number } | undefined;
+  private parsedConfig: { from: ClusterSnapshot | undefined; config: ClusterConfig } | undefined;
 
   constructor(
     private readonly rt: AgentRuntime,
@@ -82,8 +83,13 @@ export class AgentDaemon {
     });
   }
 
+  /** Parsed once per snapshot: health requests and every step of a cycle read it. */
   get clusterConfig(): ClusterConfig {
-    return clusterConfigOf(this.snapshot, this.rt.config);
+    const cached = this.parsedConfig;
+    if (cached && cached.from === this.snapshot) return cached.config;
+    const config = clusterConfigOf(this.snapshot, this.rt.config);
+    this.parsedConfig = { from: this.snapshot, config };
+    return config;
   }
 
   status(): AgentStatus {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parse as parseYaml, stringify } from 'yaml';
-import { parseClusterConfig } from '../../core/config/cluster-config.ts';
+import { parseClusterConfig, storedClusterConfig } from '../../core/config/cluster-config.ts';
 import { ConditionFailedError } from '../../core/errors.ts';
 import type { CliContext } from '../cli-context.ts';
 import { CliError, EXIT } from '../exit-codes.ts';
@@ -117,7 +117,7 @@ async function waitForPause(ctx: CliContext, cluster: string, paused: boolean): 
   const deadline = Date.now() + 60_000;
   for (;;) {
     const snapshot = await ctx.store.getSnapshot(cluster);
-    const ttlMs = parseClusterConfig(snapshot.config?.data ?? {}).ttl * 1000;
+    const ttlMs = storedClusterConfig(snapshot.config?.data).config.ttl * 1000;
     const members = snapshot.members.filter((m) => Date.now() - m.heartbeat_at < 2 * ttlMs);
     const pending = members.filter((m) => m.paused !== paused).map((m) => m.name);
     if (pending.length === 0) return;

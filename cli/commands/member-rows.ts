@@ -1,4 +1,4 @@
-import { parseClusterConfig } from '../../core/config/cluster-config.ts';
+import { storedClusterConfig } from '../../core/config/cluster-config.ts';
 import { receivedLsn } from '../../core/decide/candidates.ts';
 import type { Member } from '../../core/model/items.ts';
 import type { ClusterSnapshot } from '../../core/model/snapshot.ts';
@@ -43,11 +43,7 @@ export function hostOf(member: Member): string {
 }
 
 function ttlSeconds(snapshot: ClusterSnapshot): number {
-  try {
-    return parseClusterConfig(snapshot.config?.data ?? {}).ttl;
-  } catch {
-    return 10;
-  }
+  return storedClusterConfig(snapshot.config?.data).config.ttl;
 }
 
 /** Rows for every member. `now` (this machine's clock) only marks heartbeats that look stale. */

@@ -96,3 +96,17 @@ export const FAST_PROFILE: ClusterConfigInput = {
   retry_timeout: 1.5,
   safety_margin: 1,
 };
+
+/**
+ * The config a stored `config` item stands for: its data parsed with the defaults, `fallback`
+ * when there is none, and `fallback` with `valid: false` when it is malformed (the controller then
+ * decides nothing automatic; agents and the CLI keep working with safe defaults).
+ */
+export function storedClusterConfig(
+  data: Record<string, unknown> | undefined,
+  fallback: ClusterConfig = DEFAULT_CLUSTER_CONFIG,
+): { config: ClusterConfig; valid: boolean } {
+  if (!data) return { config: fallback, valid: true };
+  const parsed = clusterConfigSchema.safeParse(data);
+  return parsed.success ? { config: parsed.data, valid: true } : { config: fallback, valid: false };
+}

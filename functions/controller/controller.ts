@@ -1,10 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import {
-  type ClusterConfig,
-  DEFAULT_CLUSTER_CONFIG,
-  parseClusterConfig,
-} from '../../core/config/cluster-config.ts';
+import { storedClusterConfig } from '../../core/config/cluster-config.ts';
 import { receivedLsn } from '../../core/decide/candidates.ts';
 import { decide } from '../../core/decide/decide.ts';
 import type { Decision } from '../../core/decide/steps.ts';
@@ -30,15 +26,6 @@ export interface Evaluation {
 
 /** Rules that mean "all is well": logged at debug, not info, every tick. */
 const QUIET_RULES = new Set([290, 140, 120, 450]);
-
-function configOf(snapshot: ClusterSnapshot): { config: ClusterConfig; valid: boolean } {
-  if (!snapshot.config) return { config: DEFAULT_CLUSTER_CONFIG, valid: true };
-  try {
-    return { config: parseClusterConfig(snapshot.config.data), valid: true };
-  } catch {
-    return { config: DEFAULT_CLUSTER_CONFIG, valid: false };
-  }
-}
 
 /** Bytes the most lagging running replica is behind the leader's last known LSN. */
 function worstReplicaLag(snapshot: ClusterSnapshot): number | undefined {
@@ -118,7 +105,7 @@ export class Controller {
       for (const bad of snapshot.malformed)
         logger.error('malformed item skipped', { key: `${bad.pk}/${bad.sk}`, error: bad.message });
       if (snapshot.malformed.length > 0) metric('MalformedItems', snapshot.malformed.length);
-      const { config, valid } = configOf(snapshot);
+      const { config, valid } = storedClusterConfig(snapshot.config?.data);
       const lag = worstReplicaLag(snapshot);
       if (lag !== undefined) metric('MaxReplicaLagBytes', lag, MetricUnit.Bytes);
       const now = this.deps.clock();

@@ -73,6 +73,17 @@ export class StepExecutor {
       .catch(() => undefined);
   }
 
+  /** Logs a change of lease holder and records the operation's next step. */
+  private async leaseMoved(
+    cluster: string,
+    what: string,
+    step: { from?: string; to: string; term: number; onSuccess?: Op },
+    logger: Logger,
+  ): Promise<void> {
+    logger.info(what, { member: step.to, from: step.from, to: step.to, term: step.term + 1 });
+    if (step.onSuccess) await this.deps.store.updateOp(cluster, stamped(step.onSuccess, this.deps.clock()));
+  }
+
   private async run(
     snapshot: ClusterSnapshot,
     step: Step,
@@ -100,13 +111,7 @@ export class StepExecutor {
           ...(step.rvn ? { rvn: step.rvn } : {}),
           ttl: config.ttl,
         });
-        logger.info('took the lease over', {
-          member: step.to,
-          from: step.from,
-          to: step.to,
-          term: step.term + 1,
-        });
-        if (step.onSuccess) await store.updateOp(cluster, stamped(step.onSuccess, clock()));
+        await this.leaseMoved(cluster, 'took the lease over', step, logger);
         return true;
       case 'hand_over':
         await store.handOverLease(cluster, {
@@ -115,13 +120,7 @@ export class StepExecutor {
           term: step.term,
           ttl: config.ttl,
         });
-        logger.info('handed the lease over', {
-          member: step.to,
-          from: step.from,
-          to: step.to,
-          term: step.term + 1,
-        });
-        if (step.onSuccess) await store.updateOp(cluster, stamped(step.onSuccess, clock()));
+        await this.leaseMoved(cluster, 'handed the lease over', step, logger);
         return true;
       case 'record_sync':
         await store.recordSync(cluster, { holder: step.holder, term: step.term, standbys: step.standbys });

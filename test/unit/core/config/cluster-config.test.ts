@@ -3,6 +3,7 @@ import {
   DEFAULT_CLUSTER_CONFIG,
   FAST_PROFILE,
   parseClusterConfig,
+  storedClusterConfig,
 } from '../../../../core/config/cluster-config.ts';
 import { ConfigValidationError } from '../../../../core/errors.ts';
 
@@ -76,5 +77,24 @@ describe('the cluster config', () => {
     expect(() => parseClusterConfig({ loop_wait: 'x' })).toThrow(
       /loop_wait: got "x", expected a number of seconds/,
     );
+  });
+});
+
+describe('the config a stored config item stands for', () => {
+  const fallback = parseClusterConfig(FAST_PROFILE);
+
+  it('is the fallback when there is no item', () => {
+    expect(storedClusterConfig(undefined, fallback)).toEqual({ config: fallback, valid: true });
+  });
+
+  it('is the item with defaults applied', () => {
+    expect(storedClusterConfig({ ttl: 20 })).toMatchObject({
+      valid: true,
+      config: { ttl: 20, loop_wait: 2 },
+    });
+  });
+
+  it('is the fallback, marked invalid, when the item is malformed', () => {
+    expect(storedClusterConfig({ ttl: 'soon' }, fallback)).toEqual({ config: fallback, valid: false });
   });
 });
