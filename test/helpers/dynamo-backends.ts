@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { startEmbeddedDynamoDb } from '../../adapters/dynamodb/embedded-dynamodb.ts';
+import { freePort } from '../../local/free-port.ts';
 import { spawnGroup } from './child-process.ts';
-import { freePort } from './free-port.ts';
 
 /** A DynamoDB wire-protocol backend the contract suite runs against. */
 export interface DynamoBackend {

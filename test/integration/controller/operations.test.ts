@@ -32,7 +32,7 @@ describe('operations requested with the pgwarden CLI', () => {
     await c.sql('node1', 'CREATE TABLE t (id serial primary key)');
     ctl = startController(c);
     const env = {
-      PGWARDEN_DYNAMODB_ENDPOINT: c.db.endpoint,
+      PGWARDEN_DYNAMODB_ENDPOINT: c.dynamoEndpoint,
       PGWARDEN_TABLE: c.table,
       PGWARDEN_SCOPE: 'test',
     };
@@ -227,7 +227,7 @@ describe('operations requested with the pgwarden CLI', () => {
   it('merges a YAML file into the config with edit-config --apply', async () => {
     const run = await runCli(
       ['edit-config', '--apply', '-', '--force'],
-      { PGWARDEN_DYNAMODB_ENDPOINT: c.db.endpoint, PGWARDEN_TABLE: c.table, PGWARDEN_SCOPE: 'test' },
+      { PGWARDEN_DYNAMODB_ENDPOINT: c.dynamoEndpoint, PGWARDEN_TABLE: c.table, PGWARDEN_SCOPE: 'test' },
       'postgresql:\n  parameters:\n    work_mem: 16MB\n',
     );
     expect(run.code).toBe(0);
@@ -236,7 +236,7 @@ describe('operations requested with the pgwarden CLI', () => {
 
   it('refreshes list --watch until interrupted', async () => {
     const child = runCli(['list', '--watch', '0.5'], {
-      PGWARDEN_DYNAMODB_ENDPOINT: c.db.endpoint,
+      PGWARDEN_DYNAMODB_ENDPOINT: c.dynamoEndpoint,
       PGWARDEN_TABLE: c.table,
       PGWARDEN_SCOPE: 'test',
       PGWARDEN_TEST_KILL_AFTER_MS: '4000',

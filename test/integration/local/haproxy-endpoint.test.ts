@@ -3,9 +3,9 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HaproxyEndpoint, renderHaproxyConfig } from '../../../adapters/local/haproxy-endpoint.ts';
 import { DEFAULT_HEALTH_CHECK, FAST_HEALTH_CHECK } from '../../../core/endpoints/health-check-profile.ts';
+import { freePort } from '../../../local/free-port.ts';
 import { AgentCluster, TEST_PASSWORD } from '../../helpers/agent-cluster.ts';
 import { type RunningController, startController } from '../../helpers/controller-harness.ts';
-import { freePort } from '../../helpers/free-port.ts';
 
 async function whoAnswers(port: number): Promise<{ port: number; replica: boolean }> {
   const client = new pg.Client({

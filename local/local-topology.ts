@@ -1,0 +1,533 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { stringify } from 'yaml';
+import { createDocumentClient } from '../adapters/dynamodb/client.ts';
+import { DynamoDbStore } from '../adapters/dynamodb/dynamodb-store.ts';
+import { startEmbeddedDynamoDb } from '../adapters/dynamodb/embedded-dynamodb.ts';
+import { ensureTable } from '../adapters/dynamodb/ensure-table.ts';
+import { type EndpointPorts, HaproxyEndpoint } from '../adapters/local/haproxy-endpoint.ts';
+import { LocalCommandBus } from '../adapters/local/local-command-bus.ts';
+import { LocalFencer } from '../adapters/local/local-fencer.ts';
+import type { LocalHost, LocalHostDirectory } from '../adapters/local/local-hosts.ts';
+import { LogNotifier } from '../adapters/local/log-notifier.ts';
+import { SwitchableProxy } from '../adapters/local/switchable-proxy.ts';
+import { AGENT_ENV, AGENT_NODE_FLAGS } from '../agent/node-flags.ts';
+import { resolvePgUser } from '../agent/os-user.ts';
+import type { AgentConfigInput } from '../core/config/agent-config.ts';
+import { type ClusterConfigInput, FAST_PROFILE } from '../core/config/cluster-config.ts';
+import {
+  DEFAULT_HEALTH_CHECK,
+  FAST_HEALTH_CHECK,
+  type HealthCheckProfile,
+} from '../core/endpoints/health-check-profile.ts';
+import type { CoordinationStore } from '../core/store/coordination-store.ts';
+import { Controller } from '../functions/controller/controller.ts';
+import { runControllerLoop } from '../functions/controller/run-loop.ts';
+import { freePort } from './free-port.ts';
+import { processAlive, waitFor } from './wait-for.ts';
+
+/** The agent bundle (`npm run build:agent`): what EC2 hosts run, and what local hosts run. */
+export const AGENT_BUNDLE = new URL('../dist/pgwarden-agent.mjs', import.meta.url).pathname;
+
+export type LocalProfileName = 'default' | 'fast';
+
+/** Timing of a local topology: the cluster config, the endpoint's health checks, the controller tick. */
+export interface LocalProfile {
+  readonly dcs: ClusterConfigInput;
+  readonly healthCheck: HealthCheckProfile;
+  readonly tickMs: number;
+}
+
+/**
+ * `default` is what `cdk deploy` sets up (ttl 10 s, loop_wait 2 s, NLB checks every 5 s, tick 2 s);
+ * `fast` is for demos and tests (ttl 4 s, loop_wait 1 s, checks every second, tick 0.5 s).
+ */
+export const LOCAL_PROFILES: Readonly<Record<LocalProfileName, LocalProfile>> = {
+  default: { dcs: {}, healthCheck: DEFAULT_HEALTH_CHECK, tickMs: 2000 },
+  fast: { dcs: FAST_PROFILE, healthCheck: FAST_HEALTH_CHECK, tickMs: 500 },
+};
+
+type AgentTags = NonNullable<AgentConfigInput['tags']>;
+
+export interface LocalTopologyOptions {
+  /** Where data, configs and logs go; created when missing. */
+  readonly dir: string;
+  /** @default 3 */
+  readonly nodes?: number;
+  /** The cluster name (scope). @default 'local' */
+  readonly scope?: string;
+  /** @default 'pgwarden' */
+  readonly table?: string;
+  /** @default 'default' */
+  readonly profile?: LocalProfileName;
+  /** synchronous_mode on. @default false */
+  readonly sync?: boolean;
+  /** Cluster config on top of the profile's. */
+  readonly dcs?: ClusterConfigInput;
+  /** Tags per node name. */
+  readonly tags?: Readonly<Record<string, AgentTags>>;
+  /** A DynamoDB endpoint (LocalStack, moto); default: dynalite embedded in this process. */
+  readonly awsEndpoint?: string;
+  /** Password of the superuser and the replication user. @default random */
+  readonly password?: string;
+  /** PostgreSQL parameters of every node. */
+  readonly pgParameters?: Readonly<Record<string, string | number | boolean>>;
+  /** Argv that runs the agent. @default node, the agent's flags, the bundle */
+  readonly agentCommand?: readonly string[];
+  /** @default 'info' */
+  readonly logLevel?: string;
+}
+
+export interface LocalNode {
+  readonly name: string;
+  readonly dir: string;
+  readonly dataDir: string;
+  readonly stateDir: string;
+  readonly configPath: string;
+  readonly logPath: string;
+  readonly pgPort: number;
+  readonly apiPort: number;
+  /** This node's own path to DynamoDB: isolate() cuts it off. */
+  readonly dynamo: SwitchableProxy;
+  /** The agent's PID (leader of its process group). */
+  pid?: number;
+  /** Crashed or force-stopped: the local command bus delivers nothing to it. */
+  down?: boolean;
+}
+
+export interface RunningController {
+  readonly controller: Controller;
+  readonly notifier: LogNotifier;
+  stop(): Promise<void>;
+}
+
+/** The DynamoDB a topology uses: dynalite in this process, or an endpoint it was given. */
+interface DynamoBackend {
+  readonly endpoint: string;
+  readonly host: string;
+  readonly port: number;
+  readonly embedded: boolean;
+  stop(): Promise<void>;
+}
+
+async function dynamoBackend(awsEndpoint: string | undefined): Promise<DynamoBackend> {
+  if (!awsEndpoint) {
+    const db = await startEmbeddedDynamoDb();
+    return { endpoint: db.endpoint, host: '127.0.0.1', port: db.port, embedded: true, stop: () => db.stop() };
+  }
+  let url: URL;
+  try {
+    url = new URL(awsEndpoint);
+  } catch {
+    throw new Error(`--aws-endpoint: got ${JSON.stringify(awsEndpoint)}, expected an http(s) URL`);
+  }
+  if (url.protocol !== 'http:')
+    throw new Error(`--aws-endpoint: got ${awsEndpoint}, expected an http:// URL (LocalStack, moto)`);
+  const host = url.hostname === 'localhost' ? '127.0.0.1' : url.hostname;
+  return { endpoint: awsEndpoint, host, port: Number(url.port || 80), embedded: false, stop: async () => {} };
+}
+
+/**
+ * Started as root, PostgreSQL runs as `postgres`, which must reach the data directories: every
+ * parent of `dir` must be searchable by it. Says which one is not, instead of failing in initdb.
+ */
+export function checkReachable(dir: string, runAs = 'postgres'): void {
+  const user = resolvePgUser(runAs);
+  if (!user) return;
+  const probe = spawnSync(process.execPath, ['-e', 'require("fs").accessSync(process.argv[1], 1)', dir], {
+    uid: user.uid,
+    gid: user.gid,
+    stdio: 'ignore',
+  });
+  if (probe.status !== 0) {
+    let blocked = dir;
+    for (let d = dir; d !== '/'; d = dirname(d)) {
+      const p = spawnSync(process.execPath, ['-e', 'require("fs").accessSync(process.argv[1], 1)', d], {
+        uid: user.uid,
+        gid: user.gid,
+        stdio: 'ignore',
+      });
+      if (p.status !== 0) blocked = d;
+    }
+    throw new Error(
+      `--dir ${dir}: PostgreSQL runs as "${runAs}" (the agent runs as root) and cannot enter ${blocked}; ` +
+        'choose a directory it can reach, e.g. --dir /tmp/pgwarden-local, or chmod o+x the parents',
+    );
+  }
+}
+
+/**
+ * A whole pgwarden topology on one machine (DESIGN §1, §8): DynamoDB (embedded dynalite or an
+ * endpoint), N real PostgreSQL nodes each with its agent, the controller's loop with the local
+ * command bus and fencer, and HAProxy standing in for the NLB. Every process it starts it knows
+ * by PID and stops by PID.
+ */
+export class LocalTopology implements LocalHostDirectory {
+  readonly nodes = new Map<string, LocalNode>();
+  readonly profile: LocalProfile;
+  readonly password: string;
+  private endpointProcess: HaproxyEndpoint | undefined;
+  private endpointPorts: EndpointPorts | undefined;
+  private controllers: RunningController[] = [];
+
+  protected constructor(
+    readonly options: LocalTopologyOptions,
+    readonly dir: string,
+    readonly scope: string,
+    readonly table: string,
+    private readonly backend: DynamoBackend,
+    readonly store: DynamoDbStore,
+  ) {
+    this.profile = LOCAL_PROFILES[options.profile ?? 'default'];
+    this.password = options.password ?? randomBytes(12).toString('base64url');
+  }
+
+  static async create(options: LocalTopologyOptions): Promise<LocalTopology> {
+    const { dir, backend, store, scope, table } = await LocalTopology.prepare(options);
+    const topology = new LocalTopology(options, dir, scope, table, backend, store);
+    await topology.addNodes();
+    return topology;
+  }
+
+  protected static async prepare(options: LocalTopologyOptions) {
+    const dir = resolve(options.dir);
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    chmodSync(dir, 0o755);
+    checkReachable(dir);
+    const backend = await dynamoBackend(options.awsEndpoint);
+    const table = options.table ?? 'pgwarden';
+    const scope = options.scope ?? 'local';
+    const doc = createDocumentClient({ endpoint: backend.endpoint, requestTimeoutMs: 3000 });
+    await ensureTable(doc, table);
+    const store = new DynamoDbStore(doc, table);
+    // A shared endpoint may hold a previous run's items: a new cluster starts from none.
+    if (!backend.embedded) await store.removeCluster(scope);
+    return { dir, backend, store, scope, table };
+  }
+
+  protected async addNodes(): Promise<void> {
+    for (let i = 1; i <= (this.options.nodes ?? 3); i += 1) await this.addNode(`node${i}`);
+  }
+
+  get dynamoEndpoint(): string {
+    return this.backend.endpoint;
+  }
+
+  get dynamoPort(): number {
+    return this.backend.port;
+  }
+
+  async addNode(name: string, tags: AgentTags = this.options.tags?.[name] ?? {}): Promise<LocalNode> {
+    const dir = join(this.dir, name);
+    mkdirSync(dir, { mode: 0o755, recursive: true });
+    const [pgPort, apiPort] = [await freePort(), await freePort()];
+    const dynamo = await new SwitchableProxy({ host: this.backend.host, port: this.backend.port }).start();
+    const node: LocalNode = {
+      name,
+      dir,
+      dataDir: join(dir, 'data'),
+      stateDir: join(dir, 'state'),
+      configPath: join(dir, 'pgwarden.yml'),
+      logPath: join(dir, 'agent.log'),
+      pgPort,
+      apiPort,
+      dynamo,
+    };
+    const config: AgentConfigInput = {
+      scope: this.scope,
+      name,
+      restapi: { listen: `127.0.0.1:${apiPort}` },
+      postgresql: {
+        listen: `127.0.0.1:${pgPort}`,
+        data_dir: node.dataDir,
+        authentication: {
+          superuser: { password: this.password },
+          replication: { password: this.password },
+        },
+        parameters: { shared_buffers: '16MB', max_connections: 40, ...this.options.pgParameters },
+      },
+      tags,
+      dynamodb: { table: this.table, endpoint: dynamo.endpoint },
+      bootstrap: {
+        dcs: {
+          ...this.profile.dcs,
+          ...(this.options.sync ? { synchronous_mode: true } : {}),
+          ...this.options.dcs,
+        },
+      },
+      state_dir: node.stateDir,
+      log: { level: (this.options.logLevel ?? 'info') as 'info' },
+    };
+    writeFileSync(node.configPath, stringify(config), { mode: 0o600 });
+    this.nodes.set(name, node);
+    return node;
+  }
+
+  node(name: string): LocalNode {
+    const node = this.nodes.get(name);
+    if (!node)
+      throw new Error(`no node ${JSON.stringify(name)} (nodes: ${[...this.nodes.keys()].join(', ')})`);
+    return node;
+  }
+
+  get agentCommand(): readonly string[] {
+    return this.options.agentCommand ?? [process.execPath, ...AGENT_NODE_FLAGS, AGENT_BUNDLE];
+  }
+
+  /** The node as a local host, for the local command bus and fencer. */
+  host(member: string): LocalHost | undefined {
+    const node = this.nodes.get(member);
+    if (!node) return undefined;
+    return {
+      name: member,
+      configPath: node.configPath,
+      agentCommand: this.agentCommand,
+      env: { ...AGENT_ENV, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+      isUp: () => !node.down,
+      livePids: () => [node.pid, this.postmasterPid(member)].filter(processAlive),
+      markDown: () => {
+        node.down = true;
+      },
+    };
+  }
+
+  /** Starts a node's agent (which starts its PostgreSQL): a host coming up. */
+  startAgent(name: string): void {
+    const node = this.node(name);
+    if (processAlive(node.pid)) return;
+    node.down = false;
+    const log = openSync(node.logPath, 'a');
+    const [program, ...args] = this.agentCommand;
+    const child = spawn(program!, [...args, 'run', '-c', node.configPath], {
+      detached: true,
+      stdio: ['ignore', log, log],
+      env: { ...process.env, ...AGENT_ENV, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    });
+    child.unref();
+    node.pid = child.pid;
+  }
+
+  /** Kills the agent's process group (not PostgreSQL, which runs in its own). */
+  stopAgent(name: string, signal: NodeJS.Signals = 'SIGKILL'): number | undefined {
+    const node = this.node(name);
+    const pid = node.pid;
+    if (processAlive(pid)) {
+      try {
+        process.kill(-pid, signal);
+      } catch {}
+    }
+    node.pid = undefined;
+    return pid;
+  }
+
+  postmasterPid(name: string): number | undefined {
+    try {
+      const pid = Number(
+        readFileSync(join(this.node(name).dataDir, 'postmaster.pid'), 'utf8').split('\n')[0],
+      );
+      return processAlive(pid) ? pid : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** A host crash: SIGKILL the agent and the postmaster together. Returns the PIDs killed. */
+  killHost(name: string): number[] {
+    this.node(name).down = true;
+    const pm = this.postmasterPid(name);
+    const killed = [this.stopAgent(name, 'SIGKILL'), pm].filter((p): p is number => p !== undefined);
+    if (pm) {
+      try {
+        process.kill(pm, 'SIGKILL');
+      } catch {}
+    }
+    return killed;
+  }
+
+  /** The node's agent loses DynamoDB (connections dropped, new ones unanswered). */
+  isolate(name: string): void {
+    this.node(name).dynamo.isolate();
+  }
+
+  heal(name: string): void {
+    this.node(name).dynamo.heal();
+  }
+
+  async api(name: string, path: string, method = 'GET'): Promise<{ status: number; body: unknown }> {
+    const res = await fetch(`http://127.0.0.1:${this.node(name).apiPort}${path}`, {
+      method,
+      signal: AbortSignal.timeout(3000),
+    });
+    const text = await res.text();
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch {}
+    return { status: res.status, body };
+  }
+
+  async waitForRole(name: string, path: '/primary' | '/replica', timeoutMs = 60_000): Promise<void> {
+    await waitFor(
+      `${name} ${path} = 200`,
+      timeoutMs,
+      async () => (await this.api(name, path)).status === 200,
+    );
+  }
+
+  /**
+   * Starts every agent, the first one first, and waits until it is primary and the others are
+   * streaming replicas. `progress` hears each step.
+   */
+  async startAll(timeoutMs = 120_000, progress: (line: string) => void = () => {}): Promise<void> {
+    const [first, ...others] = [...this.nodes.keys()];
+    progress(`${first}: starting its agent; it initializes the cluster (initdb) and takes the lease`);
+    this.startAgent(first!);
+    await this.waitForRole(first!, '/primary', timeoutMs);
+    progress(`${first}: primary`);
+    for (const name of others) {
+      progress(`${name}: starting its agent; it clones the primary (pg_basebackup)`);
+      this.startAgent(name);
+    }
+    for (const name of others) {
+      await this.waitForRole(name, '/replica', timeoutMs);
+      progress(`${name}: streaming replica`);
+    }
+  }
+
+  /** The controller's loop in this process, with the local command bus and fencer. */
+  startController(
+    options: { tickMs?: number; store?: CoordinationStore; name?: string; logLevel?: string } = {},
+  ) {
+    const logger = new Logger({
+      serviceName: options.name ?? 'controller',
+      logLevel: (options.logLevel ?? process.env.PGWARDEN_CONTROLLER_LOG ?? 'INFO') as 'INFO',
+    });
+    const notifier = new LogNotifier(logger);
+    const controller = new Controller({
+      store: options.store ?? this.store,
+      bus: new LocalCommandBus(this),
+      fencer: new LocalFencer(this),
+      notifier,
+      logger,
+      clock: () => Date.now(),
+    });
+    let stopped = false;
+    const loop = runControllerLoop(controller, {
+      tickMs: options.tickMs ?? this.profile.tickMs,
+      remainingMs: () => (stopped ? 0 : Number.MAX_SAFE_INTEGER),
+    });
+    const running: RunningController = {
+      controller,
+      notifier,
+      stop: async () => {
+        stopped = true;
+        await loop;
+        this.controllers = this.controllers.filter((c) => c !== running);
+      },
+    };
+    this.controllers.push(running);
+    return running;
+  }
+
+  /** HAProxy as the NLB: writer → `/primary`, reader → `/replica`, with the profile's checks. */
+  async startEndpoint(ports: Partial<EndpointPorts> = {}, binary = 'haproxy'): Promise<EndpointPorts> {
+    const full: EndpointPorts = {
+      host: ports.host ?? '127.0.0.1',
+      writerPort: ports.writerPort || (await freePort()),
+      readerPort: ports.readerPort || (await freePort()),
+    };
+    const haproxy = new HaproxyEndpoint(join(this.dir, 'haproxy.cfg'), binary);
+    await haproxy.start(
+      full,
+      [...this.nodes.values()].map((n) => ({
+        name: n.name,
+        host: '127.0.0.1',
+        pgPort: n.pgPort,
+        apiPort: n.apiPort,
+      })),
+      this.profile.healthCheck,
+    );
+    this.endpointProcess = haproxy;
+    this.endpointPorts = full;
+    return full;
+  }
+
+  get endpoint(): (EndpointPorts & { pid: number | undefined }) | undefined {
+    return this.endpointPorts && { ...this.endpointPorts, pid: this.endpointProcess?.pid };
+  }
+
+  /** A libpq URI for the writer or reader endpoint (or a node's own port). */
+  dsn(target: 'writer' | 'reader' | string): string {
+    const port =
+      target === 'writer'
+        ? this.endpointPorts?.writerPort
+        : target === 'reader'
+          ? this.endpointPorts?.readerPort
+          : this.node(target).pgPort;
+    if (!port) throw new Error('the endpoint is not started');
+    return `postgresql://postgres:${encodeURIComponent(this.password)}@127.0.0.1:${port}/postgres`;
+  }
+
+  /**
+   * Stops everything this topology started, by PID: controllers, HAProxy, agents (SIGTERM) and
+   * their PostgreSQL (fast shutdown, then SIGKILL after `graceMs`), the proxies, dynalite.
+   * Returns what it stopped, one line each.
+   */
+  async stop(options: { graceMs?: number; crash?: boolean } = {}): Promise<string[]> {
+    const stopped: string[] = [];
+    for (const c of [...this.controllers]) await c.stop();
+    if (this.endpointProcess?.pid) {
+      const pid = this.endpointProcess.pid;
+      await this.endpointProcess.stop();
+      stopped.push(`haproxy (pid ${pid})`);
+    }
+    for (const name of this.nodes.keys()) {
+      if (options.crash) {
+        const pids = this.killHost(name);
+        if (pids.length) stopped.push(`${name}: killed pids ${pids.join(', ')}`);
+        continue;
+      }
+      stopped.push(...(await this.stopHost(name, options.graceMs ?? 10_000)));
+    }
+    for (const node of this.nodes.values()) await node.dynamo.stop();
+    if (this.backend.embedded) {
+      // Let requests that already reached dynalite finish before its database closes.
+      await new Promise((r) => setTimeout(r, 300));
+      await this.backend.stop();
+      stopped.push('dynalite (in the supervisor)');
+    }
+    return stopped;
+  }
+
+  /** An orderly host stop: the agent first (SIGTERM), then PostgreSQL (fast shutdown). */
+  async stopHost(name: string, graceMs = 10_000): Promise<string[]> {
+    const node = this.node(name);
+    node.down = true;
+    const lines: string[] = [];
+    const agent = this.stopAgent(name, 'SIGTERM');
+    if (agent !== undefined) {
+      await waitFor(`agent ${agent} to exit`, graceMs, async () => !processAlive(agent)).catch(() => {
+        process.kill(-agent, 'SIGKILL');
+      });
+      lines.push(`${name}: agent (pid ${agent})`);
+    }
+    const pm = this.postmasterPid(name);
+    if (pm !== undefined) {
+      process.kill(pm, 'SIGINT');
+      await waitFor(`postmaster ${pm} to exit`, graceMs, async () => !processAlive(pm)).catch(() => {
+        process.kill(pm, 'SIGKILL');
+      });
+      lines.push(`${name}: postgres (pid ${pm})`);
+    }
+    return lines;
+  }
+
+  /** Stops everything at once (a crash) and removes the directory unless told to keep it. */
+  async destroy(keep = process.env.PGWARDEN_KEEP_TEST_DIRS !== undefined): Promise<void> {
+    await this.stop({ crash: true });
+    if (!keep && existsSync(this.dir)) rmSync(this.dir, { recursive: true, force: true });
+  }
+}
