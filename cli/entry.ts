@@ -1,2 +1,7 @@
 // The pgwarden CLI with every command, the local topology's included.
-export { runCli } from './main.ts';
+import { localExtensions } from '../local/local-commands.ts';
+import { runCli as run } from './main.ts';
+
+export function runCli(argv: string[]): Promise<number> {
+  return run(argv, localExtensions);
+}

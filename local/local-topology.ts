@@ -484,13 +484,15 @@ export class LocalTopology implements LocalHostDirectory {
       await this.endpointProcess.stop();
       stopped.push(`haproxy (pid ${pid})`);
     }
-    for (const name of this.nodes.keys()) {
-      if (options.crash) {
+    const names = [...this.nodes.keys()];
+    if (options.crash) {
+      for (const name of names) {
         const pids = this.killHost(name);
         if (pids.length) stopped.push(`${name}: killed pids ${pids.join(', ')}`);
-        continue;
       }
-      stopped.push(...(await this.stopHost(name, options.graceMs ?? 10_000)));
+    } else {
+      const lines = await Promise.all(names.map((n) => this.stopHost(n, options.graceMs ?? 10_000)));
+      stopped.push(...lines.flat());
     }
     for (const node of this.nodes.values()) await node.dynamo.stop();
     if (this.backend.embedded) {
