@@ -11,12 +11,13 @@ export async function waitFor<T>(
     try {
       const value = await probe();
       if (value !== undefined && value !== false) return value;
+      last = undefined;
     } catch (error) {
       last = error;
     }
     if (Date.now() > deadline)
       throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String((last as Error).message ?? last)}` : ''}`,
+        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${describe(last)}` : ''}`,
       );
     await new Promise((r) => setTimeout(r, everyMs));
   }
@@ -30,4 +31,10 @@ export function processAlive(pid: number | undefined): pid is number {
   } catch {
     return false;
   }
+}
+
+function describe(error: unknown): string {
+  const e = error as Error & { cause?: unknown };
+  const cause = e.cause ? ` (${describe(e.cause)})` : '';
+  return `${e.message ?? String(error)}${cause}`;
 }

@@ -49,5 +49,8 @@ export function registerHistory(program: Command, context: () => CliContext): vo
           ['Term'],
         ),
       );
+      const refusal = snapshot.observer?.refusal;
+      if (refusal)
+        ctx.out(` Failover refused since ${new Date(refusal.since).toISOString()}: ${refusal.message}`);
     });
 }

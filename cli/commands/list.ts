@@ -12,7 +12,7 @@ function tagText(tags: Record<string, unknown>): string {
     .join(', ');
 }
 
-/** The footer lines patronictl prints under the table: pause, pending switchover, operation. */
+/** The footer lines under the table: pause, pending switchover, operation, a failover refused. */
 export function clusterNotes(snapshot: ClusterSnapshot): string[] {
   const notes: string[] = [];
   const data = snapshot.config?.data as { pause?: boolean } | undefined;
@@ -29,6 +29,9 @@ export function clusterNotes(snapshot: ClusterSnapshot): string[] {
       ` Operation in progress: ${snapshot.op.kind} ${snapshot.op.from} -> ${snapshot.op.to} (step ${snapshot.op.step})`,
     );
   if (!snapshot.leader || snapshot.leader.released) notes.push(' No leader: the lease is free');
+  const refusal = snapshot.observer?.refusal;
+  if (refusal)
+    notes.push(` Failover refused since ${new Date(refusal.since).toISOString()}: ${refusal.message}`);
   return notes;
 }
 

@@ -148,6 +148,8 @@ export const observerSchema = z.object({
   members: z.record(z.string(), observation).default({}),
   /** Key of the last refusal notified, so one refusal is notified once. */
   notice: z.string().optional(),
+  /** The failover refusal in force (shown by `list` and `history`) and since when. */
+  refusal: z.object({ message: z.string(), since: epochMs }).optional(),
   /** When the controller last asked a member to rejoin (rate limit). */
   rejoin_requested: z.record(z.string(), epochMs).default({}),
   version: z.number().int().min(0).default(0),

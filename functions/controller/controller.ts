@@ -43,8 +43,18 @@ function rememberDecision(observer: Observer, decision: Decision, now: number): 
   const notice = decision.notice === null ? undefined : (decision.notice ?? observer.notice);
   const rejoin = { ...observer.rejoin_requested };
   for (const member of decision.rejoinRequested ?? []) rejoin[member] = now;
-  const { notice: _old, ...rest } = observer;
-  return { ...rest, ...(notice ? { notice } : {}), rejoin_requested: rejoin };
+  const refused = decision.steps.find((s) => s.kind === 'notify' && s.event.type === 'failover_refused');
+  let refusal = observer.refusal;
+  if (refused?.kind === 'notify') refusal = { message: refused.event.message, since: now };
+  else if (decision.notice === null || (decision.notice !== undefined && decision.notice !== observer.notice))
+    refusal = undefined;
+  const { notice: _old, refusal: _refusal, ...rest } = observer;
+  return {
+    ...rest,
+    ...(notice ? { notice } : {}),
+    ...(refusal ? { refusal } : {}),
+    rejoin_requested: rejoin,
+  };
 }
 
 /**

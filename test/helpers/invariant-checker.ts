@@ -1,6 +1,5 @@
 import pg from 'pg';
-import type { AgentCluster } from './agent-cluster.ts';
-import { TEST_PASSWORD } from './agent-cluster.ts';
+import type { LocalTopology } from '../../local/local-topology.ts';
 
 /**
  * Watches a cluster the whole time a scenario runs (DESIGN §8): every `intervalMs` it tries a write
@@ -14,7 +13,7 @@ export class WritableInvariant {
   private loop: Promise<void> | undefined;
 
   constructor(
-    private readonly cluster: AgentCluster,
+    private readonly cluster: LocalTopology,
     private readonly intervalMs = 100,
   ) {}
 
@@ -42,7 +41,7 @@ export class WritableInvariant {
       host: '127.0.0.1',
       port: this.cluster.node(name).pgPort,
       user: 'postgres',
-      password: TEST_PASSWORD,
+      password: this.cluster.password,
       database: 'postgres',
       connectionTimeoutMillis: 500,
       query_timeout: 1000,

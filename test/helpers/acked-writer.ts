@@ -1,0 +1,141 @@
+import pg from 'pg';
+
+/** One acknowledged write: its id, when the commit returned, and the WAL position it wrote at. */
+export interface Ack {
+  readonly id: number;
+  readonly at: number;
+  readonly lsn: string;
+  /** The server port that acknowledged it. */
+  readonly port: number;
+}
+
+export interface AckedWriterOptions {
+  /** Ports to write to: one (an endpoint) or every node's (direct: it finds the writable one). */
+  readonly ports: readonly number[];
+  readonly password: string;
+  /** Writes per second. @default 20 */
+  readonly hz?: number;
+  readonly table?: string;
+  /** Ids start here (several writers on one table). @default 1 */
+  readonly firstId?: number;
+}
+
+/**
+ * An application writing at a steady rate (DESIGN §8): one INSERT per transaction, each on a
+ * fresh statement; an id counts as acknowledged only when its COMMIT returned. On any error it
+ * drops the connection and looks for a writable server again (like libpq's
+ * target_session_attrs=read-write over several hosts).
+ */
+export class AckedWriter {
+  readonly acks: Ack[] = [];
+  errors = 0;
+  private nextId: number;
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private client: pg.Client | undefined;
+  private clientPort = 0;
+
+  constructor(private readonly options: AckedWriterOptions) {
+    this.nextId = options.firstId ?? 1;
+  }
+
+  get table(): string {
+    return this.options.table ?? 'acks';
+  }
+
+  start(): this {
+    this.running = true;
+    const period = 1000 / (this.options.hz ?? 20);
+    this.loop = (async () => {
+      while (this.running) {
+        const started = Date.now();
+        await this.writeOnce();
+        const wait = period - (Date.now() - started);
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      }
+    })();
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+    await this.client?.end().catch(() => {});
+    this.client = undefined;
+  }
+
+  private async connect(): Promise<pg.Client | undefined> {
+    for (const port of this.options.ports) {
+      const client = new pg.Client({
+        host: '127.0.0.1',
+        port,
+        user: 'postgres',
+        password: this.options.password,
+        database: 'postgres',
+        connectionTimeoutMillis: 1000,
+        query_timeout: 2000,
+      });
+      client.on('error', () => {});
+      try {
+        await client.connect();
+        if (this.options.ports.length > 1) {
+          const { rows } = await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
+          if (rows[0]?.r !== false) throw new Error('read-only');
+        }
+        this.clientPort = port;
+        return client;
+      } catch {
+        await client.end().catch(() => {});
+      }
+    }
+    return undefined;
+  }
+
+  private async writeOnce(): Promise<void> {
+    const id = this.nextId;
+    this.nextId += 1;
+    try {
+      this.client ??= await this.connect();
+      if (!this.client) throw new Error('no writable server');
+      const { rows } = await this.client.query<{ lsn: string }>(
+        `INSERT INTO ${this.table} (id) VALUES ($1) RETURNING pg_current_wal_insert_lsn()::text AS lsn`,
+        [id],
+      );
+      this.acks.push({ id, at: Date.now(), lsn: rows[0]!.lsn, port: this.clientPort });
+    } catch {
+      this.errors += 1;
+      await this.client?.end().catch(() => {});
+      this.client = undefined;
+    }
+  }
+
+  /** The first acknowledged write at or after `since` (epoch ms), if any. */
+  firstAckAfter(since: number): Ack | undefined {
+    return this.acks.find((a) => a.at >= since);
+  }
+
+  /** The longest time without an acknowledged write between `from` and `to`. */
+  longestGap(from: number, to: number): number {
+    const times = [from, ...this.acks.filter((a) => a.at > from && a.at < to).map((a) => a.at), to];
+    let gap = 0;
+    for (let i = 1; i < times.length; i += 1) gap = Math.max(gap, times[i]! - times[i - 1]!);
+    return gap;
+  }
+
+  /** Acknowledged ids missing from `present`. */
+  lost(present: ReadonlySet<number>): Ack[] {
+    return this.acks.filter((a) => !present.has(a.id));
+  }
+}
+
+/** The WAL bytes a set of lost writes spans (from the first lost write's position to the last's). */
+export function lostWalBytes(lost: readonly Ack[]): number {
+  if (lost.length === 0) return 0;
+  const value = (lsn: string) => {
+    const [hi, lo] = lsn.split('/').map((x) => Number.parseInt(x, 16));
+    return hi! * 2 ** 32 + lo!;
+  };
+  const positions = lost.map((a) => value(a.lsn));
+  // + one record's size: the last lost write itself.
+  return Math.max(...positions) - Math.min(...positions) + 200;
+}
