@@ -51,6 +51,7 @@ export function observeCluster(
     ...(leaderObs ? { leader: leaderObs } : {}),
     members: memberObs,
     ...(previous?.notice ? { notice: previous.notice } : {}),
+    ...(previous?.refusal ? { refusal: previous.refusal } : {}),
     rejoin_requested: previous?.rejoin_requested ?? {},
     version: previous?.version ?? 0,
   };

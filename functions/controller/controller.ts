@@ -39,7 +39,8 @@ function worstReplicaLag(snapshot: ClusterSnapshot): number | undefined {
   return lags.length > 0 ? Math.max(...lags) : undefined;
 }
 
-function rememberDecision(observer: Observer, decision: Decision, now: number): Observer {
+/** The observer after a decision: its notice key, the refusal in force, rejoin requests. */
+export function rememberDecision(observer: Observer, decision: Decision, now: number): Observer {
   const notice = decision.notice === null ? undefined : (decision.notice ?? observer.notice);
   const rejoin = { ...observer.rejoin_requested };
   for (const member of decision.rejoinRequested ?? []) rejoin[member] = now;
