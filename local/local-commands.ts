@@ -16,6 +16,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { CliContext } from '../cli/cli-context.ts';
 import { CliError, EXIT } from '../cli/exit-codes.ts';
 import type { CliExtensions } from '../cli/main.ts';
+import { checkReachable } from './local-topology.ts';
 import {
   defaultLocalDir,
   type LocalSettings,
@@ -96,12 +97,22 @@ async function ensureAgentBundle(out: (line: string) => void): Promise<void> {
   }
 }
 
+function reachable(dir: string): void {
+  try {
+    checkReachable(dir);
+  } catch (error) {
+    throw new CliError((error as Error).message, EXIT.usage);
+  }
+}
+
 /** A state dir may be reused only when it is empty or holds a stopped pgwarden topology. */
 function prepareDir(dir: string, out: (line: string) => void): void {
   if (!existsSync(dir)) {
     mkdirSync(dir, { recursive: true, mode: 0o755 });
+    reachable(dir);
     return;
   }
+  reachable(dir);
   if (!statSync(dir).isDirectory()) throw new CliError(`--dir ${dir}: not a directory`, EXIT.usage);
   const entries = readdirSync(dir);
   if (entries.length === 0) return;

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+
 /** Polls `probe` every `everyMs` until it yields a value (not undefined/false); throws after `timeoutMs`. */
 export async function waitFor<T>(
   what: string,
@@ -23,13 +25,20 @@ export async function waitFor<T>(
   }
 }
 
+/** Whether `pid` runs (a zombie, dead but not yet reaped by its parent, does not). */
 export function processAlive(pid: number | undefined): pid is number {
   if (!pid) return false;
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  try {
+    // /proc/<pid>/stat: "pid (comm) S ..."; the state follows the last ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
   }
 }
 
