@@ -6,5 +6,5 @@ cd "$(dirname "$0")/.."
 bash scripts/ensure-prereqs.sh
 echo "== typecheck"; npx tsc --noEmit -p tsconfig.json
 echo "== lint"; npx biome check .
-echo "== dependency rules"; npx depcruise --config .dependency-cruiser.cjs core agent functions cli adapters
+echo "== dependency rules"; npx depcruise --config .dependency-cruiser.cjs core agent functions cli adapters infra local
 echo "== tests"; npx vitest run "$@"

@@ -44,8 +44,9 @@ describe('failover end to end (two controllers at once, writer and invariant che
     const primary = await newPrimary(before, old);
     const row = await historyRow(before + 1);
     expect(row).toMatchObject({ kind: 'failover', old, new: primary });
-    const firstWrite = s.writer.firstAckAfter(crashedAt);
+    const firstWrite = s.writer.firstAckAfter(crashedAt, s.cluster.node(old).pgPort);
     expect(firstWrite?.port).toBe(s.endpoint.writerPort);
+    expect(firstWrite?.server).toBe(s.cluster.node(primary).pgPort);
     console.log(
       `host crash: first write through the endpoint ${firstWrite!.at - crashedAt} ms after the crash`,
     );

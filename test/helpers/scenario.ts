@@ -3,7 +3,7 @@ import { expect } from 'vitest';
 import type { EndpointPorts } from '../../adapters/local/haproxy-endpoint.ts';
 import { storedClusterConfig } from '../../core/config/cluster-config.ts';
 import type { RunningController } from '../../local/local-topology.ts';
-import { AckedWriter, lostWalBytes } from './acked-writer.ts';
+import { AckedWriter, lostWalBytes } from '../../local/acked-writer.ts';
 import { AgentCluster, type ClusterOptions } from './agent-cluster.ts';
 import { startController } from './controller-harness.ts';
 import { WritableInvariant } from './invariant-checker.ts';

@@ -5,8 +5,10 @@ export interface Ack {
   readonly id: number;
   readonly at: number;
   readonly lsn: string;
-  /** The server port that acknowledged it. */
+  /** The port the writer connected to (an endpoint's, or a node's). */
   readonly port: number;
+  /** The PostgreSQL server's own port: which node committed it, whatever the path. */
+  readonly server: number;
 }
 
 export interface AckedWriterOptions {
@@ -97,11 +99,11 @@ export class AckedWriter {
     try {
       this.client ??= await this.connect();
       if (!this.client) throw new Error('no writable server');
-      const { rows } = await this.client.query<{ lsn: string }>(
-        `INSERT INTO ${this.table} (id) VALUES ($1) RETURNING pg_current_wal_insert_lsn()::text AS lsn`,
+      const { rows } = await this.client.query<{ lsn: string; server: number }>(
+        `INSERT INTO ${this.table} (id) VALUES ($1) RETURNING pg_current_wal_insert_lsn()::text AS lsn, inet_server_port() AS server`,
         [id],
       );
-      this.acks.push({ id, at: Date.now(), lsn: rows[0]!.lsn, port: this.clientPort });
+      this.acks.push({ id, at: Date.now(), lsn: rows[0]!.lsn, port: this.clientPort, server: rows[0]!.server });
     } catch {
       this.errors += 1;
       await this.client?.end().catch(() => {});
@@ -109,9 +111,9 @@ export class AckedWriter {
     }
   }
 
-  /** The first acknowledged write at or after `since` (epoch ms), if any. */
-  firstAckAfter(since: number): Ack | undefined {
-    return this.acks.find((a) => a.at >= since);
+  /** The first write acknowledged at or after `since` (epoch ms), by a server other than `notBy` (a port). */
+  firstAckAfter(since: number, notBy?: number): Ack | undefined {
+    return this.acks.find((a) => a.at >= since && a.server !== notBy);
   }
 
   /** The longest time without an acknowledged write between `from` and `to`. */
