@@ -40,6 +40,9 @@ function worstReplicaLag(snapshot: ClusterSnapshot): number | undefined {
 }
 
 /** The observer after a decision: its notice key, the refusal in force, rejoin requests. */
+/** Evaluations of one cluster within one tick while its operation keeps moving on. */
+const MAX_STEPS_PER_TICK = 6;
+
 export function rememberDecision(observer: Observer, decision: Decision, now: number): Observer {
   const notice = decision.notice === null ? undefined : (decision.notice ?? observer.notice);
   const rejoin = { ...observer.rejoin_requested };
@@ -112,42 +115,63 @@ export class Controller {
       single?.addMetric(name, unit, value);
     };
     try {
-      const snapshot = await this.deps.store.getSnapshot(cluster);
-      for (const bad of snapshot.malformed)
-        logger.error('malformed item skipped', { key: `${bad.pk}/${bad.sk}`, error: bad.message });
-      if (snapshot.malformed.length > 0) metric('MalformedItems', snapshot.malformed.length);
-      const { config, valid } = storedClusterConfig(snapshot.config?.data);
-      const lag = worstReplicaLag(snapshot);
-      if (lag !== undefined) metric('MaxReplicaLagBytes', lag, MetricUnit.Bytes);
-      const now = this.deps.clock();
-      const { observer, observations } = observeCluster(snapshot, config, now);
-      const decision = decide(snapshot, observations, config, now, { configValid: valid });
-      const term = snapshot.leader?.term;
-      (QUIET_RULES.has(decision.rule) ? logger.debug : logger.info).call(logger, decision.reason, {
-        rule: decision.rule,
-        term,
-        steps: decision.steps.map((s) => s.kind),
-      });
-      await this.deps.store.putObserver(cluster, rememberDecision(observer, decision, now)).catch((error) => {
-        if (!(error instanceof ConditionFailedError)) throw error;
-        logger.debug('observer written by another controller meanwhile');
-      });
-      const failure = await this.executor.execute(
-        snapshot,
-        decision.steps,
-        config,
-        logger.createChild({ persistentKeys: { rule: decision.rule, term } }),
-      );
-      if (decision.steps.some((s) => s.kind === 'notify' && s.event.type === 'primary_changed'))
-        metric('PrimaryChanged');
-      if (decision.steps.some((s) => s.kind === 'notify' && s.event.type === 'failover_refused'))
-        metric('FailoverRefused');
-      if (failure) metric('StepFailed');
+      // An operation that moved on is evaluated again at once: its next step (fence after the
+      // take-over, promote after the fence...) does not wait for the next tick.
+      let evaluation = await this.evaluateOnce(cluster, logger, metric);
+      for (let i = 1; i < MAX_STEPS_PER_TICK && evaluation.advanced; i += 1)
+        evaluation = await this.evaluateOnce(cluster, logger, metric);
+      const { decision, failure } = evaluation;
       return { cluster, decision, ...(failure ? { failure: failure.error } : {}) };
     } catch (error) {
       logger.error('evaluation failed', { error: (error as Error).message });
       metric('EvaluationFailed');
       return undefined;
     }
+  }
+
+  /** One snapshot, one decision, its steps carried out; `advanced`: the operation moved on. */
+  private async evaluateOnce(
+    cluster: string,
+    logger: Logger,
+    metric: (name: string, value?: number, unit?: (typeof MetricUnit)[keyof typeof MetricUnit]) => void,
+  ) {
+    const snapshot = await this.deps.store.getSnapshot(cluster);
+    for (const bad of snapshot.malformed)
+      logger.error('malformed item skipped', { key: `${bad.pk}/${bad.sk}`, error: bad.message });
+    if (snapshot.malformed.length > 0) metric('MalformedItems', snapshot.malformed.length);
+    const { config, valid } = storedClusterConfig(snapshot.config?.data);
+    const lag = worstReplicaLag(snapshot);
+    if (lag !== undefined) metric('MaxReplicaLagBytes', lag, MetricUnit.Bytes);
+    const now = this.deps.clock();
+    const { observer, observations } = observeCluster(snapshot, config, now);
+    const decision = decide(snapshot, observations, config, now, { configValid: valid });
+    const term = snapshot.leader?.term;
+    (QUIET_RULES.has(decision.rule) ? logger.debug : logger.info).call(logger, decision.reason, {
+      rule: decision.rule,
+      term,
+      steps: decision.steps.map((s) => s.kind),
+    });
+    await this.deps.store.putObserver(cluster, rememberDecision(observer, decision, now)).catch((error) => {
+      if (!(error instanceof ConditionFailedError)) throw error;
+      logger.debug('observer written by another controller meanwhile');
+    });
+    const failure = await this.executor.execute(
+      snapshot,
+      decision.steps,
+      config,
+      logger.createChild({ persistentKeys: { rule: decision.rule, term } }),
+    );
+    if (decision.steps.some((s) => s.kind === 'notify' && s.event.type === 'primary_changed'))
+      metric('PrimaryChanged');
+    if (decision.steps.some((s) => s.kind === 'notify' && s.event.type === 'failover_refused'))
+      metric('FailoverRefused');
+    if (failure) metric('StepFailed');
+    const advanced =
+      !failure &&
+      decision.steps.some(
+        (s) =>
+          s.kind === 'begin_op' || s.kind === 'update_op' || ('onSuccess' in s && s.onSuccess !== undefined),
+      );
+    return { decision, failure, advanced };
   }
 }
