@@ -105,6 +105,19 @@ async function run(profile: LocalProfileName, sync: boolean) {
       await new Promise((res) => setTimeout(res, 600));
       gaps.direct.push(direct.longestGap(asked, until));
       gaps.endpoint.push(viaEndpoint.longestGap(asked, until));
+      if (process.env.BENCH_DEBUG) {
+        const row = (await t.store.getSnapshot('bench')).history.at(-1)!;
+        const acks = direct.acks.filter((a) => a.at > asked && a.at < until).map((a) => a.at);
+        let at = asked;
+        for (let k = 1; k < acks.length; k += 1) if (acks[k]! - acks[k - 1]! > 500) at = acks[k - 1]!;
+        console.error(
+          JSON.stringify({
+            gapStart: at - asked,
+            timings: Object.fromEntries(Object.entries(row.timings).map(([k, v]) => [k, v - asked])),
+            firstAfter: direct.firstAckAfter(asked, portOf(old))!.at - asked,
+          }),
+        );
+      }
       console.error(
         `${profile}/${sync ? 'sync' : 'async'} switchover ${i + 1}: ${old} -> ${now}: gap direct ${sec(gaps.direct.at(-1)!)} s, endpoint ${sec(gaps.endpoint.at(-1)!)} s`,
       );

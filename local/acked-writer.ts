@@ -103,7 +103,13 @@ export class AckedWriter {
         `INSERT INTO ${this.table} (id) VALUES ($1) RETURNING pg_current_wal_insert_lsn()::text AS lsn, inet_server_port() AS server`,
         [id],
       );
-      this.acks.push({ id, at: Date.now(), lsn: rows[0]!.lsn, port: this.clientPort, server: rows[0]!.server });
+      this.acks.push({
+        id,
+        at: Date.now(),
+        lsn: rows[0]!.lsn,
+        port: this.clientPort,
+        server: rows[0]!.server,
+      });
     } catch {
       this.errors += 1;
       await this.client?.end().catch(() => {});

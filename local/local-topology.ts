@@ -42,11 +42,11 @@ export interface LocalProfile {
 }
 
 /**
- * `default` is what `cdk deploy` sets up (ttl 10 s, loop_wait 2 s, NLB checks every 5 s, tick 2 s);
+ * `default` is what `cdk deploy` sets up (ttl 10 s, loop_wait 2 s, NLB checks every 5 s, tick 1 s);
  * `fast` is for demos and tests (ttl 4 s, loop_wait 1 s, checks every second, tick 0.5 s).
  */
 export const LOCAL_PROFILES: Readonly<Record<LocalProfileName, LocalProfile>> = {
-  default: { dcs: {}, healthCheck: DEFAULT_HEALTH_CHECK, tickMs: 2000 },
+  default: { dcs: {}, healthCheck: DEFAULT_HEALTH_CHECK, tickMs: 1000 },
   fast: { dcs: FAST_PROFILE, healthCheck: FAST_HEALTH_CHECK, tickMs: 500 },
 };
 

@@ -27,7 +27,12 @@ try {
   const writerPort = Number(state.writer!.split(':')[1]);
 
   say('\n== an application writing through the writer endpoint, 20 transactions a second');
-  const setup = new pg.Client({ host: '127.0.0.1', port: writerPort, user: 'postgres', password: state.password });
+  const setup = new pg.Client({
+    host: '127.0.0.1',
+    port: writerPort,
+    user: 'postgres',
+    password: state.password,
+  });
   await setup.connect();
   await setup.query('CREATE TABLE IF NOT EXISTS acks (id int PRIMARY KEY)');
   await setup.end();
@@ -48,23 +53,42 @@ try {
   );
   const { DynamoDbStore } = await import('../adapters/dynamodb/dynamodb-store.ts');
   const { createDocumentClient } = await import('../adapters/dynamodb/client.ts');
-  const store = new DynamoDbStore(createDocumentClient({ endpoint: state.dynamodb.endpoint }), state.settings.table);
+  const store = new DynamoDbStore(
+    createDocumentClient({ endpoint: state.dynamodb.endpoint }),
+    state.settings.table,
+  );
   const row = await waitFor('the history row', 30_000, async () =>
     (await store.getSnapshot(state.settings.scope)).history.find((h) => h.kind === 'failover'),
   );
-  const at = (t: number | undefined) => (t === undefined ? '      -' : `${((t - crashedAt) / 1000).toFixed(2).padStart(6)} s`);
+  const at = (t: number | undefined) =>
+    t === undefined ? '      -' : `${((t - crashedAt) / 1000).toFixed(2).padStart(6)} s`;
   say('\n== failover timeline (from the crash)');
-  say(`${at(crashedAt)}  ${primary} crashed (agent and postmaster SIGKILLed, within ${crashedAt - requested} ms before)`);
+  say(
+    `${at(crashedAt)}  ${primary} crashed (agent and postmaster SIGKILLed, within ${crashedAt - requested} ms before)`,
+  );
   say(`${at(lastBefore.at)}  last write acknowledged before the crash`);
-  say(`${at(row.timings.detected)}  detected: ${row.reason.split(' (')[1]?.replace(/\)$/, '') ?? row.reason}`);
-  say(`${at(row.timings.takeover ?? row.timings.detected)}  lease taken over for ${row.new} at term ${row.term}`);
+  say(
+    `${at(row.timings.detected)}  detected: ${row.reason.split(' (')[1]?.replace(/\)$/, '') ?? row.reason}`,
+  );
+  say(
+    `${at(row.timings.takeover ?? row.timings.detected)}  lease taken over for ${row.new} at term ${row.term}`,
+  );
   say(`${at(row.timings.fence)}  ${primary} fenced (host not running)`);
-  say(`${at(row.timings.promote)}  ${row.new} promoted${row.lsn !== undefined ? ` (received up to ${formatLsn(row.lsn)})` : ''}`);
+  say(
+    `${at(row.timings.promote)}  ${row.new} promoted${row.lsn !== undefined ? ` (received up to ${formatLsn(row.lsn)})` : ''}`,
+  );
   say(`${at(first.at)}  writer endpoint serving ${row.new}: first write acknowledged`);
-  say(`\nwrites were refused for ${((first.at - lastBefore.at) / 1000).toFixed(2)} s (last acknowledged write before the crash -> first after it)`);
+  say(
+    `\nwrites were refused for ${((first.at - lastBefore.at) / 1000).toFixed(2)} s (last acknowledged write before the crash -> first after it)`,
+  );
   await writer.stop();
   const present = await waitFor('the acknowledged ids from the new primary', 30_000, async () => {
-    const client = new pg.Client({ host: '127.0.0.1', port: writerPort, user: 'postgres', password: state.password });
+    const client = new pg.Client({
+      host: '127.0.0.1',
+      port: writerPort,
+      user: 'postgres',
+      password: state.password,
+    });
     client.on('error', () => {});
     try {
       await client.connect();

@@ -33,6 +33,12 @@ export const demote: ActionHandler = async (ctx) => {
     sync_standbys: [],
     updated_by: 'action:demote',
   });
+  // A checkpoint while writes still flow leaves the shutdown checkpoint (writes refused) little to do.
+  await rt.observer
+    .query('CHECKPOINT')
+    .catch((error) =>
+      rt.logger.warn('checkpoint before the switchover failed', { error: (error as Error).message }),
+    );
   await setStandbySignal(rt.paths, rt.user, true);
   const pid = await rt.postgres.postmasterPid();
   if (pid) {

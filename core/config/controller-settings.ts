@@ -7,7 +7,7 @@ export const controllerSettingsSchema = z.strictObject({
   region: z.string().default('us-east-1'),
   endpoint: z.url({ error: 'an http(s) URL' }).optional(),
   /** Seconds between two evaluations of every cluster within one invocation. */
-  tick: z.number().positive({ error: 'a positive number of seconds' }).default(2),
+  tick: z.number().positive({ error: 'a positive number of seconds' }).default(1),
   /** Seconds before the invocation deadline at which the loop stops starting new ticks. */
   deadline_margin: z.number().nonnegative().default(5),
   /** Clusters evaluated at once within a tick. */

@@ -20,7 +20,7 @@ export interface PgwardenControllerProps {
   readonly clusters: readonly string[];
   /** @default - notifications go to the function's log only */
   readonly topic?: sns.ITopic;
-  /** Time between two evaluations within one invocation. @default Duration.seconds(2) */
+  /** Time between two evaluations within one invocation. @default Duration.seconds(1) */
   readonly tick?: Duration;
   /** Invocation timeout; the schedule fires every minute, so one invocation covers one minute. @default Duration.seconds(60) */
   readonly timeout?: Duration;
@@ -39,7 +39,7 @@ export class PgwardenController extends Construct {
 
   constructor(scope: Construct, id: string, props: PgwardenControllerProps) {
     super(scope, id);
-    const tick = props.tick ?? Duration.seconds(2);
+    const tick = props.tick ?? Duration.seconds(1);
     const timeout = props.timeout ?? Duration.seconds(60);
     if (tick.toMilliseconds() < 500 || tick.toSeconds() > 30) {
       throw new Error(

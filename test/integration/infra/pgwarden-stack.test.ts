@@ -160,7 +160,7 @@ describe('the pgwarden stack', () => {
       ReservedConcurrentExecutions: 1,
       Environment: {
         Variables: Match.objectLike({
-          PGWARDEN_TICK_SECONDS: '2',
+          PGWARDEN_TICK_SECONDS: '1',
           PGWARDEN_DOCUMENT_NAME: 'pgwarden-action',
         }),
       },
