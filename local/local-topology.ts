@@ -27,7 +27,7 @@ import type { CoordinationStore } from '../core/store/coordination-store.ts';
 import { Controller } from '../functions/controller/controller.ts';
 import { runControllerLoop } from '../functions/controller/run-loop.ts';
 import { freePort } from './free-port.ts';
-import { processAlive, waitFor } from './wait-for.ts';
+import { descendants, processAlive, waitFor } from './wait-for.ts';
 
 /** The agent bundle (`npm run build:agent`): what EC2 hosts run, and what local hosts run. */
 export const AGENT_BUNDLE = new URL('../dist/pgwarden-agent.mjs', import.meta.url).pathname;
@@ -287,7 +287,7 @@ export class LocalTopology implements LocalHostDirectory {
       agentCommand: this.agentCommand,
       env: { ...AGENT_ENV, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
       isUp: () => !node.down,
-      livePids: () => [node.pid, this.postmasterPid(member)].filter(processAlive),
+      livePids: () => this.hostPids(member),
       markDown: () => {
         node.down = true;
       },
@@ -334,17 +334,36 @@ export class LocalTopology implements LocalHostDirectory {
     }
   }
 
-  /** A host crash: SIGKILL the agent and the postmaster together. Returns the PIDs killed. */
+  /** The host's processes: its agent, its postmaster, and everything either started that still runs. */
+  hostPids(name: string): number[] {
+    const roots = [this.node(name).pid, this.postmasterPid(name)].filter(processAlive);
+    return [...roots, ...descendants(roots)];
+  }
+
+  /**
+   * A host crash: SIGKILL the agent and the postmaster together (and whatever they started:
+   * pg_ctl, backups, actions). Returns the agent's and the postmaster's PIDs. A PostgreSQL that an
+   * interrupted pg_ctl still brings up is killed too, while the host stays down.
+   */
   killHost(name: string): number[] {
-    this.node(name).down = true;
+    const node = this.node(name);
+    node.down = true;
     const pm = this.postmasterPid(name);
-    const killed = [this.stopAgent(name, 'SIGKILL'), pm].filter((p): p is number => p !== undefined);
-    if (pm) {
+    const agent = node.pid;
+    const all = this.hostPids(name);
+    this.stopAgent(name, 'SIGKILL');
+    for (const pid of all) {
       try {
-        process.kill(pm, 'SIGKILL');
+        process.kill(pid, 'SIGKILL');
       } catch {}
     }
-    return killed;
+    for (const delay of [300, 1000, 2500]) {
+      setTimeout(() => {
+        const late = node.down && !processAlive(node.pid) ? this.postmasterPid(name) : undefined;
+        if (late) process.kill(late, 'SIGKILL');
+      }, delay).unref();
+    }
+    return [agent, pm].filter((p): p is number => p !== undefined && all.includes(p));
   }
 
   /** The node's agent loses DynamoDB (connections dropped, new ones unanswered). */
@@ -516,8 +535,11 @@ export class LocalTopology implements LocalHostDirectory {
       });
       lines.push(`${name}: agent (pid ${agent})`);
     }
-    const pm = this.postmasterPid(name);
-    if (pm !== undefined) {
+    // Twice: a pg_ctl the agent had begun may bring a postmaster up just after the first look.
+    for (const settle of [0, 500]) {
+      await new Promise((r) => setTimeout(r, settle));
+      const pm = this.postmasterPid(name);
+      if (pm === undefined) continue;
       process.kill(pm, 'SIGINT');
       await waitFor(`postmaster ${pm} to exit`, graceMs, async () => !processAlive(pm)).catch(() => {
         process.kill(pm, 'SIGKILL');
@@ -530,6 +552,9 @@ export class LocalTopology implements LocalHostDirectory {
   /** Stops everything at once (a crash) and removes the directory unless told to keep it. */
   async destroy(keep = process.env.PGWARDEN_KEEP_TEST_DIRS !== undefined): Promise<void> {
     await this.stop({ crash: true });
+    // A pg_ctl interrupted by the crash may still bring a postmaster up: sweep once more.
+    await new Promise((r) => setTimeout(r, 1000));
+    for (const name of this.nodes.keys()) this.killHost(name);
     if (!keep && existsSync(this.dir)) rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** Polls `probe` every `everyMs` until it yields a value (not undefined/false); throws after `timeoutMs`. */
 export async function waitFor<T>(
@@ -46,4 +46,31 @@ function describe(error: unknown): string {
   const e = error as Error & { cause?: unknown };
   const cause = e.cause ? ` (${describe(e.cause)})` : '';
   return `${e.message ?? String(error)}${cause}`;
+}
+
+/**
+ * Every live descendant of `roots` (children, their children...), from /proc: the processes a
+ * host's agent started, wherever they put themselves (pg_ctl, pg_basebackup, pg_rewind run in
+ * their own process groups).
+ */
+export function descendants(roots: readonly number[]): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {}
+  }
+  const found: number[] = [];
+  const queue = [...roots];
+  while (queue.length > 0) {
+    for (const child of children.get(queue.shift()!) ?? []) {
+      if (found.includes(child) || roots.includes(child)) continue;
+      found.push(child);
+      queue.push(child);
+    }
+  }
+  return found.filter(processAlive);
 }

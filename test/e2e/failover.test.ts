@@ -44,7 +44,9 @@ describe('failover end to end (two controllers at once, writer and invariant che
     const primary = await newPrimary(before, old);
     const row = await historyRow(before + 1);
     expect(row).toMatchObject({ kind: 'failover', old, new: primary });
-    const firstWrite = s.writer.firstAckAfter(crashedAt, s.cluster.node(old).pgPort);
+    const firstWrite = await s.cluster.waitFor('a write on the new primary', 30_000, async () =>
+      s.writer.firstAckAfter(crashedAt, s.cluster.node(old).pgPort),
+    );
     expect(firstWrite?.port).toBe(s.endpoint.writerPort);
     expect(firstWrite?.server).toBe(s.cluster.node(primary).pgPort);
     console.log(
