@@ -1,4 +1,5 @@
-import pg from 'pg';
+import type pg from 'pg';
+import { loopbackClient } from './loopback-client.ts';
 
 /** One acknowledged write: its id, when the commit returned, and the WAL position it wrote at. */
 export interface Ack {
@@ -68,16 +69,7 @@ export class AckedWriter {
 
   private async connect(): Promise<pg.Client | undefined> {
     for (const port of this.options.ports) {
-      const client = new pg.Client({
-        host: '127.0.0.1',
-        port,
-        user: 'postgres',
-        password: this.options.password,
-        database: 'postgres',
-        connectionTimeoutMillis: 1000,
-        query_timeout: 2000,
-      });
-      client.on('error', () => {});
+      const client = loopbackClient(port, this.options.password, { queryMs: 2000 });
       try {
         await client.connect();
         if (this.options.ports.length > 1) {

@@ -1,8 +1,8 @@
 import { existsSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import pg from 'pg';
 import { LocalTopology } from './local-topology.ts';
+import { loopbackClient } from './loopback-client.ts';
 import { type LocalSettings, type LocalState, SOCKET_FILE, writeState } from './state-file.ts';
 import { processAlive, waitFor } from './wait-for.ts';
 
@@ -16,16 +16,7 @@ function log(line: string): void {
 
 /** Whether a connection through `port` lands on a primary (false: a standby), or undefined. */
 async function recovery(port: number, password: string): Promise<boolean | undefined> {
-  const client = new pg.Client({
-    host: '127.0.0.1',
-    port,
-    user: 'postgres',
-    password,
-    database: 'postgres',
-    connectionTimeoutMillis: 1000,
-    query_timeout: 1000,
-  });
-  client.on('error', () => {});
+  const client = loopbackClient(port, password);
   try {
     await client.connect();
     const { rows } = await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');

@@ -1,10 +1,10 @@
 // The demo behind `npm run demo` (scripts/demo.sh installs the prerequisites first).
 import { chmodSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
 import { runCli } from '../cli/entry.ts';
 import { formatLsn } from '../core/format.ts';
 import { AckedWriter } from '../local/acked-writer.ts';
+import { loopbackClient } from '../local/loopback-client.ts';
 import { readState } from '../local/state-file.ts';
 import { waitFor } from '../local/wait-for.ts';
 
@@ -27,12 +27,7 @@ try {
   const writerPort = Number(state.writer!.split(':')[1]);
 
   say('\n== an application writing through the writer endpoint, 20 transactions a second');
-  const setup = new pg.Client({
-    host: '127.0.0.1',
-    port: writerPort,
-    user: 'postgres',
-    password: state.password,
-  });
+  const setup = loopbackClient(writerPort, state.password, { connectMs: 5000, queryMs: 5000 });
   await setup.connect();
   await setup.query('CREATE TABLE IF NOT EXISTS acks (id int PRIMARY KEY)');
   await setup.end();
@@ -83,13 +78,7 @@ try {
   );
   await writer.stop();
   const present = await waitFor('the acknowledged ids from the new primary', 30_000, async () => {
-    const client = new pg.Client({
-      host: '127.0.0.1',
-      port: writerPort,
-      user: 'postgres',
-      password: state.password,
-    });
-    client.on('error', () => {});
+    const client = loopbackClient(writerPort, state.password, { queryMs: 5000 });
     try {
       await client.connect();
       return new Set((await client.query<{ id: number }>('SELECT id FROM acks')).rows.map((r) => r.id));

@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
-import pg from 'pg';
+import type pg from 'pg';
 import { type ActionResult, actionArgv } from '../../core/actions/action-parameters.ts';
 import type { AgentConfigInput } from '../../core/config/agent-config.ts';
 import { type ClusterConfigInput, FAST_PROFILE } from '../../core/config/cluster-config.ts';
 import type { AgentAction } from '../../core/decide/steps.ts';
 import { AGENT_BUNDLE, type LocalNode, LocalTopology } from '../../local/local-topology.ts';
+import { loopbackClient } from '../../local/loopback-client.ts';
 import { waitFor } from '../../local/wait-for.ts';
 
 /** The agent bundle, built by test/global-setup.ts (what hosts run). */
@@ -56,16 +57,7 @@ export class AgentCluster extends LocalTopology {
     text: string,
     params: unknown[] = [],
   ): Promise<T[]> {
-    const client = new pg.Client({
-      host: '127.0.0.1',
-      port: this.node(name).pgPort,
-      user: 'postgres',
-      password: TEST_PASSWORD,
-      database: 'postgres',
-      connectionTimeoutMillis: 2000,
-      query_timeout: 5000,
-    });
-    client.on('error', () => {});
+    const client = loopbackClient(this.node(name).pgPort, this.password, { connectMs: 2000, queryMs: 5000 });
     await client.connect();
     try {
       return (await client.query<T>(text, params)).rows;

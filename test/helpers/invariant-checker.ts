@@ -1,5 +1,5 @@
-import pg from 'pg';
 import type { LocalTopology } from '../../local/local-topology.ts';
+import { loopbackClient } from '../../local/loopback-client.ts';
 
 /**
  * Watches a cluster the whole time a scenario runs (DESIGN §8): every `intervalMs` it tries a write
@@ -37,16 +37,7 @@ export class WritableInvariant {
   }
 
   private async acceptsWrite(name: string): Promise<boolean> {
-    const client = new pg.Client({
-      host: '127.0.0.1',
-      port: this.cluster.node(name).pgPort,
-      user: 'postgres',
-      password: this.cluster.password,
-      database: 'postgres',
-      connectionTimeoutMillis: 500,
-      query_timeout: 1000,
-    });
-    client.on('error', () => {});
+    const client = loopbackClient(this.cluster.node(name).pgPort, this.cluster.password, { connectMs: 500 });
     try {
       await client.connect();
       await client.query('BEGIN');

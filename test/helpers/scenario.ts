@@ -1,9 +1,9 @@
-import pg from 'pg';
 import { expect } from 'vitest';
 import type { EndpointPorts } from '../../adapters/local/haproxy-endpoint.ts';
 import { storedClusterConfig } from '../../core/config/cluster-config.ts';
 import { AckedWriter, lostWalBytes } from '../../local/acked-writer.ts';
 import type { RunningController } from '../../local/local-topology.ts';
+import { loopbackClient } from '../../local/loopback-client.ts';
 import { AgentCluster, type ClusterOptions } from './agent-cluster.ts';
 import { startController } from './controller-harness.ts';
 import { WritableInvariant } from './invariant-checker.ts';
@@ -67,16 +67,7 @@ export class Scenario {
   async writerServes(name: string, timeoutMs = 60_000): Promise<void> {
     const port = this.cluster.node(name).pgPort;
     await this.cluster.waitFor(`the writer endpoint to serve ${name}`, timeoutMs, async () => {
-      const client = new pg.Client({
-        host: '127.0.0.1',
-        port: this.endpoint.writerPort,
-        user: 'postgres',
-        password: this.cluster.password,
-        database: 'postgres',
-        connectionTimeoutMillis: 1000,
-        query_timeout: 1000,
-      });
-      client.on('error', () => {});
+      const client = loopbackClient(this.endpoint.writerPort, this.cluster.password);
       try {
         await client.connect();
         const { rows } = await client.query<{ port: number; ro: boolean }>(
