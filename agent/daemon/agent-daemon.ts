@@ -16,11 +16,9 @@ import { type LocalState, readLocalState, writeLocalState } from '../state/local
 import { AGENT_VERSION } from '../version.ts';
 import { bootstrapMember, prepareDirectories } from './bootstrap.ts';
 import { buildMember, memberEndpoint, memberRole, memberState } from './build-member.ts';
+import { cyclePeriodMs } from './cycle-period.ts';
 
 /** What the health API reads: the daemon's last conclusions, never a live I/O call. */
-
-/** Heartbeat period of a switchover candidate while the controller waits for its catch-up. */
-const CATCHUP_PERIOD_MS = 250;
 export interface AgentStatus {
   readonly observation: PgObservation;
   readonly local: LocalState | undefined;
@@ -133,36 +131,12 @@ export class AgentDaemon {
         this.rt.logger.error('cycle failed', { error: error as Error });
       }
       this.options.onCycle?.();
-      const period = retrySoon
-        ? 500
-        : this.catchingUp()
-          ? CATCHUP_PERIOD_MS
-          : this.clusterConfig.loop_wait * 1000;
+      const period = cyclePeriodMs(this.snapshot, this.rt.config.name, this.clusterConfig, {
+        retrySoon,
+        now: Date.now(),
+      });
       await this.sleep(Math.max(50, period - (this.monotonic() - started)));
     }
-  }
-
-  /**
-   * True while a switchover may wait for this member to report the old primary's final LSN (one
-   * is requested or under way, naming this member or no one): it heartbeats every
-   * CATCHUP_PERIOD_MS then, so the hand-over does not wait out a loop_wait.
-   */
-  private catchingUp(): boolean {
-    const me = this.rt.config.name;
-    const op = this.snapshot?.op;
-    if (op)
-      return op.kind === 'switchover' && op.to === me && (op.step === 'demote' || op.step === 'catchup');
-    const intent = this.snapshot?.intent;
-    const due =
-      intent?.scheduled_at === undefined ||
-      intent.scheduled_at <= Date.now() + this.clusterConfig.loop_wait * 1000;
-    return (
-      intent?.kind === 'switchover' &&
-      !intent.outcome &&
-      due &&
-      intent.from !== me &&
-      (intent.to ?? me) === me
-    );
   }
 
   stop(): void {
