@@ -91,24 +91,41 @@ describe('operations end to end (CLI, endpoint, writer and invariant checker run
 
   it('does not promote a replica beyond maximum_lag_on_failover, and says so in list and history', async () => {
     expect((await cli('edit-config', '--set', 'maximum_lag_on_failover=16384', '--force')).code).toBe(0);
-    // node2 stops receiving WAL (its WAL receiver frozen); the primary writes ~1 MB.
-    const [receiver] = await s.cluster.sql<{ pid: number }>('node2', 'SELECT pid FROM pg_stat_wal_receiver');
-    process.kill(receiver!.pid, 'SIGSTOP');
+    // node2 stops receiving WAL (its WAL receiver frozen, checked to be the one streaming);
+    // the primary writes ~250 kB.
+    const receiverPid = async () =>
+      (
+        await s.cluster.sql<{ pid: number }>(
+          'node2',
+          "SELECT pid FROM pg_stat_wal_receiver WHERE status = 'streaming'",
+        )
+      )[0]?.pid;
+    const receiver = await s.cluster.waitFor('node2 streaming', 30_000, receiverPid);
+    process.kill(receiver, 'SIGSTOP');
     try {
+      expect(await receiverPid()).toBe(receiver);
       await s.cluster.sql(
         'node1',
-        'CREATE TABLE pad AS SELECT g, repeat($$x$$, 100) AS x FROM generate_series(1, 8000) g',
+        'CREATE TABLE pad AS SELECT g, repeat($$x$$, 100) AS x FROM generate_series(1, 1600) g',
       );
-      await s.cluster.waitFor('node2 reported behind', 30_000, async () => {
-        const snap = await s.store.getSnapshot(s.cluster.scope);
-        const replica = snap.members.find((m) => m.name === 'node2');
-        return (snap.leader?.lsn ?? 0) - (replica?.receive_lsn ?? 0) > 16384;
-      });
+      // Behind by more than the limit for three heartbeats in a row (not a report in flight).
+      let behind = 0;
+      await s.cluster.waitFor(
+        'node2 reported behind',
+        30_000,
+        async () => {
+          const snap = await s.store.getSnapshot(s.cluster.scope);
+          const replica = snap.members.find((m) => m.name === 'node2');
+          behind = (snap.leader?.lsn ?? 0) - (replica?.receive_lsn ?? 0) > 16384 ? behind + 1 : 0;
+          return behind >= 3;
+        },
+        1000,
+      );
       const before = (await s.store.getLeader(s.cluster.scope))!.term;
       s.cluster.killHost('node1');
       await s.cluster.waitFor(
         'a refusal',
-        30_000,
+        45_000,
         async () => (await s.store.getSnapshot(s.cluster.scope)).observer?.refusal,
       );
       const list = (await cli('list')).stdout;
@@ -118,7 +135,7 @@ describe('operations end to end (CLI, endpoint, writer and invariant checker run
       expect((await cli('history')).stdout).toContain('Failover refused since');
       expect((await s.store.getLeader(s.cluster.scope))!.term).toBe(before);
     } finally {
-      process.kill(receiver!.pid, 'SIGCONT');
+      process.kill(receiver, 'SIGCONT');
     }
     // The operator accepts the loss: with the limit raised, node2 is promoted.
     expect((await cli('edit-config', '--set', 'maximum_lag_on_failover=1048576', '--force')).code).toBe(0);
