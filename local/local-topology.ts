@@ -216,10 +216,6 @@ export class LocalTopology implements LocalHostDirectory {
     return this.backend.endpoint;
   }
 
-  get dynamoPort(): number {
-    return this.backend.port;
-  }
-
   async addNode(name: string, tags: AgentTags = this.options.tags?.[name] ?? {}): Promise<LocalNode> {
     const dir = join(this.dir, name);
     mkdirSync(dir, { mode: 0o755, recursive: true });
@@ -476,18 +472,6 @@ export class LocalTopology implements LocalHostDirectory {
 
   get endpoint(): (EndpointPorts & { pid: number | undefined }) | undefined {
     return this.endpointPorts && { ...this.endpointPorts, pid: this.endpointProcess?.pid };
-  }
-
-  /** A libpq URI for the writer or reader endpoint (or a node's own port). */
-  dsn(target: 'writer' | 'reader' | string): string {
-    const port =
-      target === 'writer'
-        ? this.endpointPorts?.writerPort
-        : target === 'reader'
-          ? this.endpointPorts?.readerPort
-          : this.node(target).pgPort;
-    if (!port) throw new Error('the endpoint is not started');
-    return `postgresql://postgres:${encodeURIComponent(this.password)}@127.0.0.1:${port}/postgres`;
   }
 
   /**
