@@ -7,8 +7,14 @@ async function healthyCluster(
   options: Parameters<typeof AgentCluster.create>[0] = {},
 ): Promise<AgentCluster> {
   const c = await AgentCluster.create({ nodes: 3, ...options });
-  await c.startAll();
-  await c.sql('node1', 'CREATE TABLE t (id int primary key)');
+  try {
+    await c.startAll();
+    await c.sql('node1', 'CREATE TABLE t (id int primary key)');
+  } catch (error) {
+    // The test never gets this cluster, so its afterEach cannot stop it: stop it here.
+    await c.destroy();
+    throw error;
+  }
   return c;
 }
 
