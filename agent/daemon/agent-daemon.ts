@@ -14,7 +14,7 @@ import { type AgentRuntime, clusterConfigOf } from '../runtime.ts';
 import { actionLockHolder } from '../state/action-lock.ts';
 import { type LocalState, readLocalState, writeLocalState } from '../state/local-state.ts';
 import { AGENT_VERSION } from '../version.ts';
-import { bootstrapMember, prepareDirectories } from './bootstrap.ts';
+import { bootstrapMember, initializationPending, prepareDirectories } from './bootstrap.ts';
 import { buildMember, memberEndpoint, memberRole, memberState } from './build-member.ts';
 import { cyclePeriodMs } from './cycle-period.ts';
 
@@ -161,13 +161,16 @@ export class AgentDaemon {
   /** One cycle. Returns true when something should be retried sooner than loop_wait. */
   async cycle(): Promise<boolean> {
     const rt = this.rt;
+    let fresh = false;
     try {
       this.snapshot = await rt.store.getSnapshot(rt.config.scope);
       this.lastStoreSuccessAt = this.wallClock();
+      fresh = true;
     } catch (error) {
       rt.logger.warn('cannot read the cluster from DynamoDB', { error: (error as Error).message });
     }
-    if (!this.local && (await rt.postgres.isDataDirEmpty())) {
+    const resume = fresh && initializationPending(this.snapshot, rt.config.name);
+    if (resume || (!this.local && (await rt.postgres.isDataDirEmpty()))) {
       await this.bootstrap();
       return true;
     }

@@ -9,7 +9,10 @@ import { type LocalState, writeLocalState } from '../state/local-state.ts';
 import { memberEndpoint } from './build-member.ts';
 
 export interface BootstrapHooks {
-  renewInitialLease(term: number, position: { lsn: number; timeline: number }): Promise<unknown>;
+  renewInitialLease(
+    term: number,
+    position: { lsn: number; timeline: number },
+  ): Promise<'renewed' | 'lost' | 'error'>;
   wallClock(): number;
 }
 
@@ -19,6 +22,7 @@ export async function prepareDirectories(rt: AgentRuntime): Promise<void> {
   await ensureOwnedDir(rt.paths.dataDir, rt.user);
 }
 
+/** Sets the superuser's password and creates (or updates) the replication role: safe to repeat. */
 async function createRoles(rt: AgentRuntime): Promise<void> {
   const { superuser, replication } = rt.config.postgresql.authentication;
   const run = async (sql: string, params: string[]) => {
@@ -31,57 +35,110 @@ async function createRoles(rt: AgentRuntime): Promise<void> {
       superuser.password,
     ]);
   }
-  await run("format('CREATE ROLE %I WITH REPLICATION LOGIN PASSWORD %L', $1::text, $2::text)", [
-    replication.username,
-    replication.password ?? '',
-  ]);
+  await run(
+    `format(CASE WHEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1::text)
+       THEN 'ALTER ROLE %I WITH REPLICATION LOGIN PASSWORD %L'
+       ELSE 'CREATE ROLE %I WITH REPLICATION LOGIN PASSWORD %L' END, $1::text, $2::text)`,
+    [replication.username, replication.password ?? ''],
+  );
 }
 
-/** The first member: initdb, start, roles, then the lease at term 1 and the cluster's records. */
+/**
+ * This member claimed `initialize` and has not finished it (its first start failed, or the agent
+ * died part-way): it must resume, or the cluster stays without a primary. Resuming is safe while
+ * no one can have been promoted: there is no leader item yet (the controller waits for one), or
+ * it still names this member at term 1 (a take-over would have raised the term).
+ */
+export function initializationPending(snapshot: ClusterSnapshot | undefined, name: string): boolean {
+  const init = snapshot?.initialize;
+  if (init?.by !== name || init.system_identifier) return false;
+  const leader = snapshot?.leader;
+  return !leader || (leader.holder === name && leader.term === 1 && !leader.released);
+}
+
+/**
+ * The first member: initdb, start, roles, then the lease at term 1 and the cluster's records.
+ * Every step can be repeated, so a member whose initialization stopped part-way resumes it
+ * (`initializationPending`): initdb only into an empty directory (or over an interrupted initdb
+ * while no leader item exists), PostgreSQL started only when not running and, once a leader item
+ * exists, only after renewing it at term 1.
+ */
 async function initializeCluster(
   rt: AgentRuntime,
   cluster: ClusterConfig,
   hooks: BootstrapHooks,
+  snapshot: ClusterSnapshot | undefined,
 ): Promise<LocalState> {
   const { config, store, postgres } = rt;
-  rt.logger.info('won the initialize race: running initdb');
-  const initdbArgs = config.bootstrap.initdb.flatMap((o) =>
-    typeof o === 'string' ? [`--${o}`] : Object.entries(o).map(([k, v]) => `--${k}=${v}`),
-  );
-  await postgres.initdb(config.postgresql.authentication.superuser.username, initdbArgs);
-  await startAsPrimary(rt, cluster, []);
+  const leader = snapshot?.leader;
+  if (await needsInitdb(rt, leader !== undefined)) {
+    rt.logger.info('running initdb');
+    const initdbArgs = config.bootstrap.initdb.flatMap((o) =>
+      typeof o === 'string' ? [`--${o}`] : Object.entries(o).map(([k, v]) => `--${k}=${v}`),
+    );
+    await postgres.wipeDataDir();
+    await postgres.initdb(config.postgresql.authentication.superuser.username, initdbArgs);
+  }
+  if (leader) {
+    const renewed = await hooks.renewInitialLease(1, { lsn: leader.lsn, timeline: 1 });
+    if (renewed !== 'renewed') {
+      throw new Error(`cannot resume the initialization: renewing the lease at term 1 gave '${renewed}'`);
+    }
+  }
+  if ((await postgres.postmasterPid()) === undefined) await startAsPrimary(rt, cluster, []);
   await createRoles(rt);
   const [row] = await rt.observer.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+  const position = { lsn: parseLsn(row!.lsn), timeline: 1 };
   const control = await postgres.controlData();
   const now = hooks.wallClock();
-  await store.createLeader(config.scope, {
-    holder: config.name,
-    ttl: cluster.ttl,
-    lsn: parseLsn(row!.lsn),
-    timeline: 1,
-  });
+  if (!leader) await store.createLeader(config.scope, { holder: config.name, ttl: cluster.ttl, ...position });
   const local = await writeLocalState(rt.paths.localState, {
     want: 'primary',
     term: 1,
     sync_standbys: [],
     updated_by: 'agent:bootstrap',
   });
-  await hooks.renewInitialLease(1, { lsn: parseLsn(row!.lsn), timeline: 1 });
+  await hooks.renewInitialLease(1, position);
   await store.registerCluster(config.scope, config.name, now);
-  if (config.bootstrap.dcs) {
+  if (config.bootstrap.dcs && !snapshot?.config) {
     await store.putConfig(config.scope, config.bootstrap.dcs, 0, config.name, now).catch(() => undefined);
   }
+  if (!snapshot?.history.some((h) => h.kind === 'bootstrap')) {
+    await store.appendHistory(config.scope, {
+      term: 1,
+      kind: 'bootstrap',
+      new: config.name,
+      reason: `${config.name} initialized the cluster`,
+      rule: 0,
+      at: now,
+      timings: {},
+    });
+  }
   await store.completeInitialize(config.scope, config.name, control.systemIdentifier);
-  await store.appendHistory(config.scope, {
-    term: 1,
-    kind: 'bootstrap',
-    new: config.name,
-    reason: `${config.name} initialized the cluster`,
-    rule: 0,
-    at: now,
-    timings: {},
-  });
   return local;
+}
+
+/**
+ * initdb is needed for an empty data directory, and for one an interrupted initdb left without a
+ * control file, which may be wiped only while no leader item exists (nothing was ever served).
+ */
+async function needsInitdb(rt: AgentRuntime, leaderExists: boolean): Promise<boolean> {
+  const empty = await rt.postgres.isDataDirEmpty();
+  if (leaderExists) {
+    if (empty) {
+      throw new Error(
+        `cannot resume the initialization: ${rt.paths.dataDir} is empty but the leader item exists (a new initdb would start a different cluster)`,
+      );
+    }
+    return false;
+  }
+  if (empty) return true;
+  const readable = await rt.postgres.controlData().then(
+    () => true,
+    () => false,
+  );
+  if (!readable) rt.logger.warn('the data directory holds an interrupted initdb: starting it again');
+  return !readable;
 }
 
 /**
@@ -99,9 +156,16 @@ export async function bootstrapMember(
   const { config, store } = rt;
   await prepareDirectories(rt);
   await writePgpass(config, rt.paths, rt.user);
+  if (initializationPending(snapshot, config.name)) {
+    rt.logger.warn('resuming the initialization this member claimed and did not finish');
+    return initializeCluster(rt, cluster, hooks, snapshot);
+  }
   if (!snapshot?.initialize) {
     const won = await store.claimInitialize(config.scope, { by: config.name, at: hooks.wallClock() });
-    if (won) return initializeCluster(rt, cluster, hooks);
+    if (won) {
+      rt.logger.info('won the initialize race');
+      return initializeCluster(rt, cluster, hooks, undefined);
+    }
   }
   const leader = snapshot?.leader;
   const primary = snapshot?.members.find(
