@@ -1,6 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { createDocumentClient } from '../adapters/dynamodb/client.ts';
+
 import { DynamoDbStore } from '../adapters/dynamodb/dynamodb-store.ts';
+import { createJsonDocuments } from '../adapters/dynamodb/json-documents.ts';
 import type { AgentConfig } from '../core/config/agent-config.ts';
 import {
   type ClusterConfig,
@@ -35,7 +36,7 @@ export function createRuntime(
   const store =
     options.store ??
     new DynamoDbStore(
-      createDocumentClient({
+      createJsonDocuments({
         region: config.dynamodb.region,
         ...(config.dynamodb.endpoint ? { endpoint: config.dynamodb.endpoint } : {}),
         requestTimeoutMs: options.requestTimeoutMs ?? 1000,

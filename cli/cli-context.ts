@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { parse as parseYaml } from 'yaml';
-import { createDocumentClient } from '../adapters/dynamodb/client.ts';
+import { createSdkDocuments } from '../adapters/dynamodb/client.ts';
 import { DynamoDbStore } from '../adapters/dynamodb/dynamodb-store.ts';
 import { NAME_PATTERN } from '../core/config/units.ts';
 import type { CoordinationStore } from '../core/store/coordination-store.ts';
@@ -74,7 +74,7 @@ export function createCliContext(
     options.endpoint ?? env.PGWARDEN_DYNAMODB_ENDPOINT ?? extra.defaults?.endpoint ?? file.endpoint;
   const region = options.region ?? env.AWS_REGION ?? file.region ?? 'us-east-1';
   const store = new DynamoDbStore(
-    createDocumentClient({ region, ...(endpoint ? { endpoint } : {}), requestTimeoutMs: 5000 }),
+    createSdkDocuments({ region, ...(endpoint ? { endpoint } : {}), requestTimeoutMs: 5000 }),
     table,
   );
   const defaultCluster = env.PGWARDEN_SCOPE ?? extra.defaults?.scope ?? file.scope;

@@ -4,7 +4,7 @@ import { chmodSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, write
 import { dirname, join, resolve } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { stringify } from 'yaml';
-import { createDocumentClient } from '../adapters/dynamodb/client.ts';
+import { createDocumentClient, sdkDocuments } from '../adapters/dynamodb/client.ts';
 import { DynamoDbStore } from '../adapters/dynamodb/dynamodb-store.ts';
 import { startEmbeddedDynamoDb } from '../adapters/dynamodb/embedded-dynamodb.ts';
 import { ensureTable } from '../adapters/dynamodb/ensure-table.ts';
@@ -202,7 +202,7 @@ export class LocalTopology implements LocalHostDirectory {
     const scope = options.scope ?? 'local';
     const doc = createDocumentClient({ endpoint: backend.endpoint, requestTimeoutMs: 3000 });
     await ensureTable(doc, table);
-    const store = new DynamoDbStore(doc, table);
+    const store = new DynamoDbStore(sdkDocuments(doc), table);
     // A shared endpoint may hold a previous run's items: a new cluster starts from none.
     if (!backend.embedded) await store.removeCluster(scope);
     return { dir, backend, store, scope, table };

@@ -17,6 +17,10 @@ export async function buildAgentBundle(outfile = AGENT_BUNDLE): Promise<string> 
     legalComments: 'none',
     // pg-native is an optional peer of pg; the agent uses the pure JavaScript client.
     external: ['pg-native'],
+    // pg looks for Cloudflare Workers with `typeof Response`; on Node 20 that getter loads the
+    // whole fetch implementation (undici, and WebAssembly, which --jitless turns off): +13 MB.
+    // Nothing else in the agent refers to the global Response.
+    define: { Response: 'undefined' },
     banner: {
       js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
     },

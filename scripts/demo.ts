@@ -47,9 +47,9 @@ try {
     writer!.firstAckAfter(crashedAt, state.nodes[0]!.pgPort),
   );
   const { DynamoDbStore } = await import('../adapters/dynamodb/dynamodb-store.ts');
-  const { createDocumentClient } = await import('../adapters/dynamodb/client.ts');
+  const { createSdkDocuments } = await import('../adapters/dynamodb/client.ts');
   const store = new DynamoDbStore(
-    createDocumentClient({ endpoint: state.dynamodb.endpoint }),
+    createSdkDocuments({ endpoint: state.dynamodb.endpoint }),
     state.settings.table,
   );
   const row = await waitFor('the history row', 30_000, async () =>

@@ -1,15 +1,16 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { DynamoClientOptions } from './client-options.ts';
+import type { DocumentPort } from './document-port.ts';
 
-export interface DynamoClientOptions {
-  readonly region?: string;
-  /** DynamoDB-compatible endpoint: dynalite, moto, LocalStack. Default: AWS. */
-  readonly endpoint?: string;
-  /** Per-request timeout, so a hung store never outlives the caller's deadline. @default 1000 */
-  readonly requestTimeoutMs?: number;
-  /** @default 3 */
-  readonly maxAttempts?: number;
-}
+export type { DynamoClientOptions } from './client-options.ts';
 
 /**
  * A document client for the pgwarden table. Against a local endpoint with no credentials in
@@ -36,4 +37,20 @@ export function createDocumentClient(options: DynamoClientOptions = {}): DynamoD
   return DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
   });
+}
+
+/** The store's document operations through the SDK's document client. */
+export function sdkDocuments(doc: Pick<DynamoDBDocumentClient, 'send'>): DocumentPort {
+  return {
+    get: (input) => doc.send(new GetCommand(input)),
+    put: (input) => doc.send(new PutCommand(input)),
+    update: (input) => doc.send(new UpdateCommand(input)),
+    delete: (input) => doc.send(new DeleteCommand(input)),
+    query: (input) => doc.send(new QueryCommand(input)),
+  };
+}
+
+/** The SDK's document client as the store's document port. */
+export function createSdkDocuments(options: DynamoClientOptions = {}): DocumentPort {
+  return sdkDocuments(createDocumentClient(options));
 }

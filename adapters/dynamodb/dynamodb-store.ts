@@ -1,12 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import {
-  DeleteCommand,
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
 import { historyKey, ItemKey, memberKey, REGISTRY_PK } from '../../core/constants.ts';
 import { ConditionFailedError } from '../../core/errors.ts';
 import type { HistoryRow, Initialize, Intent, Leader, Member, Observer, Op } from '../../core/model/items.ts';
@@ -14,6 +6,7 @@ import { leaderSchema } from '../../core/model/items.ts';
 import { parseItem, type RawItem, snapshotFromItems } from '../../core/model/parse-item.ts';
 import type { ClusterSnapshot } from '../../core/model/snapshot.ts';
 import type { CoordinationStore } from '../../core/store/coordination-store.ts';
+import type { DocumentPort } from './document-port.ts';
 import { translateStoreError } from './errors.ts';
 
 /** History rows are garbage-collected by DynamoDB TTL after this long (never leases). */
@@ -22,7 +15,7 @@ const HISTORY_RETENTION_S = 365 * 24 * 3600;
 /** The coordination store over one DynamoDB table (single-item conditional writes only). */
 export class DynamoDbStore implements CoordinationStore {
   constructor(
-    private readonly doc: DynamoDBDocumentClient,
+    private readonly doc: DocumentPort,
     readonly tableName: string,
   ) {}
 
@@ -37,13 +30,11 @@ export class DynamoDbStore implements CoordinationStore {
   /** PutItem IF the item does not exist yet. */
   private putIfAbsent(operation: string, condition: string, item: Record<string, unknown>): Promise<void> {
     return this.run(operation, condition, async () => {
-      await this.doc.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: item,
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      );
+      await this.doc.put({
+        TableName: this.tableName,
+        Item: item,
+        ConditionExpression: 'attribute_not_exists(pk)',
+      });
     });
   }
 
@@ -62,15 +53,13 @@ export class DynamoDbStore implements CoordinationStore {
     const items: RawItem[] = [];
     let start: Record<string, unknown> | undefined;
     do {
-      const page = await this.doc.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': pk },
-          ConsistentRead: true,
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        }),
-      );
+      const page = await this.doc.query({
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': pk },
+        ConsistentRead: true,
+        ...(start ? { ExclusiveStartKey: start } : {}),
+      });
       items.push(...((page.Items ?? []) as RawItem[]));
       start = page.LastEvaluatedKey;
     } while (start);
@@ -83,13 +72,11 @@ export class DynamoDbStore implements CoordinationStore {
 
   getLeader(cluster: string): Promise<Leader | undefined> {
     return this.run('getLeader', '', async () => {
-      const { Item } = await this.doc.send(
-        new GetCommand({
-          TableName: this.tableName,
-          Key: { pk: cluster, sk: ItemKey.leader },
-          ConsistentRead: true,
-        }),
-      );
+      const { Item } = await this.doc.get({
+        TableName: this.tableName,
+        Key: { pk: cluster, sk: ItemKey.leader },
+        ConsistentRead: true,
+      });
       return Item ? parseItem(leaderSchema, Item) : undefined;
     });
   }
@@ -116,33 +103,25 @@ export class DynamoDbStore implements CoordinationStore {
     return this.run('removeCluster', '', async () => {
       const items = await this.queryAll(cluster);
       for (const item of items) {
-        await this.doc.send(
-          new DeleteCommand({ TableName: this.tableName, Key: { pk: cluster, sk: item.sk } }),
-        );
+        await this.doc.delete({ TableName: this.tableName, Key: { pk: cluster, sk: item.sk } });
       }
-      await this.doc.send(
-        new DeleteCommand({ TableName: this.tableName, Key: { pk: REGISTRY_PK, sk: cluster } }),
-      );
+      await this.doc.delete({ TableName: this.tableName, Key: { pk: REGISTRY_PK, sk: cluster } });
       return items.length;
     });
   }
 
   putMember(cluster: string, member: Member): Promise<void> {
     return this.run('putMember', '', async () => {
-      await this.doc.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: { pk: cluster, sk: memberKey(member.name), ...member },
-        }),
-      );
+      await this.doc.put({
+        TableName: this.tableName,
+        Item: { pk: cluster, sk: memberKey(member.name), ...member },
+      });
     });
   }
 
   deleteMember(cluster: string, name: string): Promise<void> {
     return this.run('deleteMember', '', async () => {
-      await this.doc.send(
-        new DeleteCommand({ TableName: this.tableName, Key: { pk: cluster, sk: memberKey(name) } }),
-      );
+      await this.doc.delete({ TableName: this.tableName, Key: { pk: cluster, sk: memberKey(name) } });
     });
   }
 
@@ -158,16 +137,14 @@ export class DynamoDbStore implements CoordinationStore {
 
   completeInitialize(cluster: string, by: string, systemIdentifier: string): Promise<void> {
     return this.run('completeInitialize', `${by} is not the initializer`, async () => {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: cluster, sk: ItemKey.initialize },
-          UpdateExpression: 'SET system_identifier = :sid',
-          ConditionExpression: '#by = :by',
-          ExpressionAttributeNames: { '#by': 'by' },
-          ExpressionAttributeValues: { ':sid': systemIdentifier, ':by': by },
-        }),
-      );
+      await this.doc.update({
+        TableName: this.tableName,
+        Key: { pk: cluster, sk: ItemKey.initialize },
+        UpdateExpression: 'SET system_identifier = :sid',
+        ConditionExpression: '#by = :by',
+        ExpressionAttributeNames: { '#by': 'by' },
+        ExpressionAttributeValues: { ':sid': systemIdentifier, ':by': by },
+      });
     });
   }
 
@@ -209,17 +186,15 @@ export class DynamoDbStore implements CoordinationStore {
     }
     for (const match of update.condition.matchAll(/#(\w+)/g)) names[`#${match[1]}`] = match[1]!;
     return this.run(operation, condition, async () => {
-      const { Attributes } = await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: cluster, sk: ItemKey.leader },
-          UpdateExpression: `SET ${assignments.join(', ')}`,
-          ConditionExpression: update.condition,
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
+      const { Attributes } = await this.doc.update({
+        TableName: this.tableName,
+        Key: { pk: cluster, sk: ItemKey.leader },
+        UpdateExpression: `SET ${assignments.join(', ')}`,
+        ConditionExpression: update.condition,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        ReturnValues: 'ALL_NEW',
+      });
       return parseItem(leaderSchema, Attributes as RawItem);
     });
   }
@@ -328,13 +303,11 @@ export class DynamoDbStore implements CoordinationStore {
 
   getConfig(cluster: string): Promise<{ version: number; data: Record<string, unknown> }> {
     return this.run('getConfig', '', async () => {
-      const { Item } = await this.doc.send(
-        new GetCommand({
-          TableName: this.tableName,
-          Key: { pk: cluster, sk: ItemKey.config },
-          ConsistentRead: true,
-        }),
-      );
+      const { Item } = await this.doc.get({
+        TableName: this.tableName,
+        Key: { pk: cluster, sk: ItemKey.config },
+        ConsistentRead: true,
+      });
       if (!Item) return { version: 0, data: {} };
       return { version: Number(Item.version), data: (Item.data ?? {}) as Record<string, unknown> };
     });
@@ -349,49 +322,43 @@ export class DynamoDbStore implements CoordinationStore {
   ): Promise<number> {
     const version = expectedVersion + 1;
     return this.run('putConfig', `the config is no longer at version ${expectedVersion}`, async () => {
-      await this.doc.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: { pk: cluster, sk: ItemKey.config, version, data, updated_by: by, updated_at: now },
-          ConditionExpression: expectedVersion === 0 ? 'attribute_not_exists(pk)' : '#version = :expected',
-          ...(expectedVersion === 0
-            ? {}
-            : {
-                ExpressionAttributeNames: { '#version': 'version' },
-                ExpressionAttributeValues: { ':expected': expectedVersion },
-              }),
-        }),
-      );
+      await this.doc.put({
+        TableName: this.tableName,
+        Item: { pk: cluster, sk: ItemKey.config, version, data, updated_by: by, updated_at: now },
+        ConditionExpression: expectedVersion === 0 ? 'attribute_not_exists(pk)' : '#version = :expected',
+        ...(expectedVersion === 0
+          ? {}
+          : {
+              ExpressionAttributeNames: { '#version': 'version' },
+              ExpressionAttributeValues: { ':expected': expectedVersion },
+            }),
+      });
       return version;
     });
   }
 
   putIntent(cluster: string, intent: Intent, options: { onlyIfAbsent?: boolean } = {}): Promise<void> {
     return this.run('putIntent', 'another intent is pending', async () => {
-      await this.doc.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: { pk: cluster, sk: ItemKey.intent, ...intent },
-          ...(options.onlyIfAbsent
-            ? { ConditionExpression: 'attribute_not_exists(pk) OR attribute_exists(outcome)' }
-            : {}),
-        }),
-      );
+      await this.doc.put({
+        TableName: this.tableName,
+        Item: { pk: cluster, sk: ItemKey.intent, ...intent },
+        ...(options.onlyIfAbsent
+          ? { ConditionExpression: 'attribute_not_exists(pk) OR attribute_exists(outcome)' }
+          : {}),
+      });
     });
   }
 
   deleteIntent(cluster: string, id: string): Promise<boolean> {
     return this.whether(
       this.run('deleteIntent', `the intent is no longer ${id}`, () =>
-        this.doc.send(
-          new DeleteCommand({
-            TableName: this.tableName,
-            Key: { pk: cluster, sk: ItemKey.intent },
-            ConditionExpression: '#id = :id',
-            ExpressionAttributeNames: { '#id': 'id' },
-            ExpressionAttributeValues: { ':id': id },
-          }),
-        ),
+        this.doc.delete({
+          TableName: this.tableName,
+          Key: { pk: cluster, sk: ItemKey.intent },
+          ConditionExpression: '#id = :id',
+          ExpressionAttributeNames: { '#id': 'id' },
+          ExpressionAttributeValues: { ':id': id },
+        }),
       ),
     );
   }
@@ -403,16 +370,14 @@ export class DynamoDbStore implements CoordinationStore {
   ): Promise<boolean> {
     return this.whether(
       this.run('resolveIntent', `the intent is no longer ${id}`, () =>
-        this.doc.send(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: { pk: cluster, sk: ItemKey.intent },
-            UpdateExpression: 'SET outcome = :outcome',
-            ConditionExpression: '#id = :id',
-            ExpressionAttributeNames: { '#id': 'id' },
-            ExpressionAttributeValues: { ':id': id, ':outcome': outcome },
-          }),
-        ),
+        this.doc.update({
+          TableName: this.tableName,
+          Key: { pk: cluster, sk: ItemKey.intent },
+          UpdateExpression: 'SET outcome = :outcome',
+          ConditionExpression: '#id = :id',
+          ExpressionAttributeNames: { '#id': 'id' },
+          ExpressionAttributeValues: { ':id': id, ':outcome': outcome },
+        }),
       ),
     );
   }
@@ -427,48 +392,42 @@ export class DynamoDbStore implements CoordinationStore {
 
   updateOp(cluster: string, op: Op): Promise<void> {
     return this.run('updateOp', `the operation is no longer at version ${op.version - 1}`, async () => {
-      await this.doc.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: { pk: cluster, sk: ItemKey.op, ...op },
-          ConditionExpression: '#version = :expected AND #id = :id',
-          ExpressionAttributeNames: { '#version': 'version', '#id': 'id' },
-          ExpressionAttributeValues: { ':expected': op.version - 1, ':id': op.id },
-        }),
-      );
+      await this.doc.put({
+        TableName: this.tableName,
+        Item: { pk: cluster, sk: ItemKey.op, ...op },
+        ConditionExpression: '#version = :expected AND #id = :id',
+        ExpressionAttributeNames: { '#version': 'version', '#id': 'id' },
+        ExpressionAttributeValues: { ':expected': op.version - 1, ':id': op.id },
+      });
     });
   }
 
   endOp(cluster: string, op: Op): Promise<void> {
     return this.run('endOp', `the operation is no longer at version ${op.version}`, async () => {
-      await this.doc.send(
-        new DeleteCommand({
-          TableName: this.tableName,
-          Key: { pk: cluster, sk: ItemKey.op },
-          ConditionExpression: '#version = :expected AND #id = :id',
-          ExpressionAttributeNames: { '#version': 'version', '#id': 'id' },
-          ExpressionAttributeValues: { ':expected': op.version, ':id': op.id },
-        }),
-      );
+      await this.doc.delete({
+        TableName: this.tableName,
+        Key: { pk: cluster, sk: ItemKey.op },
+        ConditionExpression: '#version = :expected AND #id = :id',
+        ExpressionAttributeNames: { '#version': 'version', '#id': 'id' },
+        ExpressionAttributeValues: { ':expected': op.version, ':id': op.id },
+      });
     });
   }
 
   putObserver(cluster: string, observer: Observer): Promise<number> {
     const version = observer.version + 1;
     return this.run('putObserver', `the observer is no longer at version ${observer.version}`, async () => {
-      await this.doc.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: { pk: cluster, sk: ItemKey.observer, ...observer, version },
-          ConditionExpression: observer.version === 0 ? 'attribute_not_exists(pk)' : '#version = :expected',
-          ...(observer.version === 0
-            ? {}
-            : {
-                ExpressionAttributeNames: { '#version': 'version' },
-                ExpressionAttributeValues: { ':expected': observer.version },
-              }),
-        }),
-      );
+      await this.doc.put({
+        TableName: this.tableName,
+        Item: { pk: cluster, sk: ItemKey.observer, ...observer, version },
+        ConditionExpression: observer.version === 0 ? 'attribute_not_exists(pk)' : '#version = :expected',
+        ...(observer.version === 0
+          ? {}
+          : {
+              ExpressionAttributeNames: { '#version': 'version' },
+              ExpressionAttributeValues: { ':expected': observer.version },
+            }),
+      });
       return version;
     });
   }

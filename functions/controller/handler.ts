@@ -8,7 +8,7 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
-import { createDocumentClient } from '../../adapters/dynamodb/client.ts';
+import { createSdkDocuments } from '../../adapters/dynamodb/client.ts';
 import { DynamoDbStore } from '../../adapters/dynamodb/dynamodb-store.ts';
 import { Ec2InstanceFencer } from '../../adapters/ec2/ec2-instance-fencer.ts';
 import { LogNotifier } from '../../adapters/local/log-notifier.ts';
@@ -44,7 +44,7 @@ const settings = parseControllerSettings(
 );
 const aws = { region: settings.region, ...(settings.endpoint ? { endpoint: settings.endpoint } : {}) };
 const controller = new Controller({
-  store: new DynamoDbStore(createDocumentClient({ ...aws, requestTimeoutMs: 2000 }), settings.table),
+  store: new DynamoDbStore(createSdkDocuments({ ...aws, requestTimeoutMs: 2000 }), settings.table),
   bus: new SsmCommandBus(new SSMClient(aws), {
     ...(env.PGWARDEN_DOCUMENT_NAME ? { documentName: env.PGWARDEN_DOCUMENT_NAME } : {}),
     ...(env.PGWARDEN_COMMAND_LOG_GROUP ? { outputLogGroup: env.PGWARDEN_COMMAND_LOG_GROUP } : {}),

@@ -59,19 +59,24 @@ export const motoBackend: BackendFactory = {
   raceSkipReason:
     'moto serves requests on threads without locking items: two concurrent conditional writes can both succeed ' +
     '(seen here: 2 of 20 takeovers won). Races are verified on dynalite and DynamoDB; moto checks request shapes.',
-  async start() {
-    const port = await freePort();
-    const child = spawnGroup('moto_server', ['-H', '127.0.0.1', '-p', String(port)]);
-    const endpoint = `http://127.0.0.1:${port}`;
-    try {
-      await waitForHttp(`${endpoint}/moto-api/`, 30_000);
-    } catch (error) {
-      await child.stop();
-      throw new Error(`moto_server did not start: ${String(error)}\n${child.output()}`);
-    }
-    return { name: 'moto', endpoint, stop: () => child.stop() };
-  },
+  start: () => startMoto(),
 };
+
+/** moto_server on a free loopback port; `env` tunes it (e.g. INITIAL_NO_AUTH_ACTION_COUNT). */
+export async function startMoto(env: Record<string, string> = {}): Promise<DynamoBackend> {
+  const port = await freePort();
+  const child = spawnGroup('moto_server', ['-H', '127.0.0.1', '-p', String(port)], {
+    env: { ...process.env, ...env },
+  });
+  const endpoint = `http://127.0.0.1:${port}`;
+  try {
+    await waitForHttp(`${endpoint}/moto-api/`, 30_000);
+  } catch (error) {
+    await child.stop();
+    throw new Error(`moto_server did not start: ${String(error)}\n${child.output()}`);
+  }
+  return { name: 'moto', endpoint, stop: () => child.stop() };
+}
 
 const external = process.env.PGWARDEN_TEST_AWS_ENDPOINT;
 export const externalBackend: BackendFactory = {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DescribeDocumentCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDocumentClient } from '../../../adapters/dynamodb/client.ts';
+import { createDocumentClient, createSdkDocuments, sdkDocuments } from '../../../adapters/dynamodb/client.ts';
 import { DynamoDbStore } from '../../../adapters/dynamodb/dynamodb-store.ts';
 import { ensureTable } from '../../../adapters/dynamodb/ensure-table.ts';
 import { actionDocument } from '../../../core/actions/ssm-document.ts';
@@ -54,7 +54,7 @@ describe.skipIf(motoBackend.skipReason !== undefined)(
     it('reaches DynamoDB through AWS_ENDPOINT_URL alone, with local credentials', async () => {
       const doc = createDocumentClient({ requestTimeoutMs: 5000 });
       await ensureTable(doc, 'pgwarden-env');
-      const store = new DynamoDbStore(doc, 'pgwarden-env');
+      const store = new DynamoDbStore(sdkDocuments(doc), 'pgwarden-env');
       await store.registerCluster('demo', 'test', 1);
       expect(await store.listClusters()).toEqual(['demo']);
     });
@@ -87,7 +87,7 @@ describe.skipIf(motoBackend.skipReason !== undefined)(
         expect(
           (await ssm.send(new DescribeDocumentCommand({ Name: 'pgwarden-action' }))).Document?.Status,
         ).toBe('Active');
-        const store = new DynamoDbStore(createDocumentClient({ requestTimeoutMs: 5000 }), 'pgwarden-hook');
+        const store = new DynamoDbStore(createSdkDocuments({ requestTimeoutMs: 5000 }), 'pgwarden-hook');
         await store.registerCluster('demo', 'test', 1);
         expect(await store.listClusters()).toEqual(['demo']);
       },

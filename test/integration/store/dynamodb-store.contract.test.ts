@@ -1,14 +1,27 @@
 import { randomUUID } from 'node:crypto';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDocumentClient } from '../../../adapters/dynamodb/client.ts';
+import { createDocumentClient, createSdkDocuments } from '../../../adapters/dynamodb/client.ts';
+import type { DynamoClientOptions } from '../../../adapters/dynamodb/client-options.ts';
+import type { DocumentPort } from '../../../adapters/dynamodb/document-port.ts';
 import { DynamoDbStore } from '../../../adapters/dynamodb/dynamodb-store.ts';
 import { ensureTable } from '../../../adapters/dynamodb/ensure-table.ts';
+import { createJsonDocuments } from '../../../adapters/dynamodb/json-documents.ts';
 import { ConditionFailedError, StoreUnavailableError } from '../../../core/errors.ts';
 import { buildMember, buildOp } from '../../helpers/builders.ts';
 import { ALL_BACKENDS, type DynamoBackend } from '../../helpers/dynamo-backends.ts';
 
-describe.each(ALL_BACKENDS)('the DynamoDB store against $name', (factory) => {
+/** The store runs on two document clients: the SDK's (controller, CLI) and the agent's own. */
+const CLIENTS: { name: string; make: (options: DynamoClientOptions) => DocumentPort }[] = [
+  { name: 'the AWS SDK document client', make: createSdkDocuments },
+  { name: "the agent's JSON-protocol client", make: createJsonDocuments },
+];
+const COMBINATIONS = ALL_BACKENDS.flatMap((factory) =>
+  CLIENTS.map((client) => ({ factory, client, name: `${factory.name} through ${client.name}` })),
+);
+
+describe.each(COMBINATIONS)('the DynamoDB store against $name', ({ factory, client }) => {
   let backend: DynamoBackend;
   let store: DynamoDbStore;
   const table = `pgwarden-contract-${randomUUID().slice(0, 8)}`;
@@ -20,9 +33,8 @@ describe.each(ALL_BACKENDS)('the DynamoDB store against $name', (factory) => {
       return;
     }
     backend = await factory.start();
-    const doc = createDocumentClient({ endpoint: backend.endpoint, requestTimeoutMs: 5000 });
-    await ensureTable(doc, table);
-    store = new DynamoDbStore(doc, table);
+    await ensureTable(createDocumentClient({ endpoint: backend.endpoint, requestTimeoutMs: 5000 }), table);
+    store = new DynamoDbStore(client.make({ endpoint: backend.endpoint, requestTimeoutMs: 5000 }), table);
     console.info(`[contract] running against ${factory.name} at ${backend.endpoint}`);
   });
   afterAll(async () => {
@@ -251,16 +263,38 @@ describe.each(ALL_BACKENDS)('the DynamoDB store against $name', (factory) => {
   });
 });
 
-describe('the DynamoDB store when the endpoint does not answer', () => {
-  it('fails with a retryable StoreUnavailableError within its request timeout', async () => {
-    const doc = createDocumentClient({
-      endpoint: 'http://127.0.0.1:9',
-      requestTimeoutMs: 300,
-      maxAttempts: 1,
-    });
-    const store = new DynamoDbStore(doc, 'nowhere');
+describe.each(CLIENTS)('the DynamoDB store on $name when the endpoint does not answer', (client) => {
+  it('fails with a retryable StoreUnavailableError when nothing listens', async () => {
+    const store = new DynamoDbStore(
+      client.make({ endpoint: 'http://127.0.0.1:9', requestTimeoutMs: 300, maxAttempts: 1 }),
+      'nowhere',
+    );
     const error = await store.getLeader('c').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StoreUnavailableError);
     expect((error as StoreUnavailableError).code).toBe('STORE_UNAVAILABLE');
+  });
+
+  it('gives up on an endpoint that accepts and never answers within its request timeout', async () => {
+    const sockets = new Set<Socket>();
+    const server = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const store = new DynamoDbStore(
+        client.make({ endpoint: `http://127.0.0.1:${port}`, requestTimeoutMs: 300, maxAttempts: 2 }),
+        'hung',
+      );
+      const started = Date.now();
+      const error = await store.getLeader('c').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(StoreUnavailableError);
+      // Two attempts of 300 ms and a short back-off: far below the lease's local validity.
+      expect(Date.now() - started).toBeLessThan(2000);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
