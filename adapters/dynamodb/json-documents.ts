@@ -40,7 +40,7 @@ class Sha256 extends Hash {
 }
 
 /** Where credentials come from, in the SDK's order for the sources an agent host has. */
-function credentialSource(local: boolean): AwsCredentialIdentity | AwsCredentialIdentityProvider {
+export function credentialSource(local: boolean): AwsCredentialIdentity | AwsCredentialIdentityProvider {
   const env = process.env;
   if (env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY) {
     return {

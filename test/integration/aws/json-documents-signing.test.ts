@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDocumentClient } from '../../../adapters/dynamodb/client.ts';
 import { DynamoDbStore } from '../../../adapters/dynamodb/dynamodb-store.ts';
 import { ensureTable } from '../../../adapters/dynamodb/ensure-table.ts';
-import { createJsonDocuments } from '../../../adapters/dynamodb/json-documents.ts';
+import { createJsonDocuments, credentialSource } from '../../../adapters/dynamodb/json-documents.ts';
 import { StoreUnavailableError } from '../../../core/errors.ts';
 import { type DynamoBackend, motoBackend, startMoto } from '../../helpers/dynamo-backends.ts';
 
@@ -94,6 +94,37 @@ describe.skipIf(motoBackend.skipReason !== undefined)(
       );
       expect(error).toBeInstanceOf(StoreUnavailableError);
       expect(String((error as Error).cause)).toContain('SignatureDoesNotMatch');
+    });
+
+    it('takes the instance profile credentials from the metadata service (IMDSv2) on EC2', async () => {
+      const env = { ...process.env };
+      try {
+        for (const name of [
+          'AWS_ACCESS_KEY_ID',
+          'AWS_SECRET_ACCESS_KEY',
+          'AWS_SESSION_TOKEN',
+          'AWS_PROFILE',
+        ]) {
+          delete process.env[name];
+        }
+        // moto serves the metadata service (token, role, credentials) as an instance would.
+        process.env.AWS_EC2_METADATA_SERVICE_ENDPOINT = moto.endpoint;
+        const source = credentialSource(false);
+        expect(typeof source).toBe('function');
+        const credentials = await (source as () => Promise<object>)();
+        expect(credentials).toMatchObject({
+          accessKeyId: 'test-key',
+          secretAccessKey: 'test-secret-key',
+          sessionToken: 'test-session-token',
+        });
+        process.env.AWS_PROFILE = 'ops';
+        const refused = await (credentialSource(false) as () => Promise<unknown>)().catch(
+          (e: Error) => e.message,
+        );
+        expect(refused).toContain('AWS_PROFILE=ops is set');
+      } finally {
+        process.env = env;
+      }
     });
   },
 );
