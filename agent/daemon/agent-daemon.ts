@@ -67,6 +67,9 @@ export class AgentDaemon {
   private stopped = false;
   private slotsFor: { key: string; at: number } | undefined;
   private parsedConfig: { from: ClusterSnapshot | undefined; config: ClusterConfig } | undefined;
+  private renewal: Promise<'renewed' | 'lost' | 'error'> | undefined;
+  private lastRenewalStart = Number.NEGATIVE_INFINITY;
+  private keeperTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly rt: AgentRuntime,
@@ -122,6 +125,7 @@ export class AgentDaemon {
       if (file && wakeOn.has(String(file))) this.wake?.();
     });
     this.watcher.on('error', () => {});
+    this.scheduleRenewalKeeper();
     while (!this.stopped) {
       const started = this.monotonic();
       let retrySoon = false;
@@ -141,6 +145,7 @@ export class AgentDaemon {
 
   stop(): void {
     this.stopped = true;
+    clearTimeout(this.keeperTimer);
     this.watcher?.close();
     this.lease.clear();
     this.wake?.();
@@ -236,15 +241,58 @@ export class AgentDaemon {
     return false;
   }
 
-  private async keepPrimary(local: LocalState): Promise<boolean> {
+  /**
+   * One renewal at a time (DESIGN §3), at the position PostgreSQL last reported: the cycle's and
+   * the keeper's calls share the one in flight.
+   */
+  private renewLease(local: LocalState): Promise<'renewed' | 'lost' | 'error'> {
+    if (this.renewal) return this.renewal;
     const obs = this.observation;
-    const cfg = this.clusterConfig;
     const position = {
       lsn: obs.writeLsn ?? this.snapshot?.leader?.lsn ?? 0,
       timeline: obs.timeline ?? this.snapshot?.leader?.timeline ?? 1,
     };
+    this.lastRenewalStart = this.monotonic();
+    const renewal = this.lease.renew(local.term, this.clusterConfig, position).finally(() => {
+      this.renewal = undefined;
+    });
+    this.renewal = renewal;
+    return renewal;
+  }
+
+  /**
+   * Renewal every loop_wait even while a cycle is stuck on PostgreSQL (its queries may take their
+   * whole timeout, twice): the keeper renews when the cycle has not for a loop_wait. It reads the
+   * local state from its file and leaves the lease alone while an action holds the lock, as the
+   * cycle does.
+   */
+  private scheduleRenewalKeeper(): void {
+    if (this.stopped) return;
+    const every = Math.max(100, (this.clusterConfig.loop_wait * 1000) / 2);
+    this.keeperTimer = setTimeout(() => {
+      this.keepRenewing()
+        .catch((error) => this.rt.logger.warn('lease keeper failed', { error: (error as Error).message }))
+        .finally(() => this.scheduleRenewalKeeper());
+    }, every);
+  }
+
+  private async keepRenewing(): Promise<void> {
+    if (this.fencing || this.bootstrapping || this.local?.want !== 'primary') return;
+    if (this.monotonic() - this.lastRenewalStart < this.clusterConfig.loop_wait * 1000) return;
+    if (await actionLockHolder(this.rt.paths.actionLock)) return;
+    const local = await readLocalState(this.rt.paths.localState);
+    if (local?.want !== 'primary' || local.term !== this.local?.term) return;
+    const obs = this.observation;
+    if (obs.reachable && obs.inRecovery) return;
+    const result = await this.renewLease(local);
+    if (result === 'lost' && !this.fencing) await this.fence('the lease is held by someone else', local);
+  }
+
+  private async keepPrimary(local: LocalState): Promise<boolean> {
+    const obs = this.observation;
+    const cfg = this.clusterConfig;
     if (obs.reachable && obs.inRecovery) return false;
-    const result = await this.lease.renew(local.term, cfg, position);
+    const result = await this.renewLease(local);
     if (result === 'lost') {
       if (!this.fencing) await this.fence('the lease is held by someone else', local);
       return false;

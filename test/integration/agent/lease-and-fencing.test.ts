@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -148,5 +149,35 @@ describe('the primary agent and its lease (DESIGN §3)', () => {
     await new Promise((r) => setTimeout(r, LOOP * 2));
     expect(c.postmasterPid('node1')).toBeUndefined();
     expect((await c.api('node1', '/primary')).status).toBe(503);
+  });
+
+  it('keeps renewing every loop_wait while PostgreSQL hangs: a slow PostgreSQL never costs the lease', async () => {
+    // Validity 2.5 s; a hung PostgreSQL holds a cycle up to the observer's 2 s timeout (twice with
+    // the slot check). Renewals that waited on the cycle came ≥ 3 s apart and the agent fenced.
+    cluster = await primaryCluster({ ...FAST_PROFILE, safety_margin: 1.5, primary_start_timeout: 600 });
+    const c = cluster;
+    const pids = [c.postmasterPid('node1')!];
+    const children = spawnSync('ps', ['-o', 'pid=', '--ppid', String(pids[0])], { encoding: 'utf8' }).stdout;
+    pids.push(
+      ...children
+        .split('\n')
+        .map((l) => Number(l.trim()))
+        .filter(Boolean),
+    );
+    const rvns = new Set<string>();
+    for (const pid of pids) process.kill(pid, 'SIGSTOP');
+    try {
+      const until = Date.now() + 8000;
+      while (Date.now() < until) {
+        rvns.add((await c.store.getLeader('test'))!.rvn);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    } finally {
+      for (const pid of pids) process.kill(pid, 'SIGCONT');
+    }
+    expect(rvns.size).toBeGreaterThanOrEqual(4);
+    await c.waitForRole('node1', '/primary', 15_000);
+    expect(readFileSync(c.node('node1').logPath, 'utf8')).not.toContain('fencing myself');
+    expect((await c.store.getLeader('test'))!.term).toBe(1);
   });
 });
