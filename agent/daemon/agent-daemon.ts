@@ -8,39 +8,18 @@ import { runCallback } from '../callbacks.ts';
 import { LeaseKeeper, type LeaseLossReason } from '../lease/lease-keeper.ts';
 import { setStandbySignal } from '../postgres/pg-conf.ts';
 import type { PgObservation } from '../postgres/pg-observer.ts';
-import { syncReplicationSlots } from '../postgres/replication-slots.ts';
+import { SlotKeeper } from '../postgres/replication-slots.ts';
 import { startAsPrimary, startAsReplica } from '../postgres/start-as.ts';
 import { type AgentRuntime, clusterConfigOf } from '../runtime.ts';
 import { actionLockHolder } from '../state/action-lock.ts';
 import { type LocalState, readLocalState, writeLocalState } from '../state/local-state.ts';
 import { AGENT_VERSION } from '../version.ts';
+import type { AgentStatus, DaemonOptions } from './agent-status.ts';
 import { bootstrapMember, initializationPending, prepareDirectories } from './bootstrap.ts';
 import { buildMember, memberEndpoint, memberRole, memberState } from './build-member.ts';
 import { cyclePeriodMs } from './cycle-period.ts';
 
-/** What the health API reads: the daemon's last conclusions, never a live I/O call. */
-export interface AgentStatus {
-  readonly observation: PgObservation;
-  readonly local: LocalState | undefined;
-  readonly snapshot: ClusterSnapshot | undefined;
-  readonly clusterConfig: ClusterConfig;
-  readonly leaseValid: boolean;
-  readonly leaseRemainingMs: number;
-  readonly fencing: boolean;
-  readonly postmasterAlive: boolean;
-  readonly bootstrapping: boolean;
-  readonly starting: boolean;
-  readonly lastCycleAt: number | undefined;
-  readonly lastStoreSuccessAt: number | undefined;
-  readonly pgVersion: string | undefined;
-}
-
-export interface DaemonOptions {
-  readonly monotonic?: () => number;
-  readonly wallClock?: () => number;
-  /** Called after every completed cycle (systemd watchdog). */
-  readonly onCycle?: () => void;
-}
+export type { AgentStatus, DaemonOptions } from './agent-status.ts';
 
 /**
  * The agent's loop (DESIGN §5): observe PostgreSQL, read the cluster, keep the lease when
@@ -65,10 +44,8 @@ export class AgentDaemon {
   private wake: (() => void) | undefined;
   private watcher: FSWatcher | undefined;
   private stopped = false;
-  private slotsFor: { key: string; at: number } | undefined;
+  private readonly slots: SlotKeeper;
   private parsedConfig: { from: ClusterSnapshot | undefined; config: ClusterConfig } | undefined;
-  private renewal: Promise<'renewed' | 'lost' | 'error'> | undefined;
-  private lastRenewalStart = Number.NEGATIVE_INFINITY;
   private keeperTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -85,6 +62,7 @@ export class AgentDaemon {
       wallClock: this.wallClock,
       onLost: (reason, detail) => this.onLeaseLost(reason, detail),
     });
+    this.slots = new SlotKeeper(rt.observer, rt.config.name, rt.logger, this.monotonic);
   }
 
   /** Parsed once per snapshot: health requests and every step of a cycle read it. */
@@ -241,23 +219,13 @@ export class AgentDaemon {
     return false;
   }
 
-  /**
-   * One renewal at a time (DESIGN §3), at the position PostgreSQL last reported: the cycle's and
-   * the keeper's calls share the one in flight.
-   */
+  /** A renewal (DESIGN §3) at the position PostgreSQL last reported; one in flight at a time. */
   private renewLease(local: LocalState): Promise<'renewed' | 'lost' | 'error'> {
-    if (this.renewal) return this.renewal;
     const obs = this.observation;
-    const position = {
+    return this.lease.renew(local.term, this.clusterConfig, {
       lsn: obs.writeLsn ?? this.snapshot?.leader?.lsn ?? 0,
       timeline: obs.timeline ?? this.snapshot?.leader?.timeline ?? 1,
-    };
-    this.lastRenewalStart = this.monotonic();
-    const renewal = this.lease.renew(local.term, this.clusterConfig, position).finally(() => {
-      this.renewal = undefined;
     });
-    this.renewal = renewal;
-    return renewal;
   }
 
   /**
@@ -278,7 +246,7 @@ export class AgentDaemon {
 
   private async keepRenewing(): Promise<void> {
     if (this.fencing || this.bootstrapping || this.local?.want !== 'primary') return;
-    if (this.monotonic() - this.lastRenewalStart < this.clusterConfig.loop_wait * 1000) return;
+    if (this.lease.sinceRenewalBegan() < this.clusterConfig.loop_wait * 1000) return;
     if (await actionLockHolder(this.rt.paths.actionLock)) return;
     const local = await readLocalState(this.rt.paths.localState);
     if (local?.want !== 'primary' || local.term !== this.local?.term) return;
@@ -307,7 +275,9 @@ export class AgentDaemon {
     this.fencing = false;
     if (obs.reachable) {
       this.troubleSince = undefined;
-      await this.keepSlots();
+      if (cfg.postgresql.use_slots && this.snapshot) {
+        await this.slots.keep(this.snapshot.members.map((m) => m.name));
+      }
       return false;
     }
     // PostgreSQL is down or hung while we hold the lease: restart in place, for a bounded time.
@@ -353,22 +323,6 @@ export class AgentDaemon {
         this.starting = undefined;
         this.wake?.();
       });
-  }
-
-  /** Slots follow the member list: checked when it changes, and every 30 s in case of drift. */
-  private async keepSlots(): Promise<void> {
-    if (!this.clusterConfig.postgresql.use_slots || !this.snapshot) return;
-    const members = this.snapshot.members.map((m) => m.name);
-    const key = members.join(',');
-    const now = this.monotonic();
-    if (key === this.slotsFor?.key && now - this.slotsFor.at < 30_000) return;
-    try {
-      const changes = await syncReplicationSlots(this.rt.observer, this.rt.config.name, members);
-      this.slotsFor = { key, at: now };
-      if (changes.length > 0) this.rt.logger.info('replication slots changed', { changes });
-    } catch (error) {
-      this.rt.logger.warn('cannot maintain replication slots', { error: (error as Error).message });
-    }
   }
 
   private onLeaseLost(reason: LeaseLossReason, detail: string): void {

@@ -25,8 +25,15 @@ export class LeaseKeeper {
   private timer: NodeJS.Timeout | undefined;
   private heldTerm: number | undefined;
   private lastSuccessAt: number | undefined;
+  private inFlight: { term: number; result: Promise<'renewed' | 'lost' | 'error'> } | undefined;
+  private lastBegan = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly options: LeaseKeeperOptions) {}
+
+  /** Milliseconds since the last renewal began (Infinity before the first). */
+  sinceRenewalBegan(now = this.options.monotonic()): number {
+    return now - this.lastBegan;
+  }
 
   get term(): number | undefined {
     return this.heldTerm;
@@ -50,7 +57,22 @@ export class LeaseKeeper {
    * (onLost already called). `error`: the store failed; the deadline is unchanged and the timer
    * will fence if no later attempt succeeds.
    */
-  async renew(
+  renew(
+    term: number,
+    config: Pick<ClusterConfig, 'ttl' | 'safety_margin'>,
+    position: { lsn: number; timeline: number },
+  ): Promise<'renewed' | 'lost' | 'error'> {
+    // One at a time: a caller arriving meanwhile for the same term shares the renewal in flight.
+    if (this.inFlight?.term === term) return this.inFlight.result;
+    this.lastBegan = this.options.monotonic();
+    const result = this.attempt(term, config, position).finally(() => {
+      if (this.inFlight?.result === result) this.inFlight = undefined;
+    });
+    this.inFlight = { term, result };
+    return result;
+  }
+
+  private async attempt(
     term: number,
     config: Pick<ClusterConfig, 'ttl' | 'safety_margin'>,
     position: { lsn: number; timeline: number },

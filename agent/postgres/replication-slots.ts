@@ -1,3 +1,4 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
 import { slotName } from './pg-conf.ts';
 import type { PgObserver } from './pg-observer.ts';
 
@@ -28,4 +29,29 @@ export async function syncReplicationSlots(
     }
   }
   return changes;
+}
+
+/** Slots follow the member list: checked when it changes, and every 30 s in case of drift. */
+export class SlotKeeper {
+  private checked: { key: string; at: number } | undefined;
+
+  constructor(
+    private readonly observer: PgObserver,
+    private readonly self: string,
+    private readonly logger: Pick<Logger, 'info' | 'warn'>,
+    private readonly monotonic: () => number,
+  ) {}
+
+  async keep(members: readonly string[]): Promise<void> {
+    const key = members.join(',');
+    const now = this.monotonic();
+    if (key === this.checked?.key && now - this.checked.at < 30_000) return;
+    try {
+      const changes = await syncReplicationSlots(this.observer, this.self, members);
+      this.checked = { key, at: now };
+      if (changes.length > 0) this.logger.info('replication slots changed', { changes });
+    } catch (error) {
+      this.logger.warn('cannot maintain replication slots', { error: (error as Error).message });
+    }
+  }
 }

@@ -8,7 +8,8 @@ const position = { lsn: 1, timeline: 1 };
 
 function keeper(renew: () => Promise<unknown>, clock: { now: number }) {
   const lost: string[] = [];
-  const store = { renewLease: vi.fn(renew) } as unknown as CoordinationStore;
+  const renewLease = vi.fn(renew);
+  const store = { renewLease } as unknown as CoordinationStore;
   const k = new LeaseKeeper({
     store,
     cluster: 'c',
@@ -17,7 +18,7 @@ function keeper(renew: () => Promise<unknown>, clock: { now: number }) {
     wallClock: () => 0,
     onLost: (reason) => lost.push(reason),
   });
-  return { k, lost };
+  return { k, lost, renewLease };
 }
 
 describe('the lease keeper', () => {
@@ -86,5 +87,26 @@ describe('the lease keeper', () => {
     clock.now = 9000;
     await vi.advanceTimersByTimeAsync(9000);
     expect(lost).toEqual([]);
+  });
+
+  it('runs one renewal at a time: a second caller for the same term shares the one in flight', async () => {
+    const clock = { now: 0 };
+    let finish: () => void = () => {};
+    const { k, renewLease } = keeper(() => new Promise<void>((resolve) => (finish = resolve)), clock);
+    const first = k.renew(1, config, position);
+    clock.now = 300;
+    const second = k.renew(1, config, position);
+    expect(renewLease).toHaveBeenCalledTimes(1);
+    expect(k.sinceRenewalBegan()).toBe(300);
+    finish();
+    expect(await first).toBe('renewed');
+    expect(await second).toBe('renewed');
+    // Another term is another renewal (a promotion), and once settled the next one is new too.
+    const promoted = k.renew(2, config, position);
+    expect(renewLease).toHaveBeenCalledTimes(2);
+    finish();
+    expect(await promoted).toBe('renewed');
+    void k.renew(2, config, position);
+    expect(renewLease).toHaveBeenCalledTimes(3);
   });
 });

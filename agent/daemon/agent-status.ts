@@ -1,0 +1,28 @@
+import type { ClusterConfig } from '../../core/config/cluster-config.ts';
+import type { ClusterSnapshot } from '../../core/model/snapshot.ts';
+import type { PgObservation } from '../postgres/pg-observer.ts';
+import type { LocalState } from '../state/local-state.ts';
+
+/** What the health API reads: the daemon's last conclusions, never a live I/O call. */
+export interface AgentStatus {
+  readonly observation: PgObservation;
+  readonly local: LocalState | undefined;
+  readonly snapshot: ClusterSnapshot | undefined;
+  readonly clusterConfig: ClusterConfig;
+  readonly leaseValid: boolean;
+  readonly leaseRemainingMs: number;
+  readonly fencing: boolean;
+  readonly postmasterAlive: boolean;
+  readonly bootstrapping: boolean;
+  readonly starting: boolean;
+  readonly lastCycleAt: number | undefined;
+  readonly lastStoreSuccessAt: number | undefined;
+  readonly pgVersion: string | undefined;
+}
+
+export interface DaemonOptions {
+  readonly monotonic?: () => number;
+  readonly wallClock?: () => number;
+  /** Called after every completed cycle (systemd watchdog). */
+  readonly onCycle?: () => void;
+}
