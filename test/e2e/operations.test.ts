@@ -54,17 +54,25 @@ describe('operations end to end (CLI, endpoint, writer and invariant checker run
   });
 
   it('runs a scheduled switchover at its time, showing it pending meanwhile', async () => {
-    const at = new Date(Date.now() + 5000).toISOString();
+    const earlier = (await s.store.getSnapshot(s.cluster.scope)).history.length;
+    // Far enough ahead for two CLI runs on a loaded machine (each starts tsx and the SDK).
+    const at = new Date(Date.now() + 10_000).toISOString();
     const run = await cli('switchover', '--candidate', 'node2', '--scheduled', at, '--force');
     expect(run.code).toBe(0);
     expect((await cli('list')).stdout).toContain('Switchover scheduled at');
-    expect((await s.store.getLeader(s.cluster.scope))!.holder).toBe('node1');
     await s.cluster.waitFor(
       'the scheduled switchover',
       60_000,
       async () => (await s.store.getLeader(s.cluster.scope))!.holder === 'node2',
     );
-    expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(at));
+    // Not before its time: the history row is written when the switchover is carried out.
+    const row = await s.cluster.waitFor('the switchover in the history', 30_000, async () =>
+      (await s.store.getSnapshot(s.cluster.scope)).history
+        .slice(earlier)
+        .find((h) => h.kind === 'switchover' && h.new === 'node2'),
+    );
+    expect(row).toMatchObject({ old: 'node1', new: 'node2' });
+    expect(row!.at).toBeGreaterThanOrEqual(Date.parse(at));
     await switchedTo('node2');
   });
 

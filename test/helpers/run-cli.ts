@@ -14,6 +14,8 @@ export function runCli(
   args: readonly string[],
   env: Record<string, string> = {},
   input?: string,
+  /** SIGINT the command (as Ctrl-C would) once its output satisfies this: `--watch` runs. */
+  interruptWhen?: (stdout: string) => boolean,
 ): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
@@ -22,13 +24,17 @@ export function runCli(
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
+    let interrupted = false;
+    child.stdout.on('data', (d) => {
+      stdout += d;
+      if (!interrupted && interruptWhen?.(stdout)) {
+        interrupted = true;
+        child.kill('SIGINT');
+      }
+    });
     child.stderr.on('data', (d) => (stderr += d));
     child.once('error', reject);
-    const killAfter = Number(env.PGWARDEN_TEST_KILL_AFTER_MS ?? 0);
-    const timer = killAfter ? setTimeout(() => child.kill('SIGINT'), killAfter) : undefined;
     child.once('close', (code) => {
-      clearTimeout(timer);
       resolve({ code: code ?? 1, stdout, stderr });
     });
     child.stdin.end(input ?? '');
