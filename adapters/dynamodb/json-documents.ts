@@ -71,8 +71,7 @@ export function credentialSource(local: boolean): AwsCredentialIdentity | AwsCre
   ) as AwsCredentialIdentityProvider;
 }
 
-function endpointFor(region: string, endpoint: string | undefined): URL {
-  const configured = endpoint ?? process.env.AWS_ENDPOINT_URL_DYNAMODB ?? process.env.AWS_ENDPOINT_URL;
+function endpointFor(region: string, configured: string | undefined): URL {
   if (configured) return new URL(configured);
   return new URL(`https://dynamodb.${region}.amazonaws.com${region.startsWith('cn-') ? '.cn' : ''}`);
 }
@@ -86,8 +85,10 @@ function endpointFor(region: string, endpoint: string | undefined): URL {
  */
 export function createJsonDocuments(options: DynamoClientOptions = {}): DocumentPort {
   const region = options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
-  const explicit = options.endpoint ?? process.env.AWS_ENDPOINT_URL_DYNAMODB ?? process.env.AWS_ENDPOINT_URL;
-  const url = endpointFor(region, options.endpoint);
+  // An explicit endpoint is dynalite, moto or LocalStack, as for the SDK client (client.ts).
+  const configured =
+    options.endpoint ?? process.env.AWS_ENDPOINT_URL_DYNAMODB ?? process.env.AWS_ENDPOINT_URL;
+  const url = endpointFor(region, configured);
   const tls = url.protocol === 'https:';
   const agent = tls
     ? new HttpsAgent({ keepAlive: true, maxSockets: 4 })
@@ -95,7 +96,7 @@ export function createJsonDocuments(options: DynamoClientOptions = {}): Document
   const signer = new SignatureV4({
     service: 'dynamodb',
     region,
-    credentials: credentialSource(explicit !== undefined),
+    credentials: credentialSource(configured !== undefined),
     sha256: Sha256,
   });
   const timeoutMs = options.requestTimeoutMs ?? 1000;

@@ -7,7 +7,7 @@ import { type ClusterConfigInput, FAST_PROFILE } from '../../core/config/cluster
 import type { AgentAction } from '../../core/decide/steps.ts';
 import { AGENT_BUNDLE, type LocalNode, LocalTopology } from '../../local/local-topology.ts';
 import { loopbackClient } from '../../local/loopback-client.ts';
-import { waitFor } from '../../local/wait-for.ts';
+import { descendants, waitFor } from '../../local/wait-for.ts';
 
 /** The agent bundle, built by test/global-setup.ts (what hosts run). */
 export const AGENT_BIN = AGENT_BUNDLE;
@@ -50,6 +50,21 @@ export class AgentCluster extends LocalTopology {
 
   get base(): string {
     return this.dir;
+  }
+
+  /** A hung PostgreSQL: SIGSTOPs a node's postmaster and its children. Returns what resumes them. */
+  freezePostgres(name: string): () => void {
+    const postmaster = this.postmasterPid(name);
+    if (postmaster === undefined) throw new Error(`${name}: PostgreSQL is not running`);
+    const pids = [postmaster, ...descendants([postmaster])];
+    for (const pid of pids) process.kill(pid, 'SIGSTOP');
+    return () => {
+      for (const pid of pids) {
+        try {
+          process.kill(pid, 'SIGCONT');
+        } catch {}
+      }
+    };
   }
 
   async sql<T extends pg.QueryResultRow = Record<string, unknown>>(

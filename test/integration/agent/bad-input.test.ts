@@ -71,15 +71,7 @@ describe('the agent with bad input', () => {
   it('keeps answering health checks within its timeout while PostgreSQL hangs', async () => {
     c.startAgent('node1');
     await c.waitForRole('node1', '/primary');
-    const pids = [c.postmasterPid('node1')!];
-    const children = spawnSync('ps', ['-o', 'pid=', '--ppid', String(pids[0])], { encoding: 'utf8' }).stdout;
-    pids.push(
-      ...children
-        .split('\n')
-        .map((l) => Number(l.trim()))
-        .filter(Boolean),
-    );
-    for (const pid of pids) process.kill(pid, 'SIGSTOP');
+    const thaw = c.freezePostgres('node1');
     try {
       await c.waitFor(
         '/health = 503 while PostgreSQL hangs',
@@ -93,7 +85,7 @@ describe('the agent with bad input', () => {
         expect(res.status, path).toBe(path === '/liveness' || path === '/metrics' ? 200 : 503);
       }
     } finally {
-      for (const pid of pids) process.kill(pid, 'SIGCONT');
+      thaw();
     }
     await c.waitForRole('node1', '/primary');
   });

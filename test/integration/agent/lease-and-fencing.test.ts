@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -156,16 +155,8 @@ describe('the primary agent and its lease (DESIGN §3)', () => {
     // the slot check). Renewals that waited on the cycle came ≥ 3 s apart and the agent fenced.
     cluster = await primaryCluster({ ...FAST_PROFILE, safety_margin: 1.5, primary_start_timeout: 600 });
     const c = cluster;
-    const pids = [c.postmasterPid('node1')!];
-    const children = spawnSync('ps', ['-o', 'pid=', '--ppid', String(pids[0])], { encoding: 'utf8' }).stdout;
-    pids.push(
-      ...children
-        .split('\n')
-        .map((l) => Number(l.trim()))
-        .filter(Boolean),
-    );
     const rvns = new Set<string>();
-    for (const pid of pids) process.kill(pid, 'SIGSTOP');
+    const thaw = c.freezePostgres('node1');
     try {
       const until = Date.now() + 8000;
       while (Date.now() < until) {
@@ -173,7 +164,7 @@ describe('the primary agent and its lease (DESIGN §3)', () => {
         await new Promise((r) => setTimeout(r, 250));
       }
     } finally {
-      for (const pid of pids) process.kill(pid, 'SIGCONT');
+      thaw();
     }
     expect(rvns.size).toBeGreaterThanOrEqual(4);
     await c.waitForRole('node1', '/primary', 15_000);
