@@ -23,7 +23,7 @@ const MARSHALL = { removeUndefinedValues: true, convertClassInstanceToMap: false
 const VALUE_FIELDS = ['Item', 'Key', 'ExpressionAttributeValues', 'ExclusiveStartKey'] as const;
 
 /** A DynamoDB error as the SDK reports it: `name` is the exception type. */
-export class DynamoDbServiceError extends Error {
+class DynamoDbServiceError extends Error {
   constructor(
     override readonly name: string,
     message: string,

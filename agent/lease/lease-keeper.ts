@@ -65,19 +65,20 @@ export class LeaseKeeper {
     // One at a time: a caller arriving meanwhile for the same term shares the renewal in flight.
     if (this.inFlight?.term === term) return this.inFlight.result;
     this.lastBegan = this.options.monotonic();
-    const result = this.attempt(term, config, position).finally(() => {
+    const result = this.attempt(this.lastBegan, term, config, position).finally(() => {
       if (this.inFlight?.result === result) this.inFlight = undefined;
     });
     this.inFlight = { term, result };
     return result;
   }
 
+  /** `t0`: when the renewal began, where its local deadline counts from (DESIGN §3). */
   private async attempt(
+    t0: number,
     term: number,
     config: Pick<ClusterConfig, 'ttl' | 'safety_margin'>,
     position: { lsn: number; timeline: number },
   ): Promise<'renewed' | 'lost' | 'error'> {
-    const t0 = this.options.monotonic();
     try {
       await this.options.store.renewLease(this.options.cluster, {
         holder: this.options.member,
