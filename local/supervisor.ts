@@ -192,16 +192,19 @@ export class Supervisor {
         ok: false,
         message: `node: got ${name}, expected one of ${[...t.nodes.keys()].join(', ')}`,
       });
-    const message = this.operate(t, name, op as NodeOperation);
+    const message = await this.operate(t, name, op as NodeOperation);
     log(`${name}: ${message}`);
     this.save();
     reply(res, 200, { ok: true, message });
   }
 
-  private operate(t: LocalTopology, name: string, op: NodeOperation): string {
+  private async operate(t: LocalTopology, name: string, op: NodeOperation): Promise<string> {
     switch (op) {
       case 'kill': {
         const pids = t.killHost(name);
+        // SIGKILL is delivered at once but a process takes a moment to exit: answer once it has,
+        // so that "host crashed" is true when the command returns.
+        await waitFor('the killed processes to exit', 10_000, async () => !pids.some(processAlive), 20);
         return pids.length
           ? `host crashed: SIGKILL to pids ${pids.join(', ')}`
           : 'already down: nothing was running';
