@@ -27,7 +27,7 @@ async function run(profile: LocalProfileName, sync: boolean) {
   try {
     const ep = await t.startEndpoint();
     await t.startAll();
-    t.startController({ logLevel: 'WARN' });
+    t.startController({ logLevel: process.env.BENCH_CONTROLLER_LOG ?? 'WARN' });
     const ports = [...t.nodes.values()].map((n) => n.pgPort);
     const portOf = (name: string) => t.node(name).pgPort;
     const primary = async () =>
@@ -62,8 +62,10 @@ async function run(profile: LocalProfileName, sync: boolean) {
     await setup.query('CREATE TABLE acks (id int PRIMARY KEY)');
     await setup.end();
     await healthy('node1');
-    const viaEndpoint = new AckedWriter({ ports: [ep.writerPort], password: t.password }).start();
-    const direct = new AckedWriter({ ports, password: t.password, firstId: 10_000_000 }).start();
+    // A commit waiting for a synchronous standby is acknowledged when one confirms: let it wait.
+    const queryMs = 10_000;
+    const viaEndpoint = new AckedWriter({ ports: [ep.writerPort], password: t.password, queryMs }).start();
+    const direct = new AckedWriter({ ports, password: t.password, firstId: 10_000_000, queryMs }).start();
     const crash = { direct: [] as number[], endpoint: [] as number[] };
     const gaps = { direct: [] as number[], endpoint: [] as number[] };
     for (let i = 0; i < ROUNDS; i += 1) {

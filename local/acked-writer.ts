@@ -21,6 +21,12 @@ export interface AckedWriterOptions {
   readonly table?: string;
   /** Ids start here (several writers on one table). @default 1 */
   readonly firstId?: number;
+  /**
+   * How long one write may take before the writer gives up on it and reconnects. A commit that
+   * waits for a synchronous standby returns as soon as one confirms: a short limit would measure
+   * the writer's retry instead. @default 2000
+   */
+  readonly queryMs?: number;
 }
 
 /**
@@ -69,7 +75,7 @@ export class AckedWriter {
 
   private async connect(): Promise<pg.Client | undefined> {
     for (const port of this.options.ports) {
-      const client = loopbackClient(port, this.options.password, { queryMs: 2000 });
+      const client = loopbackClient(port, this.options.password, { queryMs: this.options.queryMs ?? 2000 });
       try {
         await client.connect();
         if (this.options.ports.length > 1) {

@@ -1,6 +1,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
 
-/** Polls `probe` every `everyMs` until it yields a value (not undefined/false); throws after `timeoutMs`. */
+const UNANSWERED = Symbol('unanswered');
+
+/**
+ * Polls `probe` every `everyMs` until it yields a value (not undefined/false); throws after
+ * `timeoutMs`, also when a probe hangs (it is then left to finish on its own).
+ */
 export async function waitFor<T>(
   what: string,
   timeoutMs: number,
@@ -10,12 +15,19 @@ export async function waitFor<T>(
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
+    let timer: NodeJS.Timeout | undefined;
     try {
-      const value = await probe();
-      if (value !== undefined && value !== false) return value;
-      last = undefined;
+      const cutoff = new Promise<typeof UNANSWERED>((resolve) => {
+        timer = setTimeout(() => resolve(UNANSWERED), Math.max(0, deadline - Date.now()) + everyMs);
+      });
+      const value = await Promise.race([probe(), cutoff]);
+      if (value === UNANSWERED) last = new Error('the last check did not answer');
+      else if (value !== undefined && value !== false) return value;
+      else last = undefined;
     } catch (error) {
       last = error;
+    } finally {
+      clearTimeout(timer);
     }
     if (Date.now() > deadline)
       throw new Error(

@@ -270,14 +270,20 @@ export class DynamoDbStore implements CoordinationStore {
 
   handOverLease(
     cluster: string,
-    handover: { from: string; to: string; term: number; ttl: number },
+    handover: { from: string; to: string; term: number; ttl: number; sync?: readonly string[] },
   ): Promise<Leader> {
     return this.updateLeader(
       'handOverLease',
       `${handover.from} no longer holds the lease at term ${handover.term}`,
       cluster,
       {
-        set: { holder: handover.to, rvn: randomUUID(), ttl: handover.ttl, sync: [], released: false },
+        set: {
+          holder: handover.to,
+          rvn: randomUUID(),
+          ttl: handover.ttl,
+          sync: [...(handover.sync ?? [])],
+          released: false,
+        },
         increment: true,
         condition: '#holder = :from AND #term = :term',
         values: { ':from': handover.from, ':term': handover.term },

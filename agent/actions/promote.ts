@@ -18,8 +18,8 @@ async function waitUntilPrimary(ctx: Parameters<ActionHandler>[0], timeoutMs: nu
 
 /**
  * Promotes this replica, only if the leader item names it at the given term (DESIGN §3).
- * In synchronous mode it first makes PostgreSQL wait for a standby no one is, so nothing is
- * acknowledged until the controller records and applies a real one.
+ * In synchronous mode PostgreSQL first waits for the standbys the lease records, or for one
+ * no one is, so nothing is acknowledged until a recorded standby has it.
  */
 export const promote: ActionHandler = async (ctx) => {
   const { rt, args, cluster } = ctx;
@@ -40,7 +40,12 @@ export const promote: ActionHandler = async (ctx) => {
   }
   if (!obs.reachable)
     throw new ActionRefusedError('promote', `PostgreSQL is not running (${obs.error ?? 'unreachable'})`);
-  const syncStandbys = cluster.synchronous_mode ? [PENDING_SYNC_STANDBY] : [];
+  // The standbys the lease records (a switchover's hand-over names them), else one no one is.
+  const syncStandbys = !cluster.synchronous_mode
+    ? []
+    : leader.sync.length > 0
+      ? [...leader.sync]
+      : [PENDING_SYNC_STANDBY];
   if (obs.inRecovery) {
     await writePgConfig(rt.config, cluster, rt.paths, rt.user, { syncStandbys });
     await rt.postgres.reload();

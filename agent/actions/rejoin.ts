@@ -10,7 +10,7 @@ import {
 import { writeLocalState } from '../state/local-state.ts';
 import { type ActionContext, type ActionHandler, upstreamOf } from './action-context.ts';
 
-/** Streaming, and on the upstream's timeline when that is known (a diverged replica never is). */
+/** Streaming, and on the upstream's timeline (or a later one) when known: a diverged replica never is. */
 async function waitForStreaming(
   ctx: ActionContext,
   timeoutMs: number,
@@ -19,7 +19,7 @@ async function waitForStreaming(
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const obs = await ctx.rt.observer.observe(Date.now());
-    const onTimeline = timeline === null || obs.timeline === timeline;
+    const onTimeline = timeline === null || (obs.timeline ?? 0) >= timeline;
     if (obs.reachable && obs.inRecovery && obs.receiverState === 'streaming' && onTimeline) return true;
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -61,14 +61,26 @@ export const rejoin: ActionHandler = async (ctx) => {
     await writeLocalState(rt.paths.localState, state);
     return { changed: false, message: `already streaming from ${upstream.name}` };
   }
-  // Same timeline: a reload re-points it (primary_conninfo reloads since PostgreSQL 13). After a
-  // promotion the upstream is on a newer timeline and this replica may have diverged: rewind.
-  if (obs.reachable && obs.inRecovery && local?.want === 'replica' && obs.timeline === upstreamTimeline) {
+  // A running replica is re-pointed with a reload (primary_conninfo reloads since PostgreSQL 13)
+  // and follows a promoted upstream's new timeline by itself, unless it has received WAL past the
+  // fork: PostgreSQL then refuses the timeline, and it is rewound instead.
+  const timeline = obs.timeline;
+  if (
+    obs.reachable &&
+    obs.inRecovery &&
+    local?.want === 'replica' &&
+    timeline !== undefined &&
+    upstreamTimeline !== null &&
+    timeline <= upstreamTimeline
+  ) {
     await writePgConfig(rt.config, cluster, rt.paths, rt.user, replicaSettings(rt, cluster, upstream));
     await rt.postgres.reload();
     await writeLocalState(rt.paths.localState, state);
-    if (await waitForStreaming(ctx, 10_000, upstreamTimeline))
-      return { changed: true, message: `re-pointed to ${upstream.name} with a reload` };
+    const crossing = timeline < upstreamTimeline;
+    if (await waitForStreaming(ctx, crossing ? 5_000 : 10_000, upstreamTimeline)) {
+      const follows = crossing ? ` (following it to timeline ${upstreamTimeline})` : '';
+      return { changed: true, message: `re-pointed to ${upstream.name} with a reload${follows}` };
+    }
     rt.logger.warn('replica does not stream after re-pointing; rewinding', { upstream: upstream.name });
   }
   await rt.postgres.stop(cluster.primary_stop_timeout * 1000);

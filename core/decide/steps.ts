@@ -49,6 +49,8 @@ export type Step =
       readonly from: string;
       readonly to: string;
       readonly term: number;
+      /** Standbys recorded at once for the new primary to wait for (synchronous_mode). */
+      readonly sync?: readonly string[];
       readonly onSuccess?: Op;
     }
   /** Record the synchronous standbys in the leader item, if `holder` still holds it at `term`. */

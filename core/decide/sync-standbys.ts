@@ -2,6 +2,7 @@ import type { ClusterConfig } from '../config/cluster-config.ts';
 import { compareNames } from '../format.ts';
 import type { Observations } from '../lease/observe.ts';
 import type { Leader, Member } from '../model/items.ts';
+import { receivedLsn } from './candidates.ts';
 
 /** `synchronous_standby_names` that blocks every commit (synchronous_mode_strict, no standby). */
 export const BLOCK_ALL_COMMITS = '*';
@@ -41,6 +42,64 @@ export function desiredSyncStandbys(
   const chosen = usable.slice(0, config.synchronous_node_count);
   if (chosen.length === 0 && config.synchronous_mode_strict) return [BLOCK_ALL_COMMITS];
   return chosen;
+}
+
+/**
+ * The standbys a switchover's new primary can wait for from its first commit: fresh running
+ * replicas of the old primary (no cascading, not `nosync`/`nofailover`) that have received its
+ * final LSN, so each already holds every acknowledged write (docs/safety.md). Recorded at
+ * hand-over, they spare the new primary a round of record-then-apply before it can commit.
+ */
+/** A direct standby of `from`, fresh and streaming, that may wait for `synchronous_mode` duty. */
+function syncCapable(m: Member, from: string, observations: Observations): boolean {
+  return (
+    m.name !== from &&
+    observations.members[m.name]?.fresh === true &&
+    m.role === 'replica' &&
+    m.state === 'running' &&
+    m.tags.replicatefrom === undefined &&
+    !m.tags.nosync &&
+    !m.tags.nofailover
+  );
+}
+
+/**
+ * Standbys of the old primary whose last heartbeat predates its final LSN: a heartbeat within
+ * `loop_wait` will likely show it, and the hand-over can then record them.
+ */
+export function standbysBehindFinalLsn(
+  members: readonly Member[],
+  handover: { from: string; to: string; finalLsn: number },
+  observations: Observations,
+): string[] {
+  return members
+    .filter(
+      (m) =>
+        m.name !== handover.to &&
+        syncCapable(m, handover.from, observations) &&
+        m.upstream === handover.from &&
+        (receivedLsn(m) ?? -1) < handover.finalLsn,
+    )
+    .map((m) => m.name);
+}
+
+export function handoverSyncStandbys(
+  members: readonly Member[],
+  handover: { from: string; to: string; finalLsn: number },
+  config: ClusterConfig,
+  observations: Observations,
+): string[] {
+  if (!config.synchronous_mode) return [];
+  return members
+    .filter(
+      (m) =>
+        m.name !== handover.to &&
+        syncCapable(m, handover.from, observations) &&
+        (receivedLsn(m) ?? -1) >= handover.finalLsn,
+    )
+    .sort((a, b) => (receivedLsn(b) ?? 0) - (receivedLsn(a) ?? 0) || compareNames(a.name, b.name))
+    .slice(0, config.synchronous_node_count)
+    .map((m) => m.name);
 }
 
 export function sameSet(a: readonly string[], b: readonly string[]): boolean {

@@ -73,10 +73,13 @@ export interface CoordinationStore {
     takeover: { to: string; term: number; rvn?: string; ttl: number },
   ): Promise<Leader>;
 
-  /** Switchover hand-over: holder = `to`, term + 1, IF holder = `from` AND term = `term`. */
+  /**
+   * Switchover hand-over: holder = `to`, term + 1, IF holder = `from` AND term = `term`. `sync`
+   * (default none) are the standbys the new primary will wait for: recorded before it promotes.
+   */
   handOverLease(
     cluster: string,
-    handover: { from: string; to: string; term: number; ttl: number },
+    handover: { from: string; to: string; term: number; ttl: number; sync?: readonly string[] },
   ): Promise<Leader>;
 
   /** Records the synchronous standbys IF holder and term match (new rvn). */

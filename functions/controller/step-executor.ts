@@ -119,6 +119,7 @@ export class StepExecutor {
           to: step.to,
           term: step.term,
           ttl: config.ttl,
+          ...(step.sync ? { sync: step.sync } : {}),
         });
         await this.leaseMoved(cluster, 'handed the lease over', step, logger);
         return true;

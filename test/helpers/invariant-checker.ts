@@ -47,7 +47,8 @@ export class WritableInvariant {
     } catch {
       return false;
     } finally {
-      await client.end().catch(() => {});
+      // end() waits for the server to close the socket: never longer than a probe interval.
+      await Promise.race([client.end().catch(() => {}), new Promise((r) => setTimeout(r, 1000).unref())]);
     }
   }
 }

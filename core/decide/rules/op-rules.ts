@@ -3,9 +3,15 @@ import { receivedLsn, selectCandidates } from '../candidates.ts';
 import type { OpState, Rule, RuleContext, RuleOutcome } from '../context.ts';
 import { advanceOp, endOpSteps, retriesExhausted, stepExpired } from '../op-builders.ts';
 import type { Step } from '../steps.ts';
+import { handoverSyncStandbys, standbysBehindFinalLsn } from '../sync-standbys.ts';
 import { rejoinSteps, stragglers } from './idle-rules.ts';
 
 const newTerm = (op: Op) => op.term + 1;
+
+/** A switchover's final LSN: the old primary's, as its clean stop reported it. */
+function finalLsnOf(op: Op): number | undefined {
+  return op.lsn ?? (op.last_result?.action === 'demote' ? op.last_result.lsn : undefined);
+}
 
 function leaderIsNew(ctx: RuleContext, op: Op): boolean {
   return ctx.leader?.holder === op.to && ctx.leader.term === newTerm(op);
@@ -134,11 +140,15 @@ function repointRule(kind: 'failover' | 'switchover', id: number): Rule {
         const message = `${op.kind} ended: the lease moved on from ${op.to} at term ${newTerm(op)}`;
         return { reason: message, steps: endOpSteps(op, ctx, { changed: true, message }) };
       }
-      const members = stragglers(ctx, op.to).concat(
-        ctx.snapshot.members.filter(
-          (m) => m.name === op.from && ctx.isFresh(m.name) && m.state === 'running' && m.role === 'primary',
-        ),
-      );
+      // The standbys the new primary waits for first: its commits resume once they stream.
+      const waitedFor = ctx.leader!.sync;
+      const members = stragglers(ctx, op.to)
+        .concat(
+          ctx.snapshot.members.filter(
+            (m) => m.name === op.from && ctx.isFresh(m.name) && m.state === 'running' && m.role === 'primary',
+          ),
+        )
+        .sort((a, b) => Number(waitedFor.includes(b.name)) - Number(waitedFor.includes(a.name)));
       const message = `${op.kind}: ${op.from} -> ${op.to} at term ${newTerm(op)} (${op.reason})`;
       return {
         reason: message,
@@ -310,25 +320,53 @@ export const switchoverRules: readonly Rule[] = [
         : undefined,
   },
   {
+    id: 425,
+    state: 'switchover:catchup',
+    when: 'synchronous_mode: a standby of the old primary has not reported its final LSN yet: wait up to loop_wait',
+    decide: (ctx) => {
+      const op = ctx.op!;
+      const finalLsn = finalLsnOf(op);
+      if (!ctx.config.synchronous_mode || finalLsn === undefined) return undefined;
+      if (ctx.now - op.step_started_at >= ctx.config.loop_wait * 1000) return undefined;
+      const handover = { from: op.from, to: op.to, finalLsn };
+      if (handoverSyncStandbys(ctx.snapshot.members, handover, ctx.config, ctx.observations).length > 0)
+        return undefined;
+      const behind = standbysBehindFinalLsn(ctx.snapshot.members, handover, ctx.observations);
+      if (behind.length === 0) return undefined;
+      return {
+        reason: `waiting for ${behind.join(', ')} to report the final LSN of ${op.from}, so that ${op.to} can wait for it from its first commit`,
+        steps: [],
+      };
+    },
+  },
+  {
     id: 430,
     state: 'switchover:catchup',
     when: 'the candidate received the final LSN: hand the lease over (term + 1)',
     next: ['switchover:promote'],
     decide: (ctx) => {
       const op = ctx.op!;
-      const finalLsn = op.lsn ?? (op.last_result?.action === 'demote' ? op.last_result.lsn : undefined);
+      const finalLsn = finalLsnOf(op);
       const cand = ctx.member(op.to);
       const received = cand ? receivedLsn(cand) : null;
       if (finalLsn === undefined || received === null || received < finalLsn || !ctx.isFresh(op.to))
         return undefined;
+      const sync = handoverSyncStandbys(
+        ctx.snapshot.members,
+        { from: op.from, to: op.to, finalLsn },
+        ctx.config,
+        ctx.observations,
+      );
+      const waits = sync.length > 0 ? `; ${op.to} will wait for ${sync.join(', ')}` : '';
       return {
-        reason: `${op.to} received the final LSN of ${op.from}; handing the lease over`,
+        reason: `${op.to} received the final LSN of ${op.from}; handing the lease over${waits}`,
         steps: [
           {
             kind: 'hand_over',
             from: op.from,
             to: op.to,
             term: op.term,
+            ...(sync.length > 0 ? { sync } : {}),
             onSuccess: advanceOp(op, 'promote', ctx.now, { lsn: finalLsn }),
           },
         ],

@@ -32,14 +32,24 @@ export const syncRules: readonly Rule[] = [
   {
     id: 200,
     state: 'idle',
-    when: 'synchronous_mode: a standby to add is not recorded yet: record it first',
+    when: 'synchronous_mode: a standby to add is not recorded yet: record it, then apply',
     decide: (ctx) => {
       const d = desired(ctx);
       if (!d || isSubset(d.recordable, ctx.leader!.sync)) return undefined;
       const standbys = [...new Set([...ctx.leader!.sync, ...d.recordable])].sort();
+      // The executor stops at the first failed step: PostgreSQL waits for it only once recorded.
       return {
-        reason: `recording ${d.recordable.filter((n) => !ctx.leader!.sync.includes(n)).join(', ')} as synchronous standby before PostgreSQL waits for it`,
-        steps: [{ kind: 'record_sync', holder: d.primary.name, term: ctx.leader!.term, standbys }],
+        reason: `recording ${d.recordable.filter((n) => !ctx.leader!.sync.includes(n)).join(', ')} as synchronous standby, then setting synchronous_standby_names on ${d.primary.name} to [${d.wanted.join(', ')}]`,
+        steps: [
+          { kind: 'record_sync', holder: d.primary.name, term: ctx.leader!.term, standbys },
+          {
+            kind: 'command',
+            action: 'set-sync',
+            member: d.primary.name,
+            term: ctx.leader!.term,
+            standbys: d.wanted,
+          },
+        ],
       };
     },
   },

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentCluster } from '../../helpers/agent-cluster.ts';
 import { type RunningController, startController } from '../../helpers/controller-harness.ts';
+import { runCli } from '../../helpers/run-cli.ts';
 
 /** synchronous_mode on real agents: Patroni's ordering, and a failover that loses no acknowledged write. */
 describe('the controller in synchronous mode', () => {
@@ -73,5 +74,47 @@ describe('the controller in synchronous mode', () => {
       );
     });
     await c.sql(leader.holder, 'INSERT INTO acked VALUES (1000)');
+  });
+
+  it('a switchover records at hand-over the standby the new primary waits for from its first commit', async () => {
+    const before = (await c.store.getLeader('test'))!;
+    const candidate = before.sync[0]!;
+    const third = [...c.nodes.keys()].find((n) => n !== before.holder && n !== candidate)!;
+    c.startAgent('node1'); // the host killed above comes back and rejoins as a replica
+    await c.waitFor(`${third} streams from ${before.holder}`, 60_000, async () => {
+      const m = (await c.store.getSnapshot('test')).members.find((x) => x.name === third);
+      return m?.upstream === before.holder && m.receiver_state === 'streaming';
+    });
+    // Watch the leader item closely: the first version at the new term must already name it.
+    const seen: string[][] = [];
+    let watching = true;
+    const watch = (async () => {
+      while (watching) {
+        const leader = await c.store.getLeader('test');
+        if (leader && leader.term > before.term) seen.push([...leader.sync]);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    })();
+    const env = {
+      PGWARDEN_DYNAMODB_ENDPOINT: c.dynamoEndpoint,
+      PGWARDEN_TABLE: c.table,
+      PGWARDEN_SCOPE: 'test',
+    };
+    const run = await runCli(['switchover', '--candidate', candidate, '--force'], env);
+    watching = false;
+    await watch;
+    expect(run.code).toBe(0);
+    expect(await c.store.getLeader('test')).toMatchObject({ holder: candidate, term: before.term + 1 });
+    expect(seen[0]).toEqual([third]);
+    const [row] = await c.sql<{ v: string }>(
+      candidate,
+      "SELECT current_setting('synchronous_standby_names') AS v",
+    );
+    const standby = /^FIRST 1 \("(.+)"\)$/.exec(row!.v)?.[1];
+    expect([third, before.holder]).toContain(standby);
+    await c.sql(candidate, 'INSERT INTO acked VALUES (2000)');
+    await c.waitFor(`row 2000 on ${standby}`, 10_000, async () => {
+      return (await c.sql(standby!, 'SELECT 1 FROM acked WHERE id = 2000')).length === 1;
+    });
   });
 });

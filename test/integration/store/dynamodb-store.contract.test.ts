@@ -119,7 +119,7 @@ describe.each(COMBINATIONS)('the DynamoDB store against $name', ({ factory, clie
     expect((await store.getLeader(c))?.holder).toBe('old');
   });
 
-  test('hands over only from the current holder and term, clearing sync', async () => {
+  test('hands over only from the current holder and term, recording the given sync standbys', async () => {
     const c = cluster();
     await store.createLeader(c, { holder: 'a', ttl: 10, lsn: 0, timeline: 1 });
     await store.recordSync(c, { holder: 'a', term: 1, standbys: ['b'] });
@@ -128,6 +128,9 @@ describe.each(COMBINATIONS)('the DynamoDB store against $name', ({ factory, clie
     );
     const handed = await store.handOverLease(c, { from: 'a', to: 'b', term: 1, ttl: 10 });
     expect(handed).toMatchObject({ holder: 'b', term: 2, sync: [] });
+    const again = await store.handOverLease(c, { from: 'b', to: 'a', term: 2, ttl: 10, sync: ['d', 'c'] });
+    expect(again).toMatchObject({ holder: 'a', term: 3, sync: ['d', 'c'] });
+    expect((await store.getLeader(c))?.sync).toEqual(['d', 'c']);
   });
 
   test('releases the lease so that renewals stop and takeover needs no wait', async () => {

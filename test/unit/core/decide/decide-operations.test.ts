@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decide } from '../../../../core/decide/decide.ts';
 import type { Step } from '../../../../core/decide/steps.ts';
+import type { Member } from '../../../../core/model/items.ts';
 import {
   buildLeader,
   buildMember,
@@ -252,6 +253,30 @@ describe('decide() during a switchover', () => {
     });
   });
 
+  it('in synchronous mode records at hand-over the standbys that hold the final LSN (rule 430)', () => {
+    const config = { synchronous_mode: true };
+    const handOver = (members: Member[]) => run(scenario({ config, members, op })).steps[0];
+    expect(handOver(stopped)).toMatchObject({ kind: 'hand_over', to: 'n2', sync: ['n3'] });
+    // A standby whose heartbeat predates the final LSN is waited for, up to loop_wait (rule 425).
+    const behind = [stopped[0]!, stopped[1]!, buildMember('n3', { receive_lsn: 9 * MB, replay_lsn: 9 * MB })];
+    const waiting = run(scenario({ config, members: behind, op }));
+    expect(waiting).toMatchObject({ rule: 425, steps: [] });
+    expect(waiting.reason).toContain('waiting for n3 to report the final LSN of n1');
+    const late = { ...op, step_started_at: T0 + 30_000 };
+    const given = run(scenario({ config, members: behind, op: late }));
+    expect(given.rule).toBe(430);
+    expect(given.steps[0]).not.toHaveProperty('sync');
+    const nosync = buildMember('n3', { tags: { ...stopped[2]!.tags, nosync: true } });
+    expect(handOver([stopped[0]!, stopped[1]!, nosync])).not.toHaveProperty('sync');
+    const cascading = buildMember('n3', { tags: { ...stopped[2]!.tags, replicatefrom: 'n2' } });
+    expect(handOver([stopped[0]!, stopped[1]!, cascading])).not.toHaveProperty('sync');
+    const four = [...stopped, buildMember('n4')];
+    expect(handOver(four)).toMatchObject({ sync: ['n3'] });
+    const two = { ...config, synchronous_node_count: 2 };
+    expect(run(scenario({ config: two, members: four, op })).steps[0]).toMatchObject({ sync: ['n3', 'n4'] });
+    expect(run(scenario({ members: stopped, op })).steps[0]).not.toHaveProperty('sync');
+  });
+
   it('waits while the candidate is behind the final LSN (rule 450)', () => {
     const members = [stopped[0]!, buildMember('n2', { receive_lsn: 5 * MB, replay_lsn: 5 * MB })];
     expect(run(scenario({ members, op: { ...op, step_started_at: T0 + 59_000 } })).rule).toBe(450);
@@ -282,5 +307,19 @@ describe('decide() during a switchover', () => {
     expect(decision.steps.filter((s) => s.kind === 'command')).toEqual([
       { kind: 'command', action: 'rejoin', member: 'n1', term: 4, leader: 'n2' },
     ]);
+  });
+
+  it('re-points first the standbys the new primary waits for (rule 480, synchronous_mode)', () => {
+    const end = buildOp({ kind: 'switchover', step: 'repoint', version: 5 });
+    const members = [
+      buildMember('n1', { state: 'stopped', role: 'replica', upstream: null }),
+      buildPrimary('n2', { timeline: 2 }),
+      buildMember('n3', { upstream: 'n1' }),
+    ];
+    const leader = buildLeader({ holder: 'n2', term: 4, sync: ['n3'] });
+    const decision = run(scenario({ config: { synchronous_mode: true }, members, leader, op: end }));
+    expect(decision.rule).toBe(480);
+    const rejoins = decision.steps.filter((s) => s.kind === 'command').map((s) => s.member);
+    expect(rejoins).toEqual(['n3', 'n1']);
   });
 });

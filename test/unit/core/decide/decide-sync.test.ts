@@ -40,13 +40,16 @@ function syncCluster(opts: {
 }
 
 describe('decide() in synchronous mode', () => {
-  it('records a new synchronous standby before PostgreSQL waits for it (rule 200)', () => {
+  it('records a new synchronous standby, then makes PostgreSQL wait for it (rule 200)', () => {
     const decision = run(syncCluster({ recorded: [], actual: [] }));
     expect(decision.rule).toBe(200);
-    expect(decision.steps).toEqual([{ kind: 'record_sync', holder: 'n1', term: 3, standbys: ['n2'] }]);
+    expect(decision.steps).toEqual([
+      { kind: 'record_sync', holder: 'n1', term: 3, standbys: ['n2'] },
+      { kind: 'command', action: 'set-sync', member: 'n1', term: 3, standbys: ['n2'] },
+    ]);
   });
 
-  it('then applies it to PostgreSQL (rule 210)', () => {
+  it('applies a recorded standby PostgreSQL does not wait for yet (rule 210)', () => {
     const decision = run(syncCluster({ recorded: ['n2'], actual: [] }));
     expect(decision.rule).toBe(210);
     expect(decision.steps).toEqual([
@@ -58,7 +61,10 @@ describe('decide() in synchronous mode', () => {
     const rows = [row('n3')];
     const first = run(syncCluster({ recorded: ['n2'], actual: ['n2'], rows }));
     expect(first.rule).toBe(200);
-    expect(first.steps).toEqual([{ kind: 'record_sync', holder: 'n1', term: 3, standbys: ['n2', 'n3'] }]);
+    expect(first.steps).toEqual([
+      { kind: 'record_sync', holder: 'n1', term: 3, standbys: ['n2', 'n3'] },
+      { kind: 'command', action: 'set-sync', member: 'n1', term: 3, standbys: ['n3'] },
+    ]);
     const second = run(syncCluster({ recorded: ['n2', 'n3'], actual: ['n2'], rows }));
     expect(second.steps).toEqual([
       { kind: 'command', action: 'set-sync', member: 'n1', term: 3, standbys: ['n3'] },
