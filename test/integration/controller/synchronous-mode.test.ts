@@ -40,7 +40,11 @@ describe('the controller in synchronous mode', () => {
       );
       return rows[0]?.sync_state === 'sync';
     });
-    expect((await c.api(standby!, '/synchronous')).status).toBe(200);
+    // The agent answers from the snapshot it read last: within a loop_wait it sees the record.
+    await c.waitFor(`${standby} answers /synchronous`, 10_000, async () => {
+      return (await c.api(standby!, '/synchronous')).status === 200;
+    });
+    expect((await c.api(standby!, '/asynchronous')).status).toBe(503);
   });
 
   it('fails over only to the synchronous standby and keeps every acknowledged write', async () => {
