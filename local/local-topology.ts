@@ -393,21 +393,24 @@ export class LocalTopology implements LocalHostDirectory {
   }
 
   /**
-   * Starts every agent, the first one first, and waits until it is primary and the others are
-   * streaming replicas. `progress` hears each step.
+   * Starts every agent, the first one first, and waits (`timeoutMs` in all, less than a test's
+   * limit so that a slow node is named) until it is primary and the others are streaming
+   * replicas. `progress` hears each step.
    */
-  async startAll(timeoutMs = 120_000, progress: (line: string) => void = () => {}): Promise<void> {
+  async startAll(timeoutMs = 90_000, progress: (line: string) => void = () => {}): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const left = () => Math.max(1, deadline - Date.now());
     const [first, ...others] = [...this.nodes.keys()];
     progress(`${first}: starting its agent; it initializes the cluster (initdb) and takes the lease`);
     this.startAgent(first!);
-    await this.waitForRole(first!, '/primary', timeoutMs);
+    await this.waitForRole(first!, '/primary', left());
     progress(`${first}: primary`);
     for (const name of others) {
       progress(`${name}: starting its agent; it clones the primary (pg_basebackup)`);
       this.startAgent(name);
     }
     for (const name of others) {
-      await this.waitForRole(name, '/replica', timeoutMs);
+      await this.waitForRole(name, '/replica', left());
       progress(`${name}: streaming replica`);
     }
   }

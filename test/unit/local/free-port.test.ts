@@ -1,0 +1,17 @@
+import { createServer } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { ephemeralPortFloor, freePort } from '../../../local/free-port.ts';
+
+describe('freePort', () => {
+  it('gives a bindable loopback port below the range the kernel uses for outgoing connections', async () => {
+    const floor = ephemeralPortFloor();
+    const ports = await Promise.all(Array.from({ length: 20 }, () => freePort()));
+    for (const port of ports) expect(port).toBeLessThan(floor);
+    const server = createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(ports[0], '127.0.0.1', () => resolve());
+    });
+    await new Promise((r) => server.close(r));
+  });
+});
