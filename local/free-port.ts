@@ -13,6 +13,8 @@ export function ephemeralPortFloor(): number {
 }
 
 const FLOOR = 20000;
+/** Ports this process handed out: two calls in a row must not return the same one. */
+const given = new Set<number>();
 
 function bindable(port: number, host: string): Promise<boolean> {
   return new Promise((resolve) => {
@@ -23,15 +25,18 @@ function bindable(port: number, host: string): Promise<boolean> {
 }
 
 /**
- * A loopback port that was free a moment ago, chosen below the kernel's ephemeral range: a port
- * from bind(0) is one the kernel may give next to an outgoing connection as its source port, and
- * PostgreSQL or HAProxy then cannot bind it for as long as that connection lives.
+ * A loopback port that was free a moment ago and that this process has not handed out before,
+ * chosen at random below the kernel's ephemeral range. bind(0) is no good: the kernel may give
+ * the same port to the next bind(0) (a node's PostgreSQL and REST API were once given one port)
+ * or to an outgoing connection as its source port.
  */
 export async function freePort(host = '127.0.0.1'): Promise<number> {
   const ceiling = ephemeralPortFloor();
   if (ceiling - FLOOR >= 1000) {
-    for (let attempt = 0; attempt < 50; attempt += 1) {
+    for (let attempt = 0; attempt < 100; attempt += 1) {
       const port = randomInt(FLOOR, ceiling);
+      if (given.has(port)) continue;
+      given.add(port); // before the check: concurrent calls must not pick it too
       if (await bindable(port, host)) return port;
     }
   }

@@ -3,10 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { ephemeralPortFloor, freePort } from '../../../local/free-port.ts';
 
 describe('freePort', () => {
-  it('gives a bindable loopback port below the range the kernel uses for outgoing connections', async () => {
+  it('gives distinct bindable loopback ports below the range the kernel uses for outgoing connections', async () => {
     const floor = ephemeralPortFloor();
     const ports = await Promise.all(Array.from({ length: 20 }, () => freePort()));
     for (const port of ports) expect(port).toBeLessThan(floor);
+    expect(new Set(ports).size).toBe(ports.length);
     const server = createServer();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
