@@ -5,7 +5,8 @@
 // the writable one), then BENCH_ROUNDS (default 5) host-crash failovers and as many switchovers.
 import { chmodSync, mkdtempSync } from 'node:fs';
 import { type Ack, AckedWriter } from '../local/acked-writer.ts';
-import { type LocalProfileName, LocalTopology } from '../local/local-topology.ts';
+import type { LocalProfileName } from '../local/local-profiles.ts';
+import { LocalTopology } from '../local/local-topology.ts';
 import { waitFor } from '../local/wait-for.ts';
 import { buildAgentBundle } from '../scripts/build-agent.ts';
 import { runCli } from '../test/helpers/run-cli.ts';

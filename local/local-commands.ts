@@ -16,7 +16,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { CliContext } from '../cli/cli-context.ts';
 import { CliError, EXIT } from '../cli/exit-codes.ts';
 import type { CliExtensions } from '../cli/main.ts';
-import { checkReachable } from './local-topology.ts';
+import { checkReachable } from './check-reachable.ts';
 import {
   defaultLocalDir,
   type LocalSettings,

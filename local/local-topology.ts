@@ -1,12 +1,11 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { stringify } from 'yaml';
 import { createDocumentClient, sdkDocuments } from '../adapters/dynamodb/client.ts';
 import { DynamoDbStore } from '../adapters/dynamodb/dynamodb-store.ts';
-import { startEmbeddedDynamoDb } from '../adapters/dynamodb/embedded-dynamodb.ts';
 import { ensureTable } from '../adapters/dynamodb/ensure-table.ts';
 import { type EndpointPorts, HaproxyEndpoint } from '../adapters/local/haproxy-endpoint.ts';
 import { LocalCommandBus } from '../adapters/local/local-command-bus.ts';
@@ -15,40 +14,19 @@ import type { LocalHost, LocalHostDirectory } from '../adapters/local/local-host
 import { LogNotifier } from '../adapters/local/log-notifier.ts';
 import { SwitchableProxy } from '../adapters/local/switchable-proxy.ts';
 import { AGENT_ENV, AGENT_NODE_FLAGS } from '../agent/node-flags.ts';
-import { resolvePgUser } from '../agent/os-user.ts';
 import type { AgentConfigInput } from '../core/config/agent-config.ts';
-import { type ClusterConfigInput, FAST_PROFILE } from '../core/config/cluster-config.ts';
-import {
-  DEFAULT_HEALTH_CHECK,
-  FAST_HEALTH_CHECK,
-  type HealthCheckProfile,
-} from '../core/endpoints/health-check-profile.ts';
+import type { ClusterConfigInput } from '../core/config/cluster-config.ts';
 import type { CoordinationStore } from '../core/store/coordination-store.ts';
 import { Controller } from '../functions/controller/controller.ts';
 import { runControllerLoop } from '../functions/controller/run-loop.ts';
+import { checkReachable } from './check-reachable.ts';
+import { type DynamoBackend, dynamoBackend } from './dynamo-backend.ts';
 import { freePort } from './free-port.ts';
+import { LOCAL_PROFILES, type LocalProfile, type LocalProfileName } from './local-profiles.ts';
 import { descendants, processAlive, waitFor } from './wait-for.ts';
 
 /** The agent bundle (`npm run build:agent`): what EC2 hosts run, and what local hosts run. */
 export const AGENT_BUNDLE = new URL('../dist/pgwarden-agent.mjs', import.meta.url).pathname;
-
-export type LocalProfileName = 'default' | 'fast';
-
-/** Timing of a local topology: the cluster config, the endpoint's health checks, the controller tick. */
-export interface LocalProfile {
-  readonly dcs: ClusterConfigInput;
-  readonly healthCheck: HealthCheckProfile;
-  readonly tickMs: number;
-}
-
-/**
- * `default` is what `cdk deploy` sets up (ttl 10 s, loop_wait 2 s, NLB checks every 5 s, tick 1 s);
- * `fast` is for demos and tests (ttl 4 s, loop_wait 1 s, checks every second, tick 0.5 s).
- */
-export const LOCAL_PROFILES: Readonly<Record<LocalProfileName, LocalProfile>> = {
-  default: { dcs: {}, healthCheck: DEFAULT_HEALTH_CHECK, tickMs: 1000 },
-  fast: { dcs: FAST_PROFILE, healthCheck: FAST_HEALTH_CHECK, tickMs: 500 },
-};
 
 type AgentTags = NonNullable<AgentConfigInput['tags']>;
 
@@ -102,61 +80,6 @@ export interface RunningController {
   readonly controller: Controller;
   readonly notifier: LogNotifier;
   stop(): Promise<void>;
-}
-
-/** The DynamoDB a topology uses: dynalite in this process, or an endpoint it was given. */
-interface DynamoBackend {
-  readonly endpoint: string;
-  readonly host: string;
-  readonly port: number;
-  readonly embedded: boolean;
-  stop(): Promise<void>;
-}
-
-async function dynamoBackend(awsEndpoint: string | undefined): Promise<DynamoBackend> {
-  if (!awsEndpoint) {
-    const db = await startEmbeddedDynamoDb();
-    return { endpoint: db.endpoint, host: '127.0.0.1', port: db.port, embedded: true, stop: () => db.stop() };
-  }
-  let url: URL;
-  try {
-    url = new URL(awsEndpoint);
-  } catch {
-    throw new Error(`--aws-endpoint: got ${JSON.stringify(awsEndpoint)}, expected an http(s) URL`);
-  }
-  if (url.protocol !== 'http:')
-    throw new Error(`--aws-endpoint: got ${awsEndpoint}, expected an http:// URL (LocalStack, moto)`);
-  const host = url.hostname === 'localhost' ? '127.0.0.1' : url.hostname;
-  return { endpoint: awsEndpoint, host, port: Number(url.port || 80), embedded: false, stop: async () => {} };
-}
-
-/**
- * Started as root, PostgreSQL runs as `postgres`, which must reach the data directories: every
- * parent of `dir` must be searchable by it. Says which one is not, instead of failing in initdb.
- */
-export function checkReachable(dir: string, runAs = 'postgres'): void {
-  const user = resolvePgUser(runAs);
-  if (!user) return;
-  const probe = spawnSync(process.execPath, ['-e', 'require("fs").accessSync(process.argv[1], 1)', dir], {
-    uid: user.uid,
-    gid: user.gid,
-    stdio: 'ignore',
-  });
-  if (probe.status !== 0) {
-    let blocked = dir;
-    for (let d = dir; d !== '/'; d = dirname(d)) {
-      const p = spawnSync(process.execPath, ['-e', 'require("fs").accessSync(process.argv[1], 1)', d], {
-        uid: user.uid,
-        gid: user.gid,
-        stdio: 'ignore',
-      });
-      if (p.status !== 0) blocked = d;
-    }
-    throw new Error(
-      `--dir ${dir}: PostgreSQL runs as "${runAs}" (the agent runs as root) and cannot enter ${blocked}; ` +
-        'choose a directory it can reach, e.g. --dir /tmp/pgwarden-local, or chmod o+x the parents',
-    );
-  }
 }
 
 /**
