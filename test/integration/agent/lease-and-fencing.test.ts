@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FAST_PROFILE } from '../../../core/config/cluster-config.ts';
@@ -170,5 +170,25 @@ describe('the primary agent and its lease (DESIGN §3)', () => {
     await c.waitForRole('node1', '/primary', 15_000);
     expect(readFileSync(c.node('node1').logPath, 'utf8')).not.toContain('fencing myself');
     expect((await c.store.getLeader('test'))!.term).toBe(1);
+  });
+
+  it('leaves the lease alone while an action holds the host, and renews again once it is done', async () => {
+    // Validity 8 s: the lock is held well inside it, so nothing but the renewals can change.
+    cluster = await primaryCluster({ ttl: 10, loop_wait: 1, retry_timeout: 2, safety_margin: 2 });
+    const c = cluster;
+    const lock = join(c.node('node1').stateDir, 'action.lock');
+    const rvn = async () => (await c.store.getLeader('test'))!.rvn;
+    writeFileSync(lock, `${process.pid} test-action`); // a live process holds it, as an action would
+    let held: string;
+    try {
+      await new Promise((r) => setTimeout(r, 1000)); // a renewal already under way ends
+      held = await rvn();
+      await new Promise((r) => setTimeout(r, 3000)); // three loop_waits: cycle and keeper both skip
+      expect(await rvn()).toBe(held);
+    } finally {
+      rmSync(lock, { force: true });
+    }
+    await c.waitFor('a renewal after the action', 5000, async () => (await rvn()) !== held);
+    expect((await c.api('node1', '/primary')).status).toBe(200);
   });
 });
