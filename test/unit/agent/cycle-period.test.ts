@@ -3,7 +3,7 @@ import { CATCHUP_PERIOD_MS, cyclePeriodMs, RETRY_PERIOD_MS } from '../../../agen
 import type { Intent } from '../../../core/model/items.ts';
 import { buildOp, scenario, T0 } from '../../helpers/builders.ts';
 
-const config = { loop_wait: 2 };
+const config = { loop_wait: 2, synchronous_mode: false };
 const intent = (overrides: Partial<Intent> = {}): Intent => ({
   id: 'i1',
   kind: 'switchover',
@@ -12,8 +12,12 @@ const intent = (overrides: Partial<Intent> = {}): Intent => ({
   requested_at: T0,
   ...overrides,
 });
-const period = (snapshot: ReturnType<typeof scenario>['snapshot'], me: string, retrySoon = false) =>
-  cyclePeriodMs(snapshot, me, config, { retrySoon, now: T0 });
+const period = (
+  snapshot: ReturnType<typeof scenario>['snapshot'],
+  me: string,
+  retrySoon = false,
+  synchronous_mode = false,
+) => cyclePeriodMs(snapshot, me, { ...config, synchronous_mode }, { retrySoon, now: T0 });
 
 describe('how often an agent runs its cycle', () => {
   it('every loop_wait when nothing waits for it, sooner after a failed cycle', () => {
@@ -42,5 +46,16 @@ describe('how often an agent runs its cycle', () => {
     expect(period(scenario({ op: op('promote') }).snapshot, 'n2')).toBe(2000);
     expect(period(scenario({ op: op('catchup') }).snapshot, 'n3')).toBe(2000);
     expect(period(scenario({ op: buildOp({ step: 'takeover' }) }).snapshot, 'n2')).toBe(2000);
+  });
+
+  it('in synchronous mode, every standby but the old primary: the hand-over records those at the final LSN', () => {
+    const op = (step: 'catchup' | 'promote') => buildOp({ kind: 'switchover', from: 'n1', to: 'n2', step });
+    expect(period(scenario({ op: op('catchup') }).snapshot, 'n3', false, true)).toBe(CATCHUP_PERIOD_MS);
+    expect(period(scenario({ op: op('catchup') }).snapshot, 'n1', false, true)).toBe(2000);
+    expect(period(scenario({ op: op('promote') }).snapshot, 'n3', false, true)).toBe(2000);
+    expect(period(scenario({ intent: intent({ to: 'n2' }) }).snapshot, 'n3', false, true)).toBe(
+      CATCHUP_PERIOD_MS,
+    );
+    expect(period(scenario({ intent: intent({ to: 'n2' }) }).snapshot, 'n1', false, true)).toBe(2000);
   });
 });
