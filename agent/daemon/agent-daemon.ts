@@ -116,7 +116,6 @@ export class AgentDaemon {
       const period = cyclePeriodMs(this.snapshot, this.rt.config.name, this.clusterConfig, {
         retrySoon,
         now: Date.now(),
-        ...(this.local ? { local: this.local } : {}),
       });
       await this.sleep(Math.max(50, period - (this.monotonic() - started)));
     }

@@ -1,9 +1,7 @@
 import type { ClusterConfig } from '../../core/config/cluster-config.ts';
 import type { ClusterSnapshot } from '../../core/model/snapshot.ts';
-import { PENDING_SYNC_STANDBY } from '../postgres/pg-conf.ts';
-import type { LocalState } from '../state/local-state.ts';
 
-/** Heartbeat period while the controller waits for this member's next report. */
+/** Heartbeat period of a switchover candidate while the controller waits for its catch-up. */
 export const CATCHUP_PERIOD_MS = 250;
 /** After a cycle that should be retried soon (DynamoDB or PostgreSQL did not answer). */
 export const RETRY_PERIOD_MS = 500;
@@ -31,32 +29,14 @@ export function awaitedBySwitchover(
   return due && ((intent.to ?? me) === me || config.synchronous_mode);
 }
 
-/**
- * True for a primary promoted less than a ttl ago whose PostgreSQL still waits for a standby no
- * one is: the controller records its first synchronous standby once a heartbeat shows one
- * streaming, and until then nothing commits.
- */
-export function awaitingFirstSyncStandby(
-  local: LocalState | undefined,
-  config: Pick<ClusterConfig, 'ttl'>,
-  now: number,
-): boolean {
-  return (
-    local?.want === 'primary' &&
-    local.sync_standbys.includes(PENDING_SYNC_STANDBY) &&
-    now - local.updated_at < config.ttl * 1000
-  );
-}
-
 /** Milliseconds from the start of one agent cycle to the start of the next. */
 export function cyclePeriodMs(
   snapshot: ClusterSnapshot | undefined,
   me: string,
-  config: Pick<ClusterConfig, 'loop_wait' | 'synchronous_mode' | 'ttl'>,
-  options: { retrySoon: boolean; now: number; local?: LocalState },
+  config: Pick<ClusterConfig, 'loop_wait' | 'synchronous_mode'>,
+  options: { retrySoon: boolean; now: number },
 ): number {
   if (options.retrySoon) return RETRY_PERIOD_MS;
   if (awaitedBySwitchover(snapshot, me, config, options.now)) return CATCHUP_PERIOD_MS;
-  if (awaitingFirstSyncStandby(options.local, config, options.now)) return CATCHUP_PERIOD_MS;
   return config.loop_wait * 1000;
 }

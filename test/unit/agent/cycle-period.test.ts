@@ -1,11 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { CATCHUP_PERIOD_MS, cyclePeriodMs, RETRY_PERIOD_MS } from '../../../agent/daemon/cycle-period.ts';
-import { PENDING_SYNC_STANDBY } from '../../../agent/postgres/pg-conf.ts';
-import type { LocalState } from '../../../agent/state/local-state.ts';
 import type { Intent } from '../../../core/model/items.ts';
 import { buildOp, scenario, T0 } from '../../helpers/builders.ts';
 
-const config = { loop_wait: 2, synchronous_mode: false, ttl: 10 };
+const config = { loop_wait: 2, synchronous_mode: false };
 const intent = (overrides: Partial<Intent> = {}): Intent => ({
   id: 'i1',
   kind: 'switchover',
@@ -59,22 +57,5 @@ describe('how often an agent runs its cycle', () => {
       CATCHUP_PERIOD_MS,
     );
     expect(period(scenario({ intent: intent({ to: 'n2' }) }).snapshot, 'n1', false, true)).toBe(2000);
-  });
-
-  it('every 250 ms for up to a ttl while a new primary waits for its first synchronous standby', () => {
-    const { snapshot } = scenario();
-    const local = (sync: string[], updatedAt = T0 - 1000): LocalState => ({
-      want: 'primary',
-      term: 2,
-      sync_standbys: sync,
-      updated_at: updatedAt,
-      updated_by: 'action:promote',
-    });
-    const at = (l: LocalState) =>
-      cyclePeriodMs(snapshot, 'n2', config, { retrySoon: false, now: T0, local: l });
-    expect(at(local([PENDING_SYNC_STANDBY]))).toBe(CATCHUP_PERIOD_MS);
-    expect(at(local(['n3']))).toBe(2000);
-    expect(at(local([PENDING_SYNC_STANDBY], T0 - 10_000))).toBe(2000);
-    expect(at({ ...local([PENDING_SYNC_STANDBY]), want: 'replica' })).toBe(2000);
   });
 });
