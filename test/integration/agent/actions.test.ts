@@ -112,6 +112,23 @@ describe('agent actions on a real three-member cluster', () => {
     expect(cleared.result).toMatchObject({ ok: true, message: "synchronous_standby_names = ''" });
   });
 
+  it('set-sync releases the commits already waiting as soon as the named standby has them', async () => {
+    // A new primary waits for a standby no one is; its writers block until set-sync names one.
+    await c.runAction('node2', 'set-sync', 2, { standbys: ['pgwarden_pending_sync'] });
+    let committedAt: number | undefined;
+    const commit = c
+      .sql('node2', "INSERT INTO t VALUES (4, 'waited for a standby')")
+      .then(() => (committedAt = Date.now()));
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(committedAt).toBeUndefined();
+    const applied = await c.runAction('node2', 'set-sync', 2, { standbys: ['node3'] });
+    expect(applied.result.ok).toBe(true);
+    // Well before node3's next periodic report (wal_receiver_status_interval, 10 s).
+    await c.waitFor('the waiting commit to return', 3000, async () => committedAt !== undefined);
+    await commit;
+    await c.runAction('node2', 'set-sync', 2, { standbys: [] });
+  });
+
   it('demote stops the primary cleanly and reports its final LSN; restart brings it back as primary', async () => {
     const { result } = await c.runAction('node2', 'demote', 2);
     expect(result).toMatchObject({ ok: true, changed: true, message: 'stopped cleanly for a switchover' });
