@@ -24,13 +24,7 @@ export function desiredSyncStandbys(
     .filter((row) => row.state === 'streaming')
     .filter((row) => {
       const member = byName.get(row.name);
-      return (
-        member !== undefined &&
-        member.name !== primary.name &&
-        observations.members[member.name]?.fresh === true &&
-        !member.tags.nosync &&
-        !member.tags.nofailover
-      );
+      return member !== undefined && member.name !== primary.name && mayWaitFor(member, observations);
     })
     .sort(
       (a, b) =>
@@ -44,22 +38,19 @@ export function desiredSyncStandbys(
   return chosen;
 }
 
-/**
- * The standbys a switchover's new primary can wait for from its first commit: fresh running
- * replicas of the old primary (no cascading, not `nosync`/`nofailover`) that have received its
- * final LSN, so each already holds every acknowledged write (docs/safety.md). Recorded at
- * hand-over, they spare the new primary a round of record-then-apply before it can commit.
- */
-/** A direct standby of `from`, fresh and streaming, that may wait for `synchronous_mode` duty. */
+/** A member a primary may wait for: fresh heartbeat, not `nosync`, not `nofailover`. */
+function mayWaitFor(m: Member, observations: Observations): boolean {
+  return observations.members[m.name]?.fresh === true && !m.tags.nosync && !m.tags.nofailover;
+}
+
+/** A running replica other than `from` that streams straight from a primary (no cascading). */
 function syncCapable(m: Member, from: string, observations: Observations): boolean {
   return (
     m.name !== from &&
-    observations.members[m.name]?.fresh === true &&
     m.role === 'replica' &&
     m.state === 'running' &&
     m.tags.replicatefrom === undefined &&
-    !m.tags.nosync &&
-    !m.tags.nofailover
+    mayWaitFor(m, observations)
   );
 }
 
@@ -83,6 +74,12 @@ export function standbysBehindFinalLsn(
     .map((m) => m.name);
 }
 
+/**
+ * The standbys a switchover's new primary can wait for from its first commit: those that have
+ * received the old primary's final LSN, so each already holds every acknowledged write
+ * (docs/safety.md §9). Recorded at hand-over, they spare the new primary a round of
+ * record-then-apply before it can commit.
+ */
 export function handoverSyncStandbys(
   members: readonly Member[],
   handover: { from: string; to: string; finalLsn: number },
