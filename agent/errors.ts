@@ -26,3 +26,10 @@ export class ActionBusyError extends PgwardenError {
     super('ACTION_BUSY', `another action is running (${holder})`);
   }
 }
+
+/** A directory the agent is pointed at cannot be used by the PostgreSQL user. Fatal at start. */
+export class DirectoryAccessError extends PgwardenError {
+  constructor(key: string, dir: string, reason: string) {
+    super('DIRECTORY_ACCESS', `${key} ${dir}: ${reason}`, { context: { key, dir } });
+  }
+}

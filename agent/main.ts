@@ -1,12 +1,13 @@
 import { Command, CommanderError } from 'commander';
 import { parseActionArgs } from '../core/actions/action-parameters.ts';
-import { ConfigValidationError } from '../core/errors.ts';
+import { ConfigValidationError, PgwardenError } from '../core/errors.ts';
 import { runAction } from './actions/run-action.ts';
 import { loadAgentConfig } from './config/load-agent-config.ts';
 import { AgentDaemon } from './daemon/agent-daemon.ts';
 import { startHealthServer } from './health/health-server.ts';
 import { createRuntime } from './runtime.ts';
 import { systemdNotifier } from './systemd/sd-notify.ts';
+import { feedWatchdog } from './systemd/watchdog.ts';
 import { AGENT_VERSION } from './version.ts';
 
 const DEFAULT_CONFIG = process.env.PGWARDEN_CONFIG ?? '/etc/pgwarden/pgwarden.yml';
@@ -18,18 +19,26 @@ async function runDaemon(configPath: string): Promise<void> {
   const config = await loadAgentConfig(configPath);
   const rt = createRuntime(config);
   const notify = systemdNotifier();
-  const daemon = new AgentDaemon(rt, { onCycle: () => notify.watchdog() });
+  const daemon = new AgentDaemon(rt);
+  const stopWatchdog = feedWatchdog(notify, () => daemon.healthy());
   const api = await startHealthServer(config, () => daemon.status());
   rt.logger.info('agent started', { api: config.restapi.listen, version: AGENT_VERSION });
   notify.ready();
   const shutdown = (signal: string) => {
     rt.logger.info('agent stopping', { signal });
+    stopWatchdog();
     daemon.stop();
     void api.close();
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
-  await daemon.run();
+  try {
+    await daemon.run();
+  } catch (error) {
+    // A fatal start error (a directory it cannot use): say it once and exit, do not linger.
+    shutdown('fatal error');
+    throw error;
+  }
 }
 
 export function buildProgram(): Command {
@@ -87,7 +96,8 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = EXIT.usage;
       return;
     }
-    process.stderr.write(`pgwarden-agent: ${(error as Error).stack ?? error}\n`);
+    const known = error instanceof PgwardenError;
+    process.stderr.write(`pgwarden-agent: ${known ? error.message : ((error as Error).stack ?? error)}\n`);
     process.exitCode = EXIT.failed;
   }
 }

@@ -15,6 +15,8 @@ export interface AgentPaths {
   readonly socketDir: string;
   readonly localState: string;
   readonly actionLock: string;
+  /** An action asks the daemon to start PostgreSQL (which only the daemon's unit may start). */
+  readonly startRequest: string;
   readonly pgLog: string;
   bin(program: string): string;
 }
@@ -35,6 +37,7 @@ export function agentPaths(config: AgentConfig): AgentPaths {
     socketDir: stateDir,
     localState: join(stateDir, 'state.json'),
     actionLock: join(stateDir, 'action.lock'),
+    startRequest: join(stateDir, 'start.request'),
     pgLog: join(stateDir, 'postgresql.log'),
     bin: (program) => join(binDir, program),
   };

@@ -92,3 +92,13 @@ export class FencingError extends PgwardenError {
     super('FENCING_FAILED', `cannot fence ${member}: ${detail}`, { ...options, context: { member } });
   }
 }
+
+/**
+ * A step could not finish before its invocation must end (DESIGN §6). Not a failure: the
+ * operation stays where it is and the next invocation resumes it.
+ */
+export class DeadlineReachedError extends PgwardenError {
+  constructor(what: string) {
+    super('INVOCATION_DEADLINE', `${what}: left for the next invocation (this one is about to end)`);
+  }
+}

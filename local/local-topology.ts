@@ -1,28 +1,34 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { stringify } from 'yaml';
 import { createDocumentClient, sdkDocuments } from '../adapters/dynamodb/client.ts';
 import { DynamoDbStore } from '../adapters/dynamodb/dynamodb-store.ts';
 import { ensureTable } from '../adapters/dynamodb/ensure-table.ts';
 import { type EndpointPorts, HaproxyEndpoint } from '../adapters/local/haproxy-endpoint.ts';
+import { LocalCloudServer } from '../adapters/local/local-cloud.ts';
 import { LocalCommandBus } from '../adapters/local/local-command-bus.ts';
 import { LocalFencer } from '../adapters/local/local-fencer.ts';
 import type { LocalHost, LocalHostDirectory } from '../adapters/local/local-hosts.ts';
 import { LogNotifier } from '../adapters/local/log-notifier.ts';
 import { SwitchableProxy } from '../adapters/local/switchable-proxy.ts';
-import { AGENT_ENV, AGENT_NODE_FLAGS } from '../agent/node-flags.ts';
+import { type HostLayout, hostFiles, rootedLayout } from '../agent/host/host-layout.ts';
+import { resolvePgUser } from '../agent/os-user.ts';
 import type { AgentConfigInput } from '../core/config/agent-config.ts';
 import type { ClusterConfigInput } from '../core/config/cluster-config.ts';
+import { controllerEnvironment } from '../core/controller/controller-environment.ts';
+import type { InvocationSchedule } from '../core/controller/invocation-schedule.ts';
 import type { CoordinationStore } from '../core/store/coordination-store.ts';
 import { Controller } from '../functions/controller/controller.ts';
 import { runControllerLoop } from '../functions/controller/run-loop.ts';
 import { checkReachable } from './check-reachable.ts';
 import { type DynamoBackend, dynamoBackend } from './dynamo-backend.ts';
 import { freePort } from './free-port.ts';
+import { installHost } from './install-host.ts';
+import { LocalLambda } from './local-lambda.ts';
 import { LOCAL_PROFILES, type LocalProfile, type LocalProfileName } from './local-profiles.ts';
+import { LocalUnit } from './local-unit.ts';
 import { descendants, processAlive, waitFor } from './wait-for.ts';
 
 /** The agent bundle (`npm run build:agent`): what EC2 hosts run, and what local hosts run. */
@@ -53,15 +59,19 @@ export interface LocalTopologyOptions {
   readonly password?: string;
   /** PostgreSQL parameters of every node. */
   readonly pgParameters?: Readonly<Record<string, string | number | boolean>>;
-  /** Argv that runs the agent. @default node, the agent's flags, the bundle */
-  readonly agentCommand?: readonly string[];
+  /** The agent bundle installed on every host. @default AGENT_BUNDLE */
+  readonly agentBundle?: string;
   /** @default 'info' */
   readonly logLevel?: string;
 }
 
 export interface LocalNode {
   readonly name: string;
+  /** The host's root: its files are under it at the paths an EC2 host has them. */
   readonly dir: string;
+  readonly layout: HostLayout;
+  /** The agent's systemd unit, run as systemd runs it. */
+  readonly unit: LocalUnit;
   readonly dataDir: string;
   readonly stateDir: string;
   readonly configPath: string;
@@ -77,10 +87,15 @@ export interface LocalNode {
 }
 
 export interface RunningController {
-  readonly controller: Controller;
+  /** What the controller notified (the local SNS topic: every controller of this topology). */
   readonly notifier: LogNotifier;
+  /** The Lambda-style invocations, unless it runs as one loop in this process. */
+  readonly lambda?: LocalLambda;
   stop(): Promise<void>;
 }
+
+/** The file name of the local stand-in for SSM, EC2 and SNS, in the topology's directory. */
+export const LOCAL_CLOUD_SOCKET = 'cloud.sock';
 
 /**
  * A whole pgwarden topology on one machine (DESIGN §1, §8): DynamoDB (embedded dynalite or an
@@ -95,6 +110,12 @@ export class LocalTopology implements LocalHostDirectory {
   private endpointProcess: HaproxyEndpoint | undefined;
   private endpointPorts: EndpointPorts | undefined;
   private controllers: RunningController[] = [];
+  /** SSM Run Command of this topology: actions run as root, outliving whoever sent them. */
+  readonly commandBus = new LocalCommandBus(this);
+  /** EC2 of this topology: instance state and forced stops. */
+  readonly fencer = new LocalFencer(this);
+  private cloud: LocalCloudServer | undefined;
+  private cloudNotifier: LogNotifier | undefined;
 
   protected constructor(
     readonly options: LocalTopologyOptions,
@@ -111,8 +132,20 @@ export class LocalTopology implements LocalHostDirectory {
   static async create(options: LocalTopologyOptions): Promise<LocalTopology> {
     const { dir, backend, store, scope, table } = await LocalTopology.prepare(options);
     const topology = new LocalTopology(options, dir, scope, table, backend, store);
-    await topology.addNodes();
+    await topology.init();
     return topology;
+  }
+
+  /** Adds the nodes and opens the local cloud (SSM, EC2, SNS) that controllers call. */
+  protected async init(): Promise<void> {
+    await this.addNodes();
+    this.cloudNotifier = new LogNotifier(new Logger({ serviceName: 'local-sns', logLevel: 'WARN' }));
+    this.cloud = new LocalCloudServer({
+      bus: this.commandBus,
+      fencer: this.fencer,
+      notifier: this.cloudNotifier,
+    });
+    await this.cloud.listen(join(this.dir, LOCAL_CLOUD_SOCKET));
   }
 
   protected static async prepare(options: LocalTopologyOptions) {
@@ -144,12 +177,15 @@ export class LocalTopology implements LocalHostDirectory {
     mkdirSync(dir, { mode: 0o755, recursive: true });
     const [pgPort, apiPort] = [await freePort(), await freePort()];
     const dynamo = await new SwitchableProxy({ host: this.backend.host, port: this.backend.port }).start();
+    const layout = rootedLayout(dir, process.execPath);
     const node: LocalNode = {
       name,
       dir,
-      dataDir: join(dir, 'data'),
-      stateDir: join(dir, 'state'),
-      configPath: join(dir, 'pgwarden.yml'),
+      layout,
+      unit: new LocalUnit(layout.unitFile, `${basename(this.dir)}.${name}`),
+      dataDir: layout.dataDir,
+      stateDir: layout.stateDir,
+      configPath: layout.configFile,
       logPath: join(dir, 'agent.log'),
       pgPort,
       apiPort,
@@ -162,10 +198,6 @@ export class LocalTopology implements LocalHostDirectory {
       postgresql: {
         listen: `127.0.0.1:${pgPort}`,
         data_dir: node.dataDir,
-        authentication: {
-          superuser: { password: this.password },
-          replication: { password: this.password },
-        },
         parameters: { shared_buffers: '16MB', max_connections: 40, ...this.options.pgParameters },
       },
       tags,
@@ -180,7 +212,12 @@ export class LocalTopology implements LocalHostDirectory {
       state_dir: node.stateDir,
       log: { level: (this.options.logLevel ?? 'info') as 'info' },
     };
-    writeFileSync(node.configPath, stringify(config), { mode: 0o600 });
+    // The passwords reach the agent as they do on EC2: through agent.env, not the YAML.
+    const files = hostFiles(layout, {
+      config: stringify(config),
+      secrets: { superuser: this.password, replication: this.password },
+    });
+    installHost(layout, files, this.options.agentBundle ?? AGENT_BUNDLE, resolvePgUser('postgres'));
     this.nodes.set(name, node);
     return node;
   }
@@ -192,41 +229,31 @@ export class LocalTopology implements LocalHostDirectory {
     return node;
   }
 
-  get agentCommand(): readonly string[] {
-    return this.options.agentCommand ?? [process.execPath, ...AGENT_NODE_FLAGS, AGENT_BUNDLE];
-  }
-
   /** The node as a local host, for the local command bus and fencer. */
   host(member: string): LocalHost | undefined {
     const node = this.nodes.get(member);
     if (!node) return undefined;
     return {
       name: member,
-      configPath: node.configPath,
-      agentCommand: this.agentCommand,
-      env: { ...AGENT_ENV, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+      root: node.dir,
       isUp: () => !node.down,
-      livePids: () => this.hostPids(member),
+      livePids: () => [...this.hostPids(member), ...this.commandBus.runningOn(member)],
       markDown: () => {
         node.down = true;
       },
     };
   }
 
-  /** Starts a node's agent (which starts its PostgreSQL): a host coming up. */
-  startAgent(name: string): void {
+  /**
+   * Starts a node's agent (which starts its PostgreSQL): a host coming up. The agent runs from
+   * its systemd unit as systemd runs it: as `postgres`, with the unit's environment.
+   */
+  startAgent(name: string, env: Readonly<Record<string, string>> = {}): void {
     const node = this.node(name);
     if (processAlive(node.pid)) return;
     node.down = false;
     const log = openSync(node.logPath, 'a');
-    const [program, ...args] = this.agentCommand;
-    const child = spawn(program!, [...args, 'run', '-c', node.configPath], {
-      detached: true,
-      stdio: ['ignore', log, log],
-      env: { ...process.env, ...AGENT_ENV, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-    });
-    child.unref();
-    node.pid = child.pid;
+    node.pid = node.unit.start(log, env);
   }
 
   /** Kills the agent's process group (not PostgreSQL, which runs in its own). */
@@ -253,10 +280,16 @@ export class LocalTopology implements LocalHostDirectory {
     }
   }
 
-  /** The host's processes: its agent, its postmaster, and everything either started that still runs. */
+  /**
+   * The host's processes: its agent's unit (its control group), its postmaster, and everything
+   * any of them started that still runs.
+   */
   hostPids(name: string): number[] {
-    const roots = [this.node(name).pid, this.postmasterPid(name)].filter(processAlive);
-    return [...roots, ...descendants(roots)];
+    const node = this.node(name);
+    const roots = [...new Set([node.pid, this.postmasterPid(name), ...node.unit.pids()])].filter(
+      processAlive,
+    );
+    return [...new Set([...roots, ...descendants(roots)])];
   }
 
   /**
@@ -338,10 +371,23 @@ export class LocalTopology implements LocalHostDirectory {
     }
   }
 
-  /** The controller's loop in this process, with the local command bus and fencer. */
+  /**
+   * The controller as Lambda runs it (DESIGN §8): invocations of the real handler in processes
+   * of their own on the profile's schedule, each SIGKILLed at its timeout, reaching DynamoDB
+   * directly and SSM/EC2/SNS through this topology's local cloud. With `inProcess` (or a
+   * `store` to inject faults into), one endless loop in this process instead.
+   */
   startController(
-    options: { tickMs?: number; store?: CoordinationStore; name?: string; logLevel?: string } = {},
-  ) {
+    options: {
+      tickMs?: number;
+      store?: CoordinationStore;
+      name?: string;
+      logLevel?: string;
+      inProcess?: boolean;
+      schedule?: InvocationSchedule;
+    } = {},
+  ): RunningController {
+    if (!options.inProcess && !options.store) return this.startLambda(options);
     const logger = new Logger({
       serviceName: options.name ?? 'controller',
       logLevel: (options.logLevel ?? process.env.PGWARDEN_CONTROLLER_LOG ?? 'INFO') as 'INFO',
@@ -349,8 +395,8 @@ export class LocalTopology implements LocalHostDirectory {
     const notifier = new LogNotifier(logger);
     const controller = new Controller({
       store: options.store ?? this.store,
-      bus: new LocalCommandBus(this),
-      fencer: new LocalFencer(this),
+      bus: this.commandBus,
+      fencer: this.fencer,
       notifier,
       logger,
       clock: () => Date.now(),
@@ -361,11 +407,47 @@ export class LocalTopology implements LocalHostDirectory {
       remainingMs: () => (stopped ? 0 : Number.MAX_SAFE_INTEGER),
     });
     const running: RunningController = {
-      controller,
       notifier,
       stop: async () => {
         stopped = true;
         await loop;
+        this.controllers = this.controllers.filter((c) => c !== running);
+      },
+    };
+    this.controllers.push(running);
+    return running;
+  }
+
+  private startLambda(options: {
+    tickMs?: number;
+    name?: string;
+    logLevel?: string;
+    schedule?: InvocationSchedule;
+  }): RunningController {
+    const schedule = options.schedule ?? this.profile.schedule;
+    const lambda = new LocalLambda({
+      schedule,
+      logPath: join(this.dir, `${options.name ?? 'controller'}.log`),
+      environment: {
+        ...controllerEnvironment({
+          table: this.table,
+          tickSeconds: (options.tickMs ?? this.profile.tickMs) / 1000,
+          schedule,
+        }),
+        // The function's role credentials and region; DynamoDB and the other services are local.
+        AWS_REGION: 'us-east-1',
+        AWS_ACCESS_KEY_ID: 'local',
+        AWS_SECRET_ACCESS_KEY: 'local',
+        PGWARDEN_AWS_ENDPOINT: this.backend.endpoint,
+        PGWARDEN_LOCAL_CLOUD: join(this.dir, LOCAL_CLOUD_SOCKET),
+        POWERTOOLS_LOG_LEVEL: options.logLevel ?? process.env.PGWARDEN_CONTROLLER_LOG ?? 'INFO',
+      },
+    }).start();
+    const running: RunningController = {
+      notifier: this.cloudNotifier!,
+      lambda,
+      stop: async () => {
+        await lambda.stop();
         this.controllers = this.controllers.filter((c) => c !== running);
       },
     };
@@ -408,6 +490,7 @@ export class LocalTopology implements LocalHostDirectory {
   async stop(options: { graceMs?: number; crash?: boolean } = {}): Promise<string[]> {
     const stopped: string[] = [];
     for (const c of [...this.controllers]) await c.stop();
+    await this.cloud?.close();
     if (this.endpointProcess?.pid) {
       const pid = this.endpointProcess.pid;
       await this.endpointProcess.stop();
@@ -423,7 +506,10 @@ export class LocalTopology implements LocalHostDirectory {
       const lines = await Promise.all(names.map((n) => this.stopHost(n, options.graceMs ?? 10_000)));
       stopped.push(...lines.flat());
     }
-    for (const node of this.nodes.values()) await node.dynamo.stop();
+    for (const node of this.nodes.values()) {
+      await node.dynamo.stop();
+      node.unit.release();
+    }
     if (this.backend.embedded) {
       // Let requests that already reached dynalite finish before its database closes.
       await new Promise((r) => setTimeout(r, 300));
@@ -465,6 +551,8 @@ export class LocalTopology implements LocalHostDirectory {
     // A pg_ctl interrupted by the crash may still bring a postmaster up: sweep once more.
     await new Promise((r) => setTimeout(r, 1000));
     for (const name of this.nodes.keys()) this.killHost(name);
+    await new Promise((r) => setTimeout(r, 200));
+    for (const node of this.nodes.values()) node.unit.release();
     if (!keep && existsSync(this.dir)) rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -1,7 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { historyKey, ItemKey, memberKey, REGISTRY_PK } from '../../core/constants.ts';
 import { ConditionFailedError } from '../../core/errors.ts';
-import type { HistoryRow, Initialize, Intent, Leader, Member, Observer, Op } from '../../core/model/items.ts';
+import type {
+  HistoryRow,
+  Initialize,
+  Intent,
+  Leader,
+  Member,
+  Observer,
+  Op,
+  OpCommand,
+} from '../../core/model/items.ts';
 import { leaderSchema } from '../../core/model/items.ts';
 import { parseItem, type RawItem, snapshotFromItems } from '../../core/model/parse-item.ts';
 import type { ClusterSnapshot } from '../../core/model/snapshot.ts';
@@ -404,6 +413,19 @@ export class DynamoDbStore implements CoordinationStore {
         ConditionExpression: '#version = :expected AND #id = :id',
         ExpressionAttributeNames: { '#version': 'version', '#id': 'id' },
         ExpressionAttributeValues: { ':expected': op.version - 1, ':id': op.id },
+      });
+    });
+  }
+
+  recordOpCommand(cluster: string, op: Op, command: OpCommand): Promise<void> {
+    return this.run('recordOpCommand', `the operation is no longer at version ${op.version}`, async () => {
+      await this.doc.update({
+        TableName: this.tableName,
+        Key: { pk: cluster, sk: ItemKey.op },
+        UpdateExpression: 'SET #command = :command',
+        ConditionExpression: '#version = :expected AND #id = :id',
+        ExpressionAttributeNames: { '#command': 'command', '#version': 'version', '#id': 'id' },
+        ExpressionAttributeValues: { ':command': command, ':expected': op.version, ':id': op.id },
       });
     });
   }

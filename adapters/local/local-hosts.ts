@@ -1,16 +1,14 @@
 /**
- * One host of the local topology, as the local command bus and fencer see it: the agent's
- * config, how to run the agent's command line there, and the processes that make the host.
+ * One host of the local topology, as the local command bus and fencer see it: its root (the
+ * host's files live under it at the paths an EC2 host has them) and the processes that make it.
  */
 export interface LocalHost {
   readonly name: string;
-  readonly configPath: string;
-  /** The argv that stands for `pgwarden-agent` on this host (node, flags, bundle). */
-  readonly agentCommand: readonly string[];
-  readonly env?: Readonly<Record<string, string>>;
+  /** The host's `/`: the SSM document's absolute command path is resolved under it. */
+  readonly root: string;
   /** False once the host "crashed" or was force-stopped: commands are not delivered. */
   isUp(): boolean;
-  /** PIDs of the agent and the postmaster that are alive now. */
+  /** PIDs of the host's processes that are alive now (agent, PostgreSQL, actions). */
   livePids(): number[];
   /** Marks the host down (a crash, a forced stop): it takes no commands until started again. */
   markDown(): void;

@@ -22,14 +22,12 @@ export interface SsmCommandBusOptions {
   readonly documentName?: string;
   /** CloudWatch log group for command output (optional). */
   readonly outputLogGroup?: string;
-  /** Milliseconds between GetCommandInvocation polls. @default 500 */
-  readonly pollMs?: number;
 }
 
 /**
  * The command bus over SSM Run Command: SendCommand of the `pgwarden-action` document to the
- * member's instance, then GetCommandInvocation until it ends (InvocationDoesNotExist right after
- * sending is normal and retried).
+ * member's instance; GetCommandInvocation reads its result (InvocationDoesNotExist right after
+ * sending is normal: the command is still being delivered).
  */
 export class SsmCommandBus implements CommandBus {
   constructor(
@@ -37,10 +35,9 @@ export class SsmCommandBus implements CommandBus {
     private readonly options: SsmCommandBusOptions = {},
   ) {}
 
-  async run(target: CommandTarget, request: CommandRequest, timeoutMs: number): Promise<ActionResult> {
+  async send(target: CommandTarget, request: CommandRequest, timeoutMs: number): Promise<string> {
     if (!target.instanceId)
       throw new CommandDeliveryError(target.member, 'its heartbeat names no EC2 instance id');
-    const deadline = Date.now() + timeoutMs;
     let commandId: string | undefined;
     try {
       const sent = await this.ssm.send(
@@ -78,32 +75,26 @@ export class SsmCommandBus implements CommandBus {
       );
     }
     if (!commandId) throw new CommandDeliveryError(target.member, 'SendCommand returned no command id');
-    for (;;) {
-      try {
-        const invocation = await this.ssm.send(
-          new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: target.instanceId }),
-        );
-        const status = invocation.Status ?? 'Pending';
-        if (TERMINAL.has(status)) {
-          if (status === 'Success' || status === 'Failed')
-            return parseActionOutput(target.member, invocation.StandardOutputContent);
-          throw new CommandDeliveryError(target.member, `command ${commandId} ended ${status}`);
-        }
-      } catch (error) {
-        if (error instanceof CommandDeliveryError) throw error;
-        const name = (error as Error).name;
-        if (name !== 'InvocationDoesNotExist' && name !== 'ThrottlingException') {
-          throw new CommandDeliveryError(target.member, `GetCommandInvocation failed: ${name}`, {
-            cause: error,
-          });
-        }
-      }
-      if (Date.now() > deadline)
-        throw new CommandDeliveryError(
-          target.member,
-          `command ${commandId} did not finish within ${timeoutMs} ms`,
-        );
-      await new Promise((r) => setTimeout(r, this.options.pollMs ?? 500));
+    return commandId;
+  }
+
+  async result(target: CommandTarget, commandId: string): Promise<ActionResult | undefined> {
+    if (!target.instanceId)
+      throw new CommandDeliveryError(target.member, 'its heartbeat names no EC2 instance id');
+    try {
+      const invocation = await this.ssm.send(
+        new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: target.instanceId }),
+      );
+      const status = invocation.Status ?? 'Pending';
+      if (!TERMINAL.has(status)) return undefined;
+      if (status === 'Success' || status === 'Failed')
+        return parseActionOutput(target.member, invocation.StandardOutputContent);
+      throw new CommandDeliveryError(target.member, `command ${commandId} ended ${status}`);
+    } catch (error) {
+      if (error instanceof CommandDeliveryError) throw error;
+      const name = (error as Error).name;
+      if (name === 'InvocationDoesNotExist' || name === 'ThrottlingException') return undefined;
+      throw new CommandDeliveryError(target.member, `GetCommandInvocation failed: ${name}`, { cause: error });
     }
   }
 }

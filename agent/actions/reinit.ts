@@ -1,5 +1,4 @@
 import { ActionRefusedError } from '../errors.ts';
-import { writeLocalState } from '../state/local-state.ts';
 import { type ActionHandler, upstreamOf } from './action-context.ts';
 import { rebuildFrom } from './rejoin.ts';
 
@@ -10,8 +9,7 @@ export const reinit: ActionHandler = async (ctx) => {
   if (!leader) throw new ActionRefusedError('reinit', 'there is no leader to clone from');
   if (leader.holder === rt.config.name) throw new ActionRefusedError('reinit', 'this member is the leader');
   const upstream = upstreamOf(ctx, args.leader ?? rt.config.tags.replicatefrom ?? leader.holder);
-  await rebuildFrom(ctx, upstream);
-  await writeLocalState(rt.paths.localState, {
+  await rebuildFrom(ctx, upstream, {
     want: 'replica',
     term: Math.max(args.term, leader.term),
     upstream: upstream.name,

@@ -1,14 +1,10 @@
 import { runCallback } from '../callbacks.ts';
 import { ActionRefusedError } from '../errors.ts';
-import { writePgConfig } from '../postgres/pg-conf.ts';
-import {
-  checkpointUpstream,
-  replicaSettings,
-  startAsReplica,
-  type UpstreamEndpoint,
-} from '../postgres/start-as.ts';
-import { writeLocalState } from '../state/local-state.ts';
+import { setStandbySignal, writePgConfig } from '../postgres/pg-conf.ts';
+import { checkpointUpstream, replicaSettings, type UpstreamEndpoint } from '../postgres/start-as.ts';
+import { type LocalState, writeLocalState } from '../state/local-state.ts';
 import { type ActionContext, type ActionHandler, upstreamOf } from './action-context.ts';
+import { startByDaemon } from './start-by-daemon.ts';
 
 /** Streaming, and on the upstream's timeline (or a later one) when known: a diverged replica never is. */
 async function waitForStreaming(
@@ -26,12 +22,25 @@ async function waitForStreaming(
   return false;
 }
 
-/** A full rebuild from `upstream` with pg_basebackup (the fallback of rejoin, and reinit). */
-export async function rebuildFrom(ctx: ActionContext, upstream: UpstreamEndpoint): Promise<void> {
+/**
+ * A full rebuild from `upstream` with pg_basebackup (the fallback of rejoin, and reinit), then
+ * the daemon starts it as a replica in `state`.
+ */
+export async function rebuildFrom(
+  ctx: ActionContext,
+  upstream: UpstreamEndpoint,
+  state: Omit<LocalState, 'updated_at'>,
+): Promise<void> {
   const { rt, cluster } = ctx;
   await rt.postgres.stop(cluster.primary_stop_timeout * 1000);
-  await rt.postgres.baseBackup(upstream, rt.config.postgresql.authentication.replication.username, 3_600_000);
-  await startAsReplica(rt, cluster, upstream);
+  const { postgresql } = rt.config;
+  await rt.postgres.baseBackup(
+    upstream,
+    postgresql.authentication.replication.username,
+    3_600_000,
+    postgresql.basebackup,
+  );
+  await startByDaemon(ctx, state, rt.config.postgresql.start_timeout * 1000);
 }
 
 /**
@@ -86,12 +95,18 @@ export const rejoin: ActionHandler = async (ctx) => {
   await rt.postgres.stop(cluster.primary_stop_timeout * 1000);
   let how = 'restarted';
   if (cluster.postgresql.use_pg_rewind) {
-    if ((await rt.postgres.controlData()).state === 'shut down in recovery') {
+    const { state } = await rt.postgres.controlData();
+    if (state === 'shut down in recovery') {
       const recovery = await rt.postgres.finishRecoveryAlone(600_000);
       rt.logger.info('finished recovery in single-user mode before pg_rewind', {
         exitCode: recovery.code,
         output: recovery.stderr.slice(-800),
       });
+    } else if (state !== 'shut down') {
+      // A crashed primary that its agent fenced (standby.signal written): pg_rewind runs crash
+      // recovery in single-user mode first, which refuses standby mode. The lock keeps the
+      // daemon from starting it meanwhile; the start as a replica writes the signal again.
+      await setStandbySignal(rt.paths, rt.user, false);
     }
     await checkpointUpstream(rt, upstream);
     const rewind = await rt.postgres.rewind(
@@ -115,16 +130,14 @@ export const rejoin: ActionHandler = async (ctx) => {
       });
   }
   if (how) {
-    await startAsReplica(rt, cluster, upstream);
-    await writeLocalState(rt.paths.localState, state);
+    await startByDaemon(ctx, state, rt.config.postgresql.start_timeout * 1000);
     if (await waitForStreaming(ctx, 15_000, upstreamTimeline)) {
       runCallback(rt.config, rt.logger, 'on_role_change', 'replica');
       return { changed: true, message: `${how}; streaming from ${upstream.name}` };
     }
     rt.logger.warn('replica does not stream after rewind; rebuilding with pg_basebackup');
   }
-  await rebuildFrom(ctx, upstream);
-  await writeLocalState(rt.paths.localState, state);
+  await rebuildFrom(ctx, upstream, state);
   runCallback(rt.config, rt.logger, 'on_role_change', 'replica');
   return { changed: true, message: `rebuilt with pg_basebackup from ${upstream.name}` };
 };

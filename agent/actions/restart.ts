@@ -1,8 +1,7 @@
 import { runCallback } from '../callbacks.ts';
 import { ActionRefusedError } from '../errors.ts';
-import { startAsPrimary, startAsReplica } from '../postgres/start-as.ts';
-import { writeLocalState } from '../state/local-state.ts';
 import { type ActionHandler, requireLease, upstreamOf } from './action-context.ts';
+import { startByDaemon } from './start-by-daemon.ts';
 
 /**
  * Restarts PostgreSQL in its role. As primary only while holding the lease at the term (this is
@@ -15,13 +14,11 @@ export const restart: ActionHandler = async (ctx) => {
     await requireLease(ctx);
     await rt.postgres.stop(cluster.primary_stop_timeout * 1000);
     const sync = local?.want === 'primary' ? local.sync_standbys : [];
-    await writeLocalState(rt.paths.localState, {
-      want: 'primary',
-      term: args.term,
-      sync_standbys: sync,
-      updated_by: 'action:restart',
-    });
-    await startAsPrimary(rt, cluster, sync);
+    await startByDaemon(
+      ctx,
+      { want: 'primary', term: args.term, sync_standbys: sync, updated_by: 'action:restart' },
+      rt.config.postgresql.start_timeout * 1000,
+    );
     runCallback(rt.config, rt.logger, 'on_restart', 'primary');
     return { changed: true, message: `restarted as primary at term ${args.term}` };
   }
@@ -35,14 +32,17 @@ export const restart: ActionHandler = async (ctx) => {
   if (!upstreamName) throw new ActionRefusedError('restart', 'no upstream known to follow');
   const upstream = upstreamOf(ctx, upstreamName);
   await rt.postgres.stop(cluster.primary_stop_timeout * 1000);
-  await startAsReplica(rt, cluster, upstream);
-  await writeLocalState(rt.paths.localState, {
-    want: 'replica',
-    term: Math.max(args.term, local?.term ?? 0),
-    upstream: upstream.name,
-    sync_standbys: [],
-    updated_by: 'action:restart',
-  });
+  await startByDaemon(
+    ctx,
+    {
+      want: 'replica',
+      term: Math.max(args.term, local?.term ?? 0),
+      upstream: upstream.name,
+      sync_standbys: [],
+      updated_by: 'action:restart',
+    },
+    rt.config.postgresql.start_timeout * 1000,
+  );
   runCallback(rt.config, rt.logger, 'on_restart', 'replica');
   return { changed: true, message: `restarted as replica of ${upstream.name}` };
 };

@@ -13,6 +13,8 @@ import { startAsPrimary, startAsReplica } from '../postgres/start-as.ts';
 import { type AgentRuntime, clusterConfigOf } from '../runtime.ts';
 import { actionLockHolder } from '../state/action-lock.ts';
 import { type LocalState, readLocalState, writeLocalState } from '../state/local-state.ts';
+import { startRequested } from '../state/start-request.ts';
+import { cycleBudgetMs } from '../systemd/watchdog.ts';
 import { AGENT_VERSION } from '../version.ts';
 import type { AgentStatus, DaemonOptions } from './agent-status.ts';
 import { bootstrapMember, initializationPending, prepareDirectories } from './bootstrap.ts';
@@ -47,6 +49,7 @@ export class AgentDaemon {
   private readonly slots: SlotKeeper;
   private parsedConfig: { from: ClusterSnapshot | undefined; config: ClusterConfig } | undefined;
   private keeperTimer: NodeJS.Timeout | undefined;
+  private cycleStartedAt: number | undefined;
 
   constructor(
     private readonly rt: AgentRuntime,
@@ -98,7 +101,11 @@ export class AgentDaemon {
     this.pgVersion = await this.rt.postgres.version().catch(() => undefined);
     // Wake at once when an action finishes (lock removed) or changes the local state; nothing else
     // in the directory (PostgreSQL's log and socket live there too) may spin the loop.
-    const wakeOn = new Set([basename(this.rt.paths.actionLock), basename(this.rt.paths.localState)]);
+    const wakeOn = new Set(
+      [this.rt.paths.actionLock, this.rt.paths.localState, this.rt.paths.startRequest].map((p) =>
+        basename(p),
+      ),
+    );
     this.watcher = watch(this.rt.paths.stateDir, (_event, file) => {
       if (file && wakeOn.has(String(file))) this.wake?.();
     });
@@ -106,19 +113,27 @@ export class AgentDaemon {
     this.scheduleRenewalKeeper();
     while (!this.stopped) {
       const started = this.monotonic();
+      this.cycleStartedAt = started;
       let retrySoon = false;
       try {
         retrySoon = await this.cycle();
       } catch (error) {
         this.rt.logger.error('cycle failed', { error: error as Error });
       }
-      this.options.onCycle?.();
+      this.cycleStartedAt = undefined;
       const period = cyclePeriodMs(this.snapshot, this.rt.config.name, this.clusterConfig, {
         retrySoon,
         now: Date.now(),
       });
       await this.sleep(Math.max(50, period - (this.monotonic() - started)));
     }
+  }
+
+  /** False once a cycle has run past its budget (the systemd watchdog is then withheld). */
+  healthy(): boolean {
+    if (this.cycleStartedAt === undefined) return true;
+    const budget = cycleBudgetMs(this.bootstrapping, this.clusterConfig.primary_stop_timeout);
+    return this.monotonic() - this.cycleStartedAt <= budget;
   }
 
   stop(): void {
@@ -163,6 +178,8 @@ export class AgentDaemon {
     let retrySoon = false;
     const busy = await actionLockHolder(rt.paths.actionLock);
     if (!busy) retrySoon = await this.reconcile();
+    else if (this.local && (await startRequested(rt.paths.startRequest)))
+      this.startOnRequest(this.local, fresh);
     await this.heartbeat();
     this.lastCycleAt = this.monotonic();
     return retrySoon;
@@ -313,6 +330,39 @@ export class AgentDaemon {
       this.launch(() => startAsReplica(this.rt, this.clusterConfig, upstream), 'on_start', 'replica');
     }
     return false;
+  }
+
+  /**
+   * An action (holding the lock) asks for PostgreSQL in the role it wrote to the local state:
+   * only the daemon starts PostgreSQL, so that it runs in the agent's unit. As primary only
+   * while this cycle's consistent read shows the lease held at the state's term (DESIGN §3).
+   */
+  private startOnRequest(local: LocalState, fresh: boolean): void {
+    if (this.postmasterAlive || this.starting) return;
+    if (local.want === 'replica') {
+      const upstreamMember = this.snapshot?.members.find((m) => m.name === local.upstream);
+      const upstream = upstreamMember
+        ? { name: upstreamMember.name, ...memberEndpoint(upstreamMember) }
+        : undefined;
+      this.rt.logger.info('starting PostgreSQL as a replica for an action', { upstream: local.upstream });
+      this.launch(() => startAsReplica(this.rt, this.clusterConfig, upstream), 'on_start', 'replica');
+      return;
+    }
+    const leader = this.snapshot?.leader;
+    if (local.want !== 'primary') return;
+    if (!fresh || leader?.holder !== this.rt.config.name || leader.term !== local.term || leader.released) {
+      this.rt.logger.warn('an action asks for PostgreSQL as primary, but the lease is not held at its term', {
+        term: local.term,
+        holder: leader?.holder,
+        leaseTerm: leader?.term,
+      });
+      return;
+    }
+    this.launch(
+      () => startAsPrimary(this.rt, this.clusterConfig, local.sync_standbys),
+      'on_start',
+      'primary',
+    );
   }
 
   private launch(start: () => Promise<void>, callback: 'on_start' | 'on_restart', role: string): void {

@@ -23,6 +23,4 @@ export interface AgentStatus {
 export interface DaemonOptions {
   readonly monotonic?: () => number;
   readonly wallClock?: () => number;
-  /** Called after every completed cycle (systemd watchdog). */
-  readonly onCycle?: () => void;
 }

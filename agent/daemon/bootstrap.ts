@@ -18,8 +18,8 @@ export interface BootstrapHooks {
 
 /** Prepares the data and state directories for the PostgreSQL user. */
 export async function prepareDirectories(rt: AgentRuntime): Promise<void> {
-  await ensureOwnedDir(rt.paths.stateDir, rt.user);
-  await ensureOwnedDir(rt.paths.dataDir, rt.user);
+  await ensureOwnedDir(rt.paths.stateDir, rt.user, 'state_dir');
+  await ensureOwnedDir(rt.paths.dataDir, rt.user, 'postgresql.data_dir');
 }
 
 /** Sets the superuser's password and creates (or updates) the replication role: safe to repeat. */
@@ -184,6 +184,7 @@ export async function bootstrapMember(
     memberEndpoint(source),
     config.postgresql.authentication.replication.username,
     3_600_000,
+    config.postgresql.basebackup,
   );
   const upstreamName = config.tags.replicatefrom ?? primary.name;
   const upstream = snapshot.members.find((m) => m.name === upstreamName) ?? primary;

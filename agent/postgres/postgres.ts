@@ -182,7 +182,12 @@ export class Postgres {
     await Promise.all(entries.map((e) => rm(`${this.paths.dataDir}/${e}`, { recursive: true, force: true })));
   }
 
-  async baseBackup(source: Upstream, replicationUser: string, timeoutMs: number): Promise<void> {
+  async baseBackup(
+    source: Upstream,
+    replicationUser: string,
+    timeoutMs: number,
+    options: readonly (string | Readonly<Record<string, string | number>>)[] = [],
+  ): Promise<void> {
     await this.wipeDataDir();
     await this.run(
       'pg_basebackup',
@@ -200,6 +205,9 @@ export class Postgres {
         '-U',
         replicationUser,
         '--no-password',
+        ...options.flatMap((o) =>
+          typeof o === 'string' ? [`--${o}`] : Object.entries(o).map(([k, v]) => `--${k}=${v}`),
+        ),
       ],
       timeoutMs,
     );

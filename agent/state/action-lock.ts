@@ -1,5 +1,6 @@
 import { open, readFile, unlink } from 'node:fs/promises';
 import { ActionBusyError } from '../errors.ts';
+import { ownLikeDirectory } from './local-state.ts';
 
 function alive(pid: number): boolean {
   try {
@@ -10,15 +11,21 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Who holds the lock, if a live process does. */
+/**
+ * Who holds the lock, if a live process does. A lock that exists but cannot be read is held
+ * (pid 0): the daemon must never take "unreadable" for "free" and start PostgreSQL mid-rewind.
+ */
 export async function actionLockHolder(path: string): Promise<{ pid: number; action: string } | undefined> {
+  let text: string;
   try {
-    const [pid, action] = (await readFile(path, 'utf8')).split(' ');
-    const holder = { pid: Number(pid), action: action?.trim() ?? 'unknown' };
-    return Number.isInteger(holder.pid) && alive(holder.pid) ? holder : undefined;
-  } catch {
-    return undefined;
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? undefined : { pid: 0, action: `unknown (the lock is unreadable: ${code})` };
   }
+  const [pid, action] = text.split(' ');
+  const holder = { pid: Number(pid), action: action?.trim() ?? 'unknown' };
+  return Number.isInteger(holder.pid) && holder.pid > 0 && alive(holder.pid) ? holder : undefined;
 }
 
 /**
@@ -37,6 +44,7 @@ export async function withActionLock<T>(
       const handle = await open(path, 'wx', 0o600);
       await handle.writeFile(`${process.pid} ${action}`);
       await handle.close();
+      await ownLikeDirectory(path);
       break;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
@@ -45,7 +53,8 @@ export async function withActionLock<T>(
         await unlink(path).catch(() => {});
         continue;
       }
-      if (Date.now() > deadline) throw new ActionBusyError(`${holder.action}, pid ${holder.pid}`);
+      if (Date.now() > deadline)
+        throw new ActionBusyError(holder.pid ? `${holder.action}, pid ${holder.pid}` : holder.action);
       await new Promise((r) => setTimeout(r, 200));
     }
   }

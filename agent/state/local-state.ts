@@ -1,4 +1,5 @@
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { chown, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { z } from 'zod';
 
 /**
@@ -33,7 +34,17 @@ export async function readLocalState(path: string): Promise<LocalState | undefin
   return parsed.data;
 }
 
-/** Atomic replace (write a temporary file, then rename). */
+/**
+ * Gives a file written in the state directory to the directory's owner. Actions run as root
+ * (SSM) and the daemon as `run_as` (systemd): what an action writes, the daemon must read.
+ */
+export async function ownLikeDirectory(path: string): Promise<void> {
+  if (process.getuid?.() !== 0) return;
+  const dir = await stat(dirname(path));
+  if (dir.uid !== 0) await chown(path, dir.uid, dir.gid);
+}
+
+/** Atomic replace (write a temporary file, then rename), owned by the state directory's owner. */
 export async function writeLocalState(
   path: string,
   state: Omit<LocalState, 'updated_at'>,
@@ -41,6 +52,7 @@ export async function writeLocalState(
   const full: LocalState = { ...state, updated_at: Date.now() };
   const tmp = `${path}.${process.pid}.tmp`;
   await writeFile(tmp, `${JSON.stringify(full, null, 2)}\n`, { mode: 0o600 });
+  await ownLikeDirectory(tmp);
   await rename(tmp, path);
   return full;
 }

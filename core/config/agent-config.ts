@@ -75,6 +75,15 @@ export const agentConfigSchema = z.strictObject({
         on_role_change: callbackScript.optional(),
       })
       .prefault({}),
+    /** Patroni's pg_basebackup options: `flag` or `{ option: value }` (e.g. `max-rate: 100M`). */
+    basebackup: z
+      .array(
+        z.union([
+          z.string().regex(/^[a-z][a-z-]*$/, { error: 'a pg_basebackup long option without --' }),
+          z.record(z.string().regex(/^[a-z][a-z-]*$/), z.union([z.string(), z.number()])),
+        ]),
+      )
+      .default([]),
     /** Seconds to wait for PostgreSQL to accept connections after a start. */
     start_timeout: z.number().positive().default(60),
   }),

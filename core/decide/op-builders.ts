@@ -5,8 +5,10 @@ import type { Step } from './steps.ts';
 
 /** The operation as it is once it has moved to `step` (version + 1, attempts reset). */
 export function advanceOp(op: Op, step: OpStep, now: number, patch: Partial<Op> = {}): Op {
+  // The command the previous step waited for is done with: the next step sends its own.
+  const { command: _done, ...rest } = op;
   return {
-    ...op,
+    ...rest,
     ...patch,
     step,
     attempts: 0,

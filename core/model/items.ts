@@ -113,6 +113,17 @@ export const commandOutcomeSchema = z.object({
 export type CommandOutcome = z.output<typeof commandOutcomeSchema>;
 
 /** `op`: the controller's in-flight operation; every change is a compare-and-set on `version`. */
+/** The command an operation's step sent and waits for (read again by the next invocation). */
+export const opCommandSchema = z.object({
+  id: z.string().min(1),
+  step: z.string(),
+  action: z.string(),
+  member: memberName,
+  term: term,
+  sent_at: epochMs,
+});
+export type OpCommand = z.output<typeof opCommandSchema>;
+
 export const opSchema = z.object({
   id: z.string().min(1),
   kind: z.enum(['failover', 'switchover']),
@@ -128,6 +139,7 @@ export const opSchema = z.object({
   /** Last LSN of the old primary: its lease LSN (failover) or its clean-stop LSN (switchover). */
   lsn: lsn.optional(),
   last_result: commandOutcomeSchema.optional(),
+  command: opCommandSchema.optional(),
   attempts: z.number().int().nonnegative().default(0),
   started_at: epochMs,
   step_started_at: epochMs,

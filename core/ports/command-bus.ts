@@ -16,14 +16,23 @@ export interface CommandRequest {
 }
 
 /**
- * Carries one agent action to one host and returns the action's own result line
- * (SSM Run Command on AWS; the local command bus runs the same command line on a local host).
- *
- * Time budget: at most `timeoutMs`, delivery included. Returns the agent's result, `ok: false`
- * included (the agent refused or failed). Throws `CommandDeliveryError` when the command could
- * not be delivered or produced no result line (host down, timeout, throttling): retryable.
+ * Carries one agent action to one host (SSM Run Command on AWS; the local command bus runs the
+ * same command line on a local host). Sending and reading the result are separate calls, as in
+ * SSM: a command runs on its host whatever becomes of the controller that sent it, and the
+ * next invocation reads its result by id (DESIGN §6, "no step outlives its invocation").
  * Not atomic: an action may have run even when delivery reports failure; actions are idempotent.
  */
 export interface CommandBus {
-  run(target: CommandTarget, request: CommandRequest, timeoutMs: number): Promise<ActionResult>;
+  /**
+   * Sends the command; the host runs it for at most `timeoutMs`. One API call. Returns the
+   * command id. Throws `CommandDeliveryError` when it cannot be sent (host unknown or down,
+   * throttled): retryable.
+   */
+  send(target: CommandTarget, request: CommandRequest, timeoutMs: number): Promise<string>;
+  /**
+   * One look at a sent command. Returns the action's own result line once it ended (`ok: false`
+   * included: the agent refused or failed), undefined while it runs. Throws
+   * `CommandDeliveryError` when it ended without a result (host gone, timed out) or is unknown.
+   */
+  result(target: CommandTarget, commandId: string): Promise<ActionResult | undefined>;
 }

@@ -1,5 +1,14 @@
 import type { ClusterConfigInput } from '../config/cluster-config.ts';
-import type { HistoryRow, Initialize, Intent, Leader, Member, Observer, Op } from '../model/items.ts';
+import type {
+  HistoryRow,
+  Initialize,
+  Intent,
+  Leader,
+  Member,
+  Observer,
+  Op,
+  OpCommand,
+} from '../model/items.ts';
 import type { ClusterSnapshot } from '../model/snapshot.ts';
 
 /**
@@ -118,6 +127,13 @@ export interface CoordinationStore {
 
   /** Replaces the op item IF its stored version is `op.version - 1`. */
   updateOp(cluster: string, op: Op): Promise<void>;
+
+  /**
+   * Notes the command the operation's current step sent, IF the op item is still `op` (same id
+   * and version); the version does not change, so the step's own update still applies. Lets
+   * the next invocation read that command's result instead of sending it again (DESIGN §6).
+   */
+  recordOpCommand(cluster: string, op: Op, command: OpCommand): Promise<void>;
 
   /** Deletes the op item IF its stored version is `op.version`. */
   endOp(cluster: string, op: Op): Promise<void>;

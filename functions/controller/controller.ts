@@ -74,8 +74,11 @@ export class Controller {
     this.executor = new StepExecutor(deps);
   }
 
-  /** Starts an evaluation of every registered cluster not already being evaluated; waits for them. */
-  async tick(): Promise<Evaluation[]> {
+  /**
+   * Starts an evaluation of every registered cluster not already being evaluated; waits for
+   * them. No step waits past `deadlineMs` (the invocation's end, DESIGN §6).
+   */
+  async tick(deadlineMs = Number.POSITIVE_INFINITY): Promise<Evaluation[]> {
     let clusters: string[];
     try {
       clusters = await this.deps.store.listClusters();
@@ -88,7 +91,7 @@ export class Controller {
     for (const cluster of clusters) {
       if (this.inFlight.has(cluster)) continue;
       while (this.inFlight.size >= limit) await Promise.race(this.inFlight.values());
-      const evaluation = this.evaluate(cluster).finally(() => this.inFlight.delete(cluster));
+      const evaluation = this.evaluate(cluster, deadlineMs).finally(() => this.inFlight.delete(cluster));
       this.inFlight.set(cluster, evaluation);
       started.push(evaluation);
     }
@@ -102,7 +105,7 @@ export class Controller {
     await Promise.allSettled(this.inFlight.values());
   }
 
-  async evaluate(cluster: string): Promise<Evaluation | undefined> {
+  async evaluate(cluster: string, deadlineMs = Number.POSITIVE_INFINITY): Promise<Evaluation | undefined> {
     const logger = this.deps.logger.createChild({ persistentKeys: { cluster } });
     // One EMF document per value: clusters are evaluated concurrently, so dimensions are never shared.
     const metric = (
@@ -117,9 +120,9 @@ export class Controller {
     try {
       // An operation that moved on is evaluated again at once: its next step (fence after the
       // take-over, promote after the fence...) does not wait for the next tick.
-      let evaluation = await this.evaluateOnce(cluster, logger, metric);
-      for (let i = 1; i < MAX_STEPS_PER_TICK && evaluation.advanced; i += 1)
-        evaluation = await this.evaluateOnce(cluster, logger, metric);
+      let evaluation = await this.evaluateOnce(cluster, logger, metric, deadlineMs);
+      for (let i = 1; i < MAX_STEPS_PER_TICK && evaluation.advanced && this.deps.clock() < deadlineMs; i += 1)
+        evaluation = await this.evaluateOnce(cluster, logger, metric, deadlineMs);
       const { decision, failure } = evaluation;
       return { cluster, decision, ...(failure ? { failure: failure.error } : {}) };
     } catch (error) {
@@ -134,6 +137,7 @@ export class Controller {
     cluster: string,
     logger: Logger,
     metric: (name: string, value?: number, unit?: (typeof MetricUnit)[keyof typeof MetricUnit]) => void,
+    deadlineMs: number,
   ) {
     const snapshot = await this.deps.store.getSnapshot(cluster);
     for (const bad of snapshot.malformed)
@@ -160,12 +164,13 @@ export class Controller {
       decision.steps,
       config,
       logger.createChild({ persistentKeys: { rule: decision.rule, term } }),
+      deadlineMs,
     );
     if (decision.steps.some((s) => s.kind === 'notify' && s.event.type === 'primary_changed'))
       metric('PrimaryChanged');
     if (decision.steps.some((s) => s.kind === 'notify' && s.event.type === 'failover_refused'))
       metric('FailoverRefused');
-    if (failure) metric('StepFailed');
+    if (failure && !failure.deferred) metric('StepFailed');
     const advanced =
       !failure &&
       decision.steps.some(

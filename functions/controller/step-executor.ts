@@ -2,13 +2,15 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { ActionResult } from '../../core/actions/action-parameters.ts';
 import type { ClusterConfig } from '../../core/config/cluster-config.ts';
 import type { Step } from '../../core/decide/steps.ts';
-import type { CommandOutcome, Op } from '../../core/model/items.ts';
+import { CommandDeliveryError, DeadlineReachedError } from '../../core/errors.ts';
+import type { CommandOutcome, Op, OpCommand } from '../../core/model/items.ts';
 import type { ClusterSnapshot } from '../../core/model/snapshot.ts';
 import type { CommandBus } from '../../core/ports/command-bus.ts';
 import type { InstanceFencer } from '../../core/ports/instance-fencer.ts';
 import type { Notifier } from '../../core/ports/notifier.ts';
 import type { CoordinationStore } from '../../core/store/coordination-store.ts';
 import { fenceMember } from './fence-member.ts';
+import { awaitCommand } from './run-command.ts';
 
 export interface ExecutorDeps {
   readonly store: CoordinationStore;
@@ -21,6 +23,27 @@ export interface ExecutorDeps {
 export interface StepFailure {
   readonly step: Step;
   readonly error: string;
+  /** The invocation ended first: nothing failed, the next invocation resumes the step. */
+  readonly deferred?: boolean;
+}
+
+/** The command `op`'s current step already sent for this step, if it may still be running. */
+function sentBefore(
+  op: Op | undefined,
+  step: { action: string; member: string; term: number },
+  now: number,
+  timeoutMs: number,
+): OpCommand | undefined {
+  const c = op?.command;
+  if (
+    !c ||
+    c.step !== op.step ||
+    c.action !== step.action ||
+    c.member !== step.member ||
+    c.term !== step.term
+  )
+    return undefined;
+  return now - c.sent_at < timeoutMs ? c : undefined;
 }
 
 /** The operation as stored after a step succeeded: the controller's completion time stamped in. */
@@ -43,7 +66,9 @@ function outcomeOf(result: ActionResult, now: number): CommandOutcome {
 /**
  * Carries out the steps of one decision in order, stopping at the first failure (DESIGN §4).
  * Every write is conditional, so a step run twice (by a resumed or a second controller) is
- * harmless. A failed command counts against its operation (`attempts + 1`).
+ * harmless. A failed command counts against its operation (`attempts + 1`). No wait goes past
+ * `deadlineMs` (DESIGN §6): a command still running then is left to the next invocation, which
+ * reads its result through the id the op item records.
  */
 export class StepExecutor {
   constructor(private readonly deps: ExecutorDeps) {}
@@ -53,12 +78,17 @@ export class StepExecutor {
     steps: readonly Step[],
     config: ClusterConfig,
     logger: Logger,
+    deadlineMs = Number.POSITIVE_INFINITY,
   ): Promise<StepFailure | undefined> {
     for (const step of steps) {
       try {
-        const ok = await this.run(snapshot, step, config, logger);
+        const ok = await this.run(snapshot, step, config, logger, deadlineMs);
         if (!ok) return { step, error: 'the action reported failure' };
       } catch (error) {
+        if (error instanceof DeadlineReachedError) {
+          logger.info(error.message, { step: step.kind });
+          return { step, error: error.message, deferred: true };
+        }
         logger.warn('step failed', { step: step.kind, error: (error as Error).message });
         return { step, error: (error as Error).message };
       }
@@ -89,6 +119,7 @@ export class StepExecutor {
     step: Step,
     config: ClusterConfig,
     logger: Logger,
+    deadlineMs: number,
   ): Promise<boolean> {
     const { store, bus, fencer, notifier, clock } = this.deps;
     const cluster = snapshot.cluster;
@@ -128,27 +159,56 @@ export class StepExecutor {
         return true;
       case 'command': {
         const instanceId = instanceOf(step.member);
-        const result = await bus
-          .run(
-            { cluster, member: step.member, ...(instanceId ? { instanceId } : {}) },
-            {
-              action: step.action,
-              term: step.term,
-              ...(step.leader ? { leader: step.leader } : {}),
-              ...(step.standbys ? { standbys: step.standbys } : {}),
-            },
-            config.command_timeout * 1000,
-          )
-          .catch(async (error: Error) => {
-            await this.countFailure(cluster, step.countsFor, {
+        const target = { cluster, member: step.member, ...(instanceId ? { instanceId } : {}) };
+        const timeoutMs = config.command_timeout * 1000;
+        const op = step.countsFor;
+        const result = await (async () => {
+          const prior = sentBefore(op, step, clock(), timeoutMs);
+          let sent = prior;
+          if (!sent) {
+            const id = await bus.send(
+              target,
+              {
+                action: step.action,
+                term: step.term,
+                ...(step.leader ? { leader: step.leader } : {}),
+                ...(step.standbys ? { standbys: step.standbys } : {}),
+              },
+              timeoutMs,
+            );
+            sent = {
+              id,
+              step: op?.step ?? '',
               action: step.action,
               member: step.member,
-              ok: false,
-              message: error.message,
-              at: clock(),
+              term: step.term,
+              sent_at: clock(),
+            };
+            if (op) await store.recordOpCommand(cluster, op, sent).catch(() => undefined);
+          } else
+            logger.info(`reading the result of ${step.action} sent to ${step.member} earlier`, {
+              command: sent.id,
             });
-            throw error;
+          const until = sent.sent_at + timeoutMs;
+          const answer = await awaitCommand(bus, target, sent.id, Math.min(until, deadlineMs), { clock });
+          if (answer) return answer;
+          if (deadlineMs < until)
+            throw new DeadlineReachedError(`${step.action} on ${step.member} still runs`);
+          throw new CommandDeliveryError(
+            step.member,
+            `command ${sent.id} did not finish within ${timeoutMs} ms`,
+          );
+        })().catch(async (error: Error) => {
+          if (error instanceof DeadlineReachedError) throw error;
+          await this.countFailure(cluster, step.countsFor, {
+            action: step.action,
+            member: step.member,
+            ok: false,
+            message: error.message,
+            at: clock(),
           });
+          throw error;
+        });
         const outcome = outcomeOf(result, clock());
         logger.info(`command ${step.action} on ${step.member}`, {
           member: step.member,
@@ -174,9 +234,11 @@ export class StepExecutor {
             mode: step.mode,
             timeoutMs: step.timeoutMs,
             stopTimeoutMs: config.command_timeout * 1000,
+            deadlineMs,
           },
-          { bus, fencer },
+          { bus, fencer, clock },
         ).catch(async (error: Error) => {
+          if (error instanceof DeadlineReachedError) throw error;
           await this.countFailure(cluster, step.countsFor, {
             action: 'fence',
             member: step.member,

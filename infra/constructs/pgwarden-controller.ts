@@ -7,6 +7,8 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { controllerEnvironment } from '../../core/controller/controller-environment.ts';
+import { CONTROLLER_SCHEDULE, scheduleProblem } from '../../core/controller/invocation-schedule.ts';
 import type { ActionDocument } from './action-document.ts';
 import type { CoordinationTable } from './coordination-table.ts';
 
@@ -22,7 +24,11 @@ export interface PgwardenControllerProps {
   readonly topic?: sns.ITopic;
   /** Time between two evaluations within one invocation. @default Duration.seconds(1) */
   readonly tick?: Duration;
-  /** Invocation timeout; the schedule fires every minute, so one invocation covers one minute. @default Duration.seconds(60) */
+  /**
+   * Invocation timeout. The schedule fires every minute, so anything over a minute plus the
+   * deadline margin makes consecutive invocations overlap (DESIGN §6).
+   * @default Duration.seconds(75) - CONTROLLER_SCHEDULE: 7 s of overlap
+   */
   readonly timeout?: Duration;
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
@@ -30,8 +36,10 @@ export interface PgwardenControllerProps {
 
 /**
  * The controller (DESIGN §6): a Node.js 22 arm64 function on an EventBridge `rate(1 minute)`
- * schedule that loops every `tick` inside each invocation. One invocation at a time
- * (reserved concurrency 1); a second one racing would be harmless anyway.
+ * schedule that loops every `tick` inside each invocation. Invocations overlap (the timeout
+ * exceeds the minute), so there is always a live controller; two at once are harmless, so no
+ * reserved concurrency (it would also make `cdk deploy` fail on accounts with a small quota).
+ * Lambda's own asynchronous retries are off: the schedule is the retry.
  */
 export class PgwardenController extends Construct {
   readonly function: NodejsFunction;
@@ -40,15 +48,17 @@ export class PgwardenController extends Construct {
   constructor(scope: Construct, id: string, props: PgwardenControllerProps) {
     super(scope, id);
     const tick = props.tick ?? Duration.seconds(1);
-    const timeout = props.timeout ?? Duration.seconds(60);
+    const timeout = props.timeout ?? Duration.seconds(CONTROLLER_SCHEDULE.timeoutSeconds);
+    const schedule = { ...CONTROLLER_SCHEDULE, timeoutSeconds: timeout.toSeconds() };
     if (tick.toMilliseconds() < 500 || tick.toSeconds() > 30) {
       throw new Error(
         `PgwardenController tick: got ${tick.toHumanString()}, expected from 500 milliseconds to 30 seconds`,
       );
     }
-    if (timeout.toSeconds() < 20 || timeout.toSeconds() > 900) {
+    const gap = scheduleProblem(schedule);
+    if (gap || timeout.toSeconds() > 900) {
       throw new Error(
-        `PgwardenController timeout: got ${timeout.toHumanString()}, expected from 20 seconds to 15 minutes`,
+        `PgwardenController timeout: got ${timeout.toHumanString()}, expected more than ${schedule.everySeconds + schedule.deadlineMarginSeconds} seconds (the schedule fires every minute and each invocation stops ticking ${schedule.deadlineMarginSeconds} s before its end) and at most 15 minutes`,
       );
     }
     if (props.clusters.length === 0)
@@ -62,19 +72,15 @@ export class PgwardenController extends Construct {
       architecture: lambda.Architecture.ARM_64,
       memorySize: 256,
       timeout,
-      reservedConcurrentExecutions: 1,
       logGroup: new logs.LogGroup(this, 'Logs', { retention }),
-      environment: {
-        PGWARDEN_TABLE: props.table.table.tableName,
-        PGWARDEN_TICK_SECONDS: String(tick.toMilliseconds() / 1000),
-        PGWARDEN_DEADLINE_MARGIN_SECONDS: '5',
-        PGWARDEN_DOCUMENT_NAME: props.document.documentName,
-        PGWARDEN_COMMAND_LOG_GROUP: this.commandLogGroup.logGroupName,
-        POWERTOOLS_SERVICE_NAME: 'pgwarden-controller',
-        POWERTOOLS_METRICS_NAMESPACE: 'pgwarden',
-        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-        ...(props.topic ? { PGWARDEN_TOPIC_ARN: props.topic.topicArn } : {}),
-      },
+      environment: controllerEnvironment({
+        table: props.table.table.tableName,
+        tickSeconds: tick.toMilliseconds() / 1000,
+        schedule,
+        documentName: props.document.documentName,
+        commandLogGroup: this.commandLogGroup.logGroupName,
+        ...(props.topic ? { topicArn: props.topic.topicArn } : {}),
+      }),
       bundling: {
         format: OutputFormat.ESM,
         target: 'node22',
@@ -86,10 +92,15 @@ export class PgwardenController extends Construct {
         forceDockerBundling: false,
       },
     });
+    // A failed or throttled invocation is not retried by Lambda (two retries, and throttled
+    // events for up to six hours, by default): the next scheduled one replaces it.
+    this.function.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.seconds(60) });
     new events.Rule(this, 'Schedule', {
       description: 'pgwarden controller: evaluate every cluster (the function loops every tick inside)',
-      schedule: events.Schedule.rate(Duration.minutes(1)),
-      targets: [new targets.LambdaFunction(this.function, { retryAttempts: 0 })],
+      schedule: events.Schedule.rate(Duration.seconds(schedule.everySeconds)),
+      targets: [
+        new targets.LambdaFunction(this.function, { retryAttempts: 0, maxEventAge: Duration.seconds(60) }),
+      ],
     });
     this.grantPermissions(props);
   }

@@ -18,7 +18,8 @@ export interface PgwardenMonitoringProps {
 
 /**
  * Alarms to the SNS topic and one dashboard: no primary behind the writer endpoint, a change of
- * primary, replication lag, a refusal to fail over, controller errors.
+ * primary, replication lag, a refusal to fail over, controller errors, a controller that does
+ * not run or is throttled.
  */
 export class PgwardenMonitoring extends Construct {
   readonly alarms: cloudwatch.Alarm[] = [];
@@ -50,13 +51,14 @@ export class PgwardenMonitoring extends Construct {
       comparison: cloudwatch.ComparisonOperator,
       description: string,
       periods = 1,
+      missing = cloudwatch.TreatMissingData.NOT_BREACHING,
     ) => {
       const a = new cloudwatch.Alarm(this, name, {
         metric,
         threshold,
         comparisonOperator: comparison,
         evaluationPeriods: periods,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        treatMissingData: missing,
         alarmDescription: `pgwarden ${props.clusterName}: ${description}`,
       });
       a.addAlarmAction(new actions.SnsAction(props.topic));
@@ -99,6 +101,23 @@ export class PgwardenMonitoring extends Construct {
       1,
       cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       'the controller function failed',
+    );
+    // A controller that stopped running publishes nothing: missing data is the alarm here.
+    alarm(
+      'ControllerNotRunning',
+      props.controller.metricInvocations({ period: Duration.minutes(1), statistic: 'Sum' }),
+      1,
+      cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      'no controller invocation started within a minute: nothing watches the cluster',
+      1,
+      cloudwatch.TreatMissingData.BREACHING,
+    );
+    alarm(
+      'ControllerThrottled',
+      props.controller.metricThrottles({ period: Duration.minutes(1), statistic: 'Sum' }),
+      1,
+      cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      'a controller invocation was throttled (account concurrency exhausted?)',
     );
     alarm(
       'EvaluationFailed',

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { Fn, Stack, Tags } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -7,6 +6,7 @@ import { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { stringify } from 'yaml';
+import { EC2_HOST_LAYOUT, hostDirectories, hostFiles } from '../../agent/host/host-layout.ts';
 import type { AgentConfigInput } from '../../core/config/agent-config.ts';
 import { type ClusterConfigInput, parseClusterConfig } from '../../core/config/cluster-config.ts';
 import { NAME_PATTERN } from '../../core/config/units.ts';
@@ -14,7 +14,6 @@ import { DEFAULT_HEALTH_CHECK } from '../../core/endpoints/health-check-profile.
 import type { CoordinationTable } from './coordination-table.ts';
 import { CLUSTER_TAG } from './pgwarden-controller.ts';
 
-const SYSTEMD_DIR = new URL('../../agent/systemd/', import.meta.url).pathname;
 export const SUPPORTED_POSTGRES_VERSIONS = [15] as const;
 
 export interface PostgresHostsProps {
@@ -180,7 +179,7 @@ export class PostgresHosts extends Construct {
       postgresql: {
         listen: '0.0.0.0:5432',
         connect_address: '__IP__:5432',
-        data_dir: '/var/lib/pgsql/data',
+        data_dir: EC2_HOST_LAYOUT.dataDir,
         bin_dir: '/usr/bin',
         pg_hba: [],
       },
@@ -188,10 +187,23 @@ export class PostgresHosts extends Construct {
       dynamodb: { table: props.table.table.tableName, region },
       bootstrap: { dcs },
       instance_id: '__NAME__',
-      state_dir: '/var/lib/pgsql/pgwarden',
+      state_dir: EC2_HOST_LAYOUT.stateDir,
     };
-    const unit = readFileSync(`${SYSTEMD_DIR}pgwarden-agent.service`, 'utf8');
-    const launcher = readFileSync(`${SYSTEMD_DIR}pgwarden-agent.sh`, 'utf8');
+    const layout = EC2_HOST_LAYOUT;
+    // The same directories and files the local topology gives its hosts (agent/host/host-layout.ts).
+    const directories = hostDirectories(layout).map(
+      (d) =>
+        `install -d -o ${d.owner === 'run_as' ? 'postgres' : 'root'} -g ${d.owner === 'run_as' ? 'postgres' : 'root'} -m ${d.mode.toString(8).padStart(4, '0')} ${d.path}`,
+    );
+    const files = hostFiles(layout, {
+      config: stringify(config),
+      secrets: { superuser: '$SU', replication: '$REPL' },
+      expandsShell: true,
+    }).map((f) => {
+      const marker = f.expandsShell ? 'PGWARDEN_EOF' : "'PGWARDEN_EOF'";
+      const owner = f.owner === 'run_as' ? 'postgres:postgres' : 'root:root';
+      return `cat > ${f.path} <<${marker}\n${f.content}PGWARDEN_EOF\nchmod ${f.mode.toString(8).padStart(4, '0')} ${f.path} && chown ${owner} ${f.path}`;
+    });
     return [
       'set -euo pipefail',
       `dnf install -y postgresql${version}-server postgresql${version}-contrib nodejs22 jq`,
@@ -199,16 +211,8 @@ export class PostgresHosts extends Construct {
       'TOKEN=$(curl -sfX PUT http://169.254.169.254/latest/api/token -H "X-aws-ec2-metadata-token-ttl-seconds: 300")',
       'IMDS() { curl -sf -H "X-aws-ec2-metadata-token: $TOKEN" "http://169.254.169.254/latest/meta-data/$1"; }',
       'NAME=$(IMDS instance-id); IP=$(IMDS local-ipv4)',
-      'install -d -m 0755 /opt/pgwarden /etc/pgwarden',
-      Fn.join('', [
-        'aws s3 cp s3://',
-        bundle.s3BucketName,
-        '/',
-        bundle.s3ObjectKey,
-        ' /opt/pgwarden/pgwarden-agent.mjs',
-      ]),
-      `cat > /usr/local/bin/pgwarden-agent <<'PGWARDEN_EOF'\n${launcher}PGWARDEN_EOF`,
-      'sed -i "s#/usr/bin/node #$NODE #" /usr/local/bin/pgwarden-agent && chmod 0755 /usr/local/bin/pgwarden-agent',
+      ...directories,
+      Fn.join('', ['aws s3 cp s3://', bundle.s3BucketName, '/', bundle.s3ObjectKey, ` ${layout.bundle}`]),
       Fn.join('', [
         'SU=$(aws secretsmanager get-secret-value --region ',
         region,
@@ -224,11 +228,9 @@ export class PostgresHosts extends Construct {
         ' --query SecretString --output text)',
       ]),
       'umask 077',
-      'printf "PGWARDEN_SUPERUSER_PASSWORD=%s\\nPGWARDEN_REPLICATION_PASSWORD=%s\\n" "$SU" "$REPL" > /etc/pgwarden/agent.env',
-      `cat > /etc/pgwarden/pgwarden.yml <<'PGWARDEN_EOF'\n${stringify(config)}PGWARDEN_EOF`,
-      'sed -i "s#__NAME__#$NAME#g; s#__IP__#$IP#g" /etc/pgwarden/pgwarden.yml && chmod 0644 /etc/pgwarden/pgwarden.yml',
-      'install -d -o postgres -g postgres -m 0700 /var/lib/pgsql/data /var/lib/pgsql/pgwarden',
-      `cat > /etc/systemd/system/pgwarden-agent.service <<'PGWARDEN_EOF'\n${unit}PGWARDEN_EOF`,
+      ...files,
+      `sed -i "s#__NAME__#$NAME#g; s#__IP__#$IP#g" ${layout.configFile}`,
+      `sed -i "s#^exec ${layout.node} #exec $NODE #" ${layout.launcher}`,
       'systemctl daemon-reload && systemctl enable --now pgwarden-agent',
     ];
   }

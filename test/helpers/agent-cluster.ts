@@ -1,7 +1,10 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type pg from 'pg';
+import { ssmCommandEnvironment } from '../../adapters/local/local-command-bus.ts';
 import { type ActionResult, actionArgv } from '../../core/actions/action-parameters.ts';
+import { AGENT_COMMAND } from '../../core/actions/ssm-document.ts';
 import type { AgentConfigInput } from '../../core/config/agent-config.ts';
 import { type ClusterConfigInput, FAST_PROFILE } from '../../core/config/cluster-config.ts';
 import type { AgentAction } from '../../core/decide/steps.ts';
@@ -44,7 +47,7 @@ export class AgentCluster extends LocalTopology {
     };
     const { dir, backend, store, scope, table } = await LocalTopology.prepare(settings);
     const cluster = new AgentCluster(settings, dir, scope, table, backend, store);
-    await cluster.addNodes();
+    await cluster.init();
     return cluster;
   }
 
@@ -81,7 +84,7 @@ export class AgentCluster extends LocalTopology {
     }
   }
 
-  /** Runs `pgwarden-agent action ...` for a node, as the command bus would. */
+  /** Runs `pgwarden-agent action ...` on a node as SSM runs it: as root, with SSM's environment. */
   async runAction(
     name: string,
     action: AgentAction,
@@ -91,8 +94,9 @@ export class AgentCluster extends LocalTopology {
     const node = this.node(name);
     const argv = actionArgv({ action, cluster: extra.cluster ?? this.scope, term, ...extra });
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [AGENT_BIN, ...argv, '-c', node.configPath], {
-        env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+      const child = spawn(join(node.dir, AGENT_COMMAND), argv, {
+        cwd: '/',
+        env: ssmCommandEnvironment(name),
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let out = '';

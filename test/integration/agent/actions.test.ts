@@ -71,12 +71,17 @@ describe('agent actions on a real three-member cluster', () => {
       async () => (await c.sql('node3', 'SELECT 1 FROM t WHERE id = 3')).length === 1,
     );
 
+    // The host comes back with its agent (systemd starts it), which fences the stale primary;
+    // the rejoin then has that agent start PostgreSQL, as only the agent's unit may.
+    c.startAgent('node1');
+    await c.waitFor('node1 fenced itself', 20_000, async () =>
+      c.agentLog('node1').includes('fencing myself'),
+    );
     const rejoined = await c.runAction('node1', 'rejoin', 2, { leader: 'node2' });
-    expect(rejoined.result).toMatchObject({ ok: true, changed: true });
+    expect(rejoined.result, rejoined.result.message).toMatchObject({ ok: true, changed: true });
     expect(rejoined.result.message).toMatch(/rewound with pg_rewind; streaming from node2/);
     const rows = await c.sql<{ id: number }>('node1', 'SELECT id FROM t ORDER BY id');
     expect(rows.map((r) => r.id)).toEqual([1, 3]);
-    c.startAgent('node1');
     await c.waitForRole('node1', '/replica');
     const member = await c.waitFor('node1 heartbeat as replica of node2', 10_000, async () =>
       (await c.store.getSnapshot('test')).members.find(

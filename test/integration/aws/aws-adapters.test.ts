@@ -12,6 +12,8 @@ import { SnsNotifier } from '../../../adapters/sns/sns-notifier.ts';
 import { SsmCommandBus } from '../../../adapters/ssm/ssm-command-bus.ts';
 import { ACTION_DOCUMENT_NAME, actionDocument } from '../../../core/actions/ssm-document.ts';
 import { CommandDeliveryError, FencingError } from '../../../core/errors.ts';
+import type { CommandRequest } from '../../../core/ports/command-bus.ts';
+import { runCommand } from '../../../functions/controller/run-command.ts';
 import { type DynamoBackend, motoBackend } from '../../helpers/dynamo-backends.ts';
 import { RecordingProxy } from '../../helpers/recording-proxy.ts';
 
@@ -70,15 +72,14 @@ describe.skipIf(motoBackend.skipReason !== undefined)('the AWS adapters against 
   it('sends the document to the member instance with every parameter, and reads a result-less reply as a delivery error', async () => {
     const bus = new SsmCommandBus(new SSMClient(aws(proxy.endpoint)), {
       outputLogGroup: '/pgwarden/commands',
-      pollMs: 50,
     });
-    const error = await bus
-      .run(
-        { cluster: 'demo', member: 'node2', instanceId },
-        { action: 'rejoin', term: 7, leader: 'node1' },
-        5000,
-      )
-      .catch((e: unknown) => e);
+    const error = await runCommand(
+      bus,
+      { cluster: 'demo', member: 'node2', instanceId },
+      { action: 'rejoin', term: 7, leader: 'node1' },
+      5000,
+      { pollMs: 50 },
+    ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CommandDeliveryError);
     expect((error as Error).message).toContain('printed no result line');
     const sent = JSON.parse(proxy.find('SendCommand').at(-1)!.body);
@@ -100,7 +101,7 @@ describe.skipIf(motoBackend.skipReason !== undefined)('the AWS adapters against 
   it('refuses to send a command to a member without an instance id', async () => {
     const bus = new SsmCommandBus(new SSMClient(aws(moto.endpoint)));
     await expect(
-      bus.run({ cluster: 'demo', member: 'node2' }, { action: 'fence', term: 1 }, 1000),
+      runCommand(bus, { cluster: 'demo', member: 'node2' }, { action: 'fence', term: 1 }, 1000),
     ).rejects.toThrow('names no EC2 instance id');
   });
 
@@ -150,7 +151,9 @@ describe('the SSM command bus reading replies (error paths moto cannot produce)'
   afterAll(async () => fake?.stop());
 
   const json = (body: unknown, status = 200) => ({ status, body: JSON.stringify(body) });
-  const bus = () => new SsmCommandBus(new SSMClient(aws(fake.endpoint)), { pollMs: 20 });
+  const bus = () => new SsmCommandBus(new SSMClient(aws(fake.endpoint)));
+  const run = (request: CommandRequest, timeoutMs: number) =>
+    runCommand(bus(), target, request, timeoutMs, { pollMs: 20 });
   const target = { cluster: 'demo', member: 'node2', instanceId: 'i-0abc' };
 
   it('retries InvocationDoesNotExist and polls until the action ends, then returns its result line', async () => {
@@ -166,7 +169,7 @@ describe('the SSM command bus reading replies (error paths moto cannot produce)'
           'log line\n{"ok":true,"action":"promote","member":"node2","term":5,"changed":true,"message":"promoted","timeline":3}\n',
       });
     };
-    const result = await bus().run(target, { action: 'promote', term: 5 }, 5000);
+    const result = await run({ action: 'promote', term: 5 }, 5000);
     expect(result).toMatchObject({ ok: true, action: 'promote', timeline: 3 });
     expect(polls).toBe(4);
   });
@@ -180,7 +183,7 @@ describe('the SSM command bus reading replies (error paths moto cannot produce)'
             StandardOutputContent:
               '{"ok":false,"action":"promote","member":"node2","term":5,"message":"promote refused: ..."}',
           });
-    expect(await bus().run(target, { action: 'promote', term: 5 }, 5000)).toMatchObject({ ok: false });
+    expect(await run({ action: 'promote', term: 5 }, 5000)).toMatchObject({ ok: false });
   });
 
   it.each([
@@ -207,9 +210,7 @@ describe('the SSM command bus reading replies (error paths moto cannot produce)'
     ],
   ])('turns %s into a CommandDeliveryError', async (_name, respond, message) => {
     fake.respond = respond as never;
-    const error = await bus()
-      .run(target, { action: 'fence', term: 1 }, 300)
-      .catch((e: unknown) => e);
+    const error = await run({ action: 'fence', term: 1 }, 300).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CommandDeliveryError);
     expect((error as Error).message).toContain(message);
   });

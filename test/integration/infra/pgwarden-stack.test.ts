@@ -13,6 +13,7 @@ import {
   actionDocument,
   renderActionCommand,
 } from '../../../core/actions/ssm-document.ts';
+import { CONTROLLER_SCHEDULE } from '../../../core/controller/invocation-schedule.ts';
 import { DEFAULT_HEALTH_CHECK } from '../../../core/endpoints/health-check-profile.ts';
 import { ActionDocument } from '../../../infra/constructs/action-document.ts';
 import { CoordinationTable } from '../../../infra/constructs/coordination-table.ts';
@@ -152,20 +153,57 @@ describe('the pgwarden stack', () => {
     }
   });
 
-  it('runs the controller on arm64 Node.js 22 every minute, one invocation at a time', () => {
+  it('runs the controller on arm64 Node.js 22 every minute, each invocation overlapping the next', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs22.x',
       Architectures: ['arm64'],
-      Timeout: 60,
-      ReservedConcurrentExecutions: 1,
+      Timeout: CONTROLLER_SCHEDULE.timeoutSeconds,
       Environment: {
         Variables: Match.objectLike({
           PGWARDEN_TICK_SECONDS: '1',
+          PGWARDEN_DEADLINE_MARGIN_SECONDS: String(CONTROLLER_SCHEDULE.deadlineMarginSeconds),
           PGWARDEN_DOCUMENT_NAME: 'pgwarden-action',
         }),
       },
     });
     template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 minute)' });
+    // The last tick of one invocation comes after the first of the next: no minute without a controller.
+    const fn = Object.values(template.findResources('AWS::Lambda::Function')).find(
+      (f) => f.Properties.Environment?.Variables?.PGWARDEN_TABLE,
+    )!;
+    const margin = Number(fn.Properties.Environment.Variables.PGWARDEN_DEADLINE_MARGIN_SECONDS);
+    expect(fn.Properties.Timeout - margin).toBeGreaterThan(60);
+  });
+
+  it('reserves no concurrency: overlapping invocations are safe, and a small account quota must not fail the deploy', () => {
+    for (const fn of Object.values(template.findResources('AWS::Lambda::Function')))
+      expect(fn.Properties.ReservedConcurrentExecutions).toBeUndefined();
+  });
+
+  it("turns off Lambda's asynchronous retries: the schedule is the retry", () => {
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      MaximumRetryAttempts: 0,
+      MaximumEventAgeInSeconds: 60,
+    });
+    template.hasResourceProperties('AWS::Events::Rule', {
+      Targets: [Match.objectLike({ RetryPolicy: { MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60 } })],
+    });
+  });
+
+  it('alarms when no controller invocation ran for a minute, and on throttles', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'Invocations',
+      Namespace: 'AWS/Lambda',
+      Period: 60,
+      Threshold: 1,
+      ComparisonOperator: 'LessThanThreshold',
+      TreatMissingData: 'breaching',
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'Throttles',
+      Namespace: 'AWS/Lambda',
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    });
   });
 
   it('spreads the hosts over at least two AZs with encrypted gp3 volumes and IMDSv2', () => {
@@ -202,8 +240,10 @@ describe('the pgwarden stack', () => {
       'EvaluationFailed',
       'FailoverRefused',
       'HealthyHostCount',
+      'Invocations',
       'MaxReplicaLagBytes',
       'PrimaryChanged',
+      'Throttles',
     ]);
     for (const a of alarms) expect(a.AlarmActions).toHaveLength(1);
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
@@ -289,6 +329,15 @@ describe('construct validation', () => {
       () =>
         new PgwardenController(s, 'C', { table, document, clusters: ['demo'], tick: Duration.millis(100) }),
     ).toThrow('PgwardenController tick: got 100 milli');
+    expect(
+      () =>
+        new PgwardenController(s, 'C3', {
+          table,
+          document,
+          clusters: ['demo'],
+          timeout: Duration.seconds(60),
+        }),
+    ).toThrow('PgwardenController timeout: got 1 minute, expected more than 68 seconds');
     expect(() => new PgwardenController(s, 'C2', { table, document, clusters: [] })).toThrow(
       'PgwardenController clusters: got none',
     );

@@ -8,9 +8,12 @@ import { fenceMember } from '../../../functions/controller/fence-member.ts';
 function bus(answer: 'ok' | 'refused' | 'undelivered'): CommandBus & { calls: number } {
   return {
     calls: 0,
-    async run() {
+    async send() {
       this.calls += 1;
       if (answer === 'undelivered') throw new CommandDeliveryError('n1', 'host down');
+      return 'cmd-1';
+    },
+    async result() {
       return {
         ok: answer === 'ok',
         action: 'fence',
