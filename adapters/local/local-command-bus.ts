@@ -23,6 +23,8 @@ export function ssmCommandEnvironment(member: string): Record<string, string> {
 /** A command as the local "SSM" keeps it: running, or ended with its result or why not. */
 interface LocalCommand {
   readonly member: string;
+  readonly action: string;
+  readonly term: number;
   readonly pid: number | undefined;
   outcome?: { readonly result: ActionResult } | { readonly error: CommandDeliveryError };
   endedAt?: number;
@@ -63,7 +65,12 @@ export class LocalCommandBus implements CommandBus {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
-    const command: LocalCommand = { member: target.member, pid: child.pid };
+    const command: LocalCommand = {
+      member: target.member,
+      action: request.action,
+      term: request.term,
+      pid: child.pid,
+    };
     this.commands.set(id, command);
     const end = (outcome: NonNullable<LocalCommand['outcome']>) => {
       command.outcome ??= outcome;
@@ -110,6 +117,13 @@ export class LocalCommandBus implements CommandBus {
     if (!command.outcome) return undefined;
     if ('error' in command.outcome) throw command.outcome.error;
     return command.outcome.result;
+  }
+
+  /** The results of the commands that ended (kept for 15 minutes), in the order they were sent. */
+  results(): ActionResult[] {
+    return [...this.commands.values()].flatMap((c) =>
+      c.outcome && 'result' in c.outcome ? [c.outcome.result] : [],
+    );
   }
 
   /** PIDs of commands still running on `member` (a forced stop kills them with the host). */

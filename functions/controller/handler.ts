@@ -48,16 +48,19 @@ const controller = new Controller({
 
 /** Time kept after the last wait of an invocation for its last writes (op item, metrics). */
 const STEP_SLACK_MS = 1500;
+/** ...at most this share of the whole invocation (short local schedules). */
+const STEP_SLACK_SHARE = 0.2;
 
 /** One scheduled invocation: tick every `tick` seconds until shortly before the deadline. */
 async function controllerTicks(event: unknown, context: Context): Promise<{ ticks: number }> {
   parseOrThrow(eventSchema, event ?? {}, 'controller event');
   const marginMs = settings.deadline_margin * 1000;
+  const slackMs = Math.min(STEP_SLACK_MS, context.getRemainingTimeInMillis() * STEP_SLACK_SHARE);
   const ticks = await runControllerLoop(controller, {
     tickMs: settings.tick * 1000,
     remainingMs: () => context.getRemainingTimeInMillis() - marginMs,
     // Every wait ends this long before Lambda would kill the invocation: the op item is written.
-    stepDeadlineMs: () => Date.now() + context.getRemainingTimeInMillis() - STEP_SLACK_MS,
+    stepDeadlineMs: () => Date.now() + context.getRemainingTimeInMillis() - slackMs,
   });
   logger.info('invocation done', { ticks });
   return { ticks };
