@@ -20,6 +20,9 @@ export interface GlobalOptions {
 export interface CliContext {
   readonly store: CoordinationStore;
   readonly table: string;
+  readonly region: string;
+  /** The DynamoDB endpoint, when not AWS's. */
+  readonly endpoint: string | undefined;
   readonly defaultCluster: string | undefined;
   readonly json: boolean;
   readonly interactive: boolean;
@@ -82,6 +85,8 @@ export function createCliContext(
   return {
     store,
     table,
+    region,
+    endpoint,
     defaultCluster,
     json: options.json === true,
     interactive,

@@ -17,6 +17,8 @@ import type { CliContext } from '../cli/cli-context.ts';
 import { CliError, EXIT } from '../cli/exit-codes.ts';
 import type { CliExtensions } from '../cli/main.ts';
 import { checkReachable } from './check-reachable.ts';
+import { registerController } from './controller-command.ts';
+import { ensureBundles } from './ensure-bundles.ts';
 import {
   defaultLocalDir,
   type LocalSettings,
@@ -81,22 +83,6 @@ function requireRunning(dir: string): LocalState {
   return state;
 }
 
-/** Builds the agent bundle the local hosts run (esbuild is a dev dependency; without it, the built one). */
-async function ensureAgentBundle(out: (line: string) => void): Promise<void> {
-  const { AGENT_BUNDLE } = await import('./local-topology.ts');
-  try {
-    const { buildAgentBundle } = await import('../scripts/build-agent.ts');
-    await buildAgentBundle();
-  } catch (error) {
-    if (!existsSync(AGENT_BUNDLE))
-      throw new CliError(
-        `cannot build the agent bundle (${(error as Error).message}); run npm ci, then npm run build:agent`,
-        EXIT.usage,
-      );
-    out(`could not rebuild the agent bundle (${(error as Error).message}); using ${AGENT_BUNDLE}`);
-  }
-}
-
 function reachable(dir: string): void {
   try {
     checkReachable(dir);
@@ -141,7 +127,7 @@ async function up(
   };
   prepareDir(dir, out);
   out(`building the agent bundle`);
-  await ensureAgentBundle(out);
+  await ensureBundles(out);
   writeFileSync(join(dir, SETTINGS_FILE), JSON.stringify(settings, null, 2));
   const logFd = openSync(join(dir, SUPERVISOR_LOG), 'a');
   const child = spawn(process.execPath, [PGWARDEN_BIN, 'local', 'supervise', '--dir', dir], {
@@ -247,6 +233,7 @@ function dirOption(): Option {
 
 /** `pgwarden local ...`: the whole topology on this machine, behind a background supervisor. */
 export function registerLocal(program: Command, context: () => CliContext): void {
+  registerController(program, context);
   const local = program
     .command('local')
     .description(

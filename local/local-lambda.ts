@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { openSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import type { InvocationSchedule } from '../core/controller/invocation-schedule.ts';
 import { processAlive, waitFor } from './wait-for.ts';
 
@@ -20,8 +20,8 @@ export interface LocalLambdaOptions {
   readonly schedule: InvocationSchedule;
   /** The function's environment (what CDK sets, plus where the local services are). */
   readonly environment: Readonly<Record<string, string>>;
-  /** Where the invocations' output goes (appended). */
-  readonly logPath: string;
+  /** Where the invocations' output goes: a file (appended), or a descriptor of this process. */
+  readonly log: string | number;
   /** @default CONTROLLER_BUNDLE */
   readonly bundle?: string;
 }
@@ -51,7 +51,8 @@ export class LocalLambda {
     if (this.stopped) return undefined;
     const timeoutMs = this.options.schedule.timeoutSeconds * 1000;
     const startedAt = Date.now();
-    const log = openSync(this.options.logPath, 'a');
+    const given = this.options.log;
+    const log = typeof given === 'number' ? given : openSync(given, 'a');
     const child = spawn(process.execPath, [this.options.bundle ?? CONTROLLER_BUNDLE], {
       detached: true,
       cwd: '/',
@@ -68,6 +69,7 @@ export class LocalLambda {
         PGWARDEN_INVOCATION_STARTED_AT: String(startedAt),
       },
     });
+    if (log !== given) closeSync(log);
     const pid = child.pid!;
     const invocation: Invocation = { pid, startedAt };
     this.invocations.push(invocation);

@@ -427,7 +427,7 @@ export class LocalTopology implements LocalHostDirectory {
     const schedule = options.schedule ?? this.profile.schedule;
     const lambda = new LocalLambda({
       schedule,
-      logPath: join(this.dir, `${options.name ?? 'controller'}.log`),
+      log: join(this.dir, `${options.name ?? 'controller'}.log`),
       environment: {
         ...controllerEnvironment({
           table: this.table,

@@ -53,7 +53,7 @@ export class AgentDaemon {
 
   constructor(
     private readonly rt: AgentRuntime,
-    private readonly options: DaemonOptions = {},
+    options: DaemonOptions = {},
   ) {
     this.monotonic = options.monotonic ?? (() => performance.now());
     this.wallClock = options.wallClock ?? (() => Date.now());

@@ -96,7 +96,7 @@ export class Controller {
       started.push(evaluation);
     }
     const results = (await Promise.all(started)).filter((e): e is Evaluation => e !== undefined);
-    this.deps.metrics?.publishStoredMetrics();
+    if (this.deps.metrics?.hasStoredMetrics()) this.deps.metrics.publishStoredMetrics();
     return results;
   }
 

@@ -98,6 +98,49 @@ describe('pgwarden local', () => {
     expect(dsn.stdout).toMatch(/writer endpoint: +postgresql:\/\/postgres@127\.0\.0\.1:\d+\/postgres/);
   });
 
+  it('controller run starts a second controller beside it: Lambda-style invocations, or one process with --loop', async () => {
+    const nowhere = await cli('controller', 'run', '--local-dir', `${parent}/nothing`);
+    expect(nowhere.code).toBe(2);
+    expect(nowhere.stderr).toContain('no local topology runs there');
+    const badTick = await cli('controller', 'run', '--local-dir', dir, '--tick', '0');
+    expect(badTick.code).toBe(2);
+    expect(badTick.stderr).toContain('--tick: got "0", expected a number of seconds above 0');
+    const count = (text: string, pattern: RegExp) => (text.match(pattern) ?? []).length;
+    const lambda = await runCli(
+      [
+        'controller',
+        'run',
+        '--local-dir',
+        dir,
+        '--every',
+        '2',
+        '--timeout',
+        '3',
+        '--margin',
+        '0.5',
+        '--tick',
+        '0.5',
+      ],
+      env,
+      undefined,
+      (out) => count(out, /"message":"invocation done"/g) >= 2,
+    );
+    expect(lambda.code).toBe(0);
+    expect(lambda.stdout).toContain('an invocation every 2 s, each killed after 3 s');
+    expect(lambda.stdout).toContain('controller stopped');
+    const loop = await runCli(
+      ['controller', 'run', '--local-dir', dir, '--loop', '--tick', '0.5'],
+      { ...env, POWERTOOLS_LOG_LEVEL: 'DEBUG' },
+      undefined,
+      (out) => count(out, /"rule":\d+/g) >= 3,
+    );
+    expect(loop.code).toBe(0);
+    expect(loop.stdout).toContain('controller: one process');
+    expect(loop.stdout).toContain('controller stopped');
+    // The topology's own controller and the extra ones changed nothing: node1 still leads.
+    expect((await cli('list')).stdout).toMatch(/node1 .*Leader/);
+  });
+
   it('kill NODE crashes the host; the writer endpoint moves to the new primary; start brings it back', async () => {
     const before = await status();
     const killed = await cli('local', 'kill', 'node1');

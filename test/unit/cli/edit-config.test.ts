@@ -9,6 +9,8 @@ function context(store: Partial<CoordinationStore>, out: string[] = []): CliCont
   return {
     store: store as CoordinationStore,
     table: 't',
+    region: 'us-east-1',
+    endpoint: undefined,
     defaultCluster: 'c',
     json: false,
     interactive: false,

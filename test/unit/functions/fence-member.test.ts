@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ActionResult } from '../../../core/actions/action-parameters.ts';
-import { CommandDeliveryError, FencingError } from '../../../core/errors.ts';
+import { CommandDeliveryError, DeadlineReachedError, FencingError } from '../../../core/errors.ts';
 import type { CommandBus } from '../../../core/ports/command-bus.ts';
 import type { InstanceFencer, InstanceState } from '../../../core/ports/instance-fencer.ts';
 import { fenceMember } from '../../../functions/controller/fence-member.ts';
@@ -86,5 +86,19 @@ describe('fencing an old primary before promotion', () => {
     await expect(
       fenceMember({ ...request, stopTimeoutMs: 0 }, { bus: bus('undelivered'), fencer: f, sleep }),
     ).rejects.toBeInstanceOf(FencingError);
+  });
+
+  it('leaves the fence to the next invocation when the invocation ends first, instead of failing it', async () => {
+    let now = 0;
+    const f = fencer(['running']);
+    const ticking = async (ms: number) => {
+      now += ms;
+    };
+    const error = await fenceMember(
+      { ...request, stopTimeoutMs: 10_000, deadlineMs: 1200 },
+      { bus: bus('refused'), fencer: f, sleep: ticking, clock: () => now },
+    ).catch((e) => e);
+    expect(error).toBeInstanceOf(DeadlineReachedError);
+    expect(now).toBeLessThanOrEqual(1200);
   });
 });
