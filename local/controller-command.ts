@@ -29,7 +29,9 @@ function seconds(name: string) {
   return (value: string): number => {
     const n = Number(value);
     if (!(n > 0) || n > 900)
-      throw new InvalidArgumentError(`${name}: got ${JSON.stringify(value)}, expected a number of seconds above 0 and at most 900`);
+      throw new InvalidArgumentError(
+        `${name}: got ${JSON.stringify(value)}, expected a number of seconds above 0 and at most 900`,
+      );
     return n;
   };
 }

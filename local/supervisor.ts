@@ -118,8 +118,9 @@ export class Supervisor {
       );
       await topology.startAll(180_000, (line) => this.progress(line));
       topology.startController();
+      const schedule = topology.profile.schedule;
       this.progress(
-        `controller: ticking every ${topology.profile.tickMs / 1000} s (local command bus and fencer)`,
+        `controller: a Lambda-style invocation every ${schedule.everySeconds} s (killed after ${schedule.timeoutSeconds} s), ticking every ${topology.profile.tickMs / 1000} s; its log is controller.log`,
       );
       await this.waitForEndpoint();
       this.state.phase = 'healthy';

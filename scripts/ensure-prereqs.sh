@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what pgwarden's tests and local topology need, when it is missing:
 # node_modules (npm ci when absent or older than package-lock.json), PostgreSQL 15 server
-# binaries and HAProxy (apt, as root on Debian). Elsewhere it prints what to install and fails.
+# binaries, HAProxy, systemd-notify, Python 3 and setpriv (apt, as root on Debian). Elsewhere it
+# prints what to install and fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +17,11 @@ pg_bin="${PGWARDEN_PG_BIN:-/usr/lib/postgresql/15/bin}"
 missing=()
 [[ -x "$pg_bin/postgres" && -x "$pg_bin/pg_basebackup" && -x "$pg_bin/pg_rewind" ]] || missing+=(postgresql-15)
 command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
+# The agent notifies systemd through systemd-notify; the watchdog test listens with Python.
+command -v systemd-notify >/dev/null 2>&1 || missing+=(systemd)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+# Local hosts start their unit as its User= with setpriv, inside a control group.
+command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)
 
 if ((${#missing[@]})); then
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then

@@ -30,6 +30,15 @@ export class Scenario {
       const endpoint = await cluster.startEndpoint();
       await cluster.startAll();
       await cluster.sql('node1', 'CREATE TABLE acks (id int PRIMARY KEY)');
+      // Replication is asynchronous: a crash right after the start could otherwise lose the table.
+      for (const name of [...cluster.nodes.keys()].slice(1))
+        await cluster.waitFor(`the acks table on ${name}`, 30_000, async () => {
+          const [row] = await cluster.sql<{ t: string | null }>(
+            name,
+            "SELECT to_regclass('acks')::text AS t",
+          );
+          return row?.t === 'acks';
+        });
       const scenario = new Scenario(
         cluster,
         endpoint,
