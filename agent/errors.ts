@@ -33,3 +33,17 @@ export class DirectoryAccessError extends PgwardenError {
     super('DIRECTORY_ACCESS', `${key} ${dir}: ${reason}`, { context: { key, dir } });
   }
 }
+
+/**
+ * `promote` refused: this member promised a primary, in a failsafe round, not to be promoted
+ * before `until` (DESIGN §3). Retryable: the controller tries again once the promise expires.
+ */
+export class FailsafePromiseError extends PgwardenError {
+  constructor(holder: string, term: number, remainingMs: number, until: Date) {
+    super(
+      'FAILSAFE_PROMISE',
+      `promote refused: this member promised ${holder} (term ${term}) in failsafe not to be promoted until ${until.toISOString()} (${(remainingMs / 1000).toFixed(1)} s from now)`,
+      { context: { holder, term, remainingMs } },
+    );
+  }
+}

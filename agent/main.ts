@@ -4,6 +4,7 @@ import { ConfigValidationError, PgwardenError } from '../core/errors.ts';
 import { runAction } from './actions/run-action.ts';
 import { loadAgentConfig } from './config/load-agent-config.ts';
 import { AgentDaemon } from './daemon/agent-daemon.ts';
+import { FailsafeMember } from './failsafe/failsafe-member.ts';
 import { startHealthServer } from './health/health-server.ts';
 import { createRuntime } from './runtime.ts';
 import { systemdNotifier } from './systemd/sd-notify.ts';
@@ -21,7 +22,16 @@ async function runDaemon(configPath: string): Promise<void> {
   const notify = systemdNotifier();
   const daemon = new AgentDaemon(rt);
   const stopWatchdog = feedWatchdog(notify, () => daemon.healthy());
-  const api = await startHealthServer(config, () => daemon.status());
+  const secrets = [config.failsafe.secret, config.failsafe.previous_secret].filter((x): x is string => !!x);
+  const failsafe = new FailsafeMember({
+    cluster: config.scope,
+    me: config.name,
+    secrets,
+    store: rt.promises,
+    status: () => daemon.status(),
+    logger: rt.logger,
+  });
+  const api = await startHealthServer(config, () => daemon.status(), failsafe);
   rt.logger.info('agent started', { api: config.restapi.listen, version: AGENT_VERSION });
   notify.ready();
   const shutdown = (signal: string) => {

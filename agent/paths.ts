@@ -17,6 +17,8 @@ export interface AgentPaths {
   readonly actionLock: string;
   /** An action asks the daemon to start PostgreSQL (which only the daemon's unit may start). */
   readonly startRequest: string;
+  /** The failsafe promise this member made, and the pings it accepted. */
+  readonly failsafeFile: string;
   readonly pgLog: string;
   bin(program: string): string;
 }
@@ -38,6 +40,7 @@ export function agentPaths(config: AgentConfig): AgentPaths {
     localState: join(stateDir, 'state.json'),
     actionLock: join(stateDir, 'action.lock'),
     startRequest: join(stateDir, 'start.request'),
+    failsafeFile: join(stateDir, 'failsafe.json'),
     pgLog: join(stateDir, 'postgresql.log'),
     bin: (program) => join(binDir, program),
   };

@@ -11,6 +11,7 @@ import {
 import { splitHostPort } from '../core/config/units.ts';
 import type { ClusterSnapshot } from '../core/model/snapshot.ts';
 import type { CoordinationStore } from '../core/store/coordination-store.ts';
+import { PromiseStore } from './failsafe/promise-file.ts';
 import { type OsUser, resolvePgUser } from './os-user.ts';
 import { type AgentPaths, agentPaths } from './paths.ts';
 import { PgObserver } from './postgres/pg-observer.ts';
@@ -25,6 +26,8 @@ export interface AgentRuntime {
   readonly observer: PgObserver;
   readonly store: CoordinationStore;
   readonly logger: Logger;
+  /** The failsafe promise this member made (DESIGN §3). */
+  readonly promises: PromiseStore;
 }
 
 export function createRuntime(
@@ -64,6 +67,7 @@ export function createRuntime(
     }),
     store,
     logger,
+    promises: new PromiseStore(paths.failsafeFile),
   };
 }
 

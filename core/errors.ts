@@ -94,11 +94,24 @@ export class FencingError extends PgwardenError {
 }
 
 /**
- * A step could not finish before its invocation must end (DESIGN §6). Not a failure: the
- * operation stays where it is and the next invocation resumes it.
+ * A step is not done and not failed: it is left where it is for a later evaluation, nothing
+ * counted against its operation.
  */
-export class DeadlineReachedError extends PgwardenError {
+export class StepDeferredError extends PgwardenError {}
+
+/**
+ * A step could not finish before its invocation must end (DESIGN §6). The operation stays where
+ * it is and the next invocation resumes it.
+ */
+export class DeadlineReachedError extends StepDeferredError {
   constructor(what: string) {
     super('INVOCATION_DEADLINE', `${what}: left for the next invocation (this one is about to end)`);
+  }
+}
+
+/** The candidate promised the lease holder, in failsafe, not to be promoted yet (DESIGN §3). */
+export class PromiseHeldError extends StepDeferredError {
+  constructor(message: string) {
+    super('FAILSAFE_PROMISE', `${message}; trying again once the promise has expired`);
   }
 }

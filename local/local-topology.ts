@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { stringify } from 'yaml';
@@ -107,6 +107,8 @@ export class LocalTopology implements LocalHostDirectory {
   readonly nodes = new Map<string, LocalNode>();
   readonly profile: LocalProfile;
   readonly password: string;
+  /** The cluster's shared secret that signs failsafe pings, kept in the topology's directory. */
+  readonly failsafeSecret: string;
   private endpointProcess: HaproxyEndpoint | undefined;
   private endpointPorts: EndpointPorts | undefined;
   private controllers: RunningController[] = [];
@@ -115,6 +117,8 @@ export class LocalTopology implements LocalHostDirectory {
   /** EC2 of this topology: instance state and forced stops. */
   readonly fencer = new LocalFencer(this);
   private cloud: LocalCloudServer | undefined;
+  /** The controller's own path to DynamoDB: `isolateController()` cuts it off. */
+  private controllerDynamo: SwitchableProxy | undefined;
   private cloudNotifier: LogNotifier | undefined;
 
   protected constructor(
@@ -127,6 +131,14 @@ export class LocalTopology implements LocalHostDirectory {
   ) {
     this.profile = LOCAL_PROFILES[options.profile ?? 'default'];
     this.password = options.password ?? randomBytes(12).toString('base64url');
+    this.failsafeSecret = LocalTopology.failsafeSecretOf(dir);
+  }
+
+  /** The failsafe secret of the topology in `dir` (`failsafe.secret`, 0600), made on first use. */
+  static failsafeSecretOf(dir: string): string {
+    const path = join(dir, 'failsafe.secret');
+    if (!existsSync(path)) writeFileSync(path, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 });
+    return readFileSync(path, 'utf8').trim();
   }
 
   static async create(options: LocalTopologyOptions): Promise<LocalTopology> {
@@ -139,6 +151,10 @@ export class LocalTopology implements LocalHostDirectory {
   /** Adds the nodes and opens the local cloud (SSM, EC2, SNS) that controllers call. */
   protected async init(): Promise<void> {
     await this.addNodes();
+    this.controllerDynamo = await new SwitchableProxy({
+      host: this.backend.host,
+      port: this.backend.port,
+    }).start();
     this.cloudNotifier = new LogNotifier(new Logger({ serviceName: 'local-sns', logLevel: 'WARN' }));
     this.cloud = new LocalCloudServer({
       bus: this.commandBus,
@@ -215,7 +231,7 @@ export class LocalTopology implements LocalHostDirectory {
     // The passwords reach the agent as they do on EC2: through agent.env, not the YAML.
     const files = hostFiles(layout, {
       config: stringify(config),
-      secrets: { superuser: this.password, replication: this.password },
+      secrets: { superuser: this.password, replication: this.password, failsafe: this.failsafeSecret },
     });
     installHost(layout, files, this.options.agentBundle ?? AGENT_BUNDLE, resolvePgUser('postgres'));
     this.nodes.set(name, node);
@@ -316,6 +332,12 @@ export class LocalTopology implements LocalHostDirectory {
       }, delay).unref();
     }
     return [agent, pm].filter((p): p is number => p !== undefined && all.includes(p));
+  }
+
+  /** The controller (every invocation) loses DynamoDB, or gets it back. */
+  isolateController(isolated = true): void {
+    if (isolated) this.controllerDynamo?.isolate();
+    else this.controllerDynamo?.heal();
   }
 
   /** The node's agent loses DynamoDB (connections dropped, new ones unanswered). */
@@ -438,7 +460,7 @@ export class LocalTopology implements LocalHostDirectory {
         AWS_REGION: 'us-east-1',
         AWS_ACCESS_KEY_ID: 'local',
         AWS_SECRET_ACCESS_KEY: 'local',
-        PGWARDEN_AWS_ENDPOINT: this.backend.endpoint,
+        PGWARDEN_AWS_ENDPOINT: this.controllerDynamo?.endpoint ?? this.backend.endpoint,
         PGWARDEN_LOCAL_CLOUD: join(this.dir, LOCAL_CLOUD_SOCKET),
         POWERTOOLS_LOG_LEVEL: options.logLevel ?? process.env.PGWARDEN_CONTROLLER_LOG ?? 'INFO',
       },
@@ -510,6 +532,7 @@ export class LocalTopology implements LocalHostDirectory {
       await node.dynamo.stop();
       node.unit.release();
     }
+    await this.controllerDynamo?.stop();
     if (this.backend.embedded) {
       // Let requests that already reached dynalite finish before its database closes.
       await new Promise((r) => setTimeout(r, 300));

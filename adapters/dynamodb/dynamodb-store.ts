@@ -417,15 +417,19 @@ export class DynamoDbStore implements CoordinationStore {
     });
   }
 
-  recordOpCommand(cluster: string, op: Op, command: OpCommand): Promise<void> {
+  recordOpCommand(cluster: string, op: Op, command: OpCommand | null): Promise<void> {
     return this.run('recordOpCommand', `the operation is no longer at version ${op.version}`, async () => {
       await this.doc.update({
         TableName: this.tableName,
         Key: { pk: cluster, sk: ItemKey.op },
-        UpdateExpression: 'SET #command = :command',
+        UpdateExpression: command ? 'SET #command = :command' : 'REMOVE #command',
         ConditionExpression: '#version = :expected AND #id = :id',
         ExpressionAttributeNames: { '#command': 'command', '#version': 'version', '#id': 'id' },
-        ExpressionAttributeValues: { ':command': command, ':expected': op.version, ':id': op.id },
+        ExpressionAttributeValues: {
+          ...(command ? { ':command': command } : {}),
+          ':expected': op.version,
+          ':id': op.id,
+        },
       });
     });
   }

@@ -31,7 +31,13 @@ const sendSchema = z.object({
   timeoutMs: z.number().int().positive(),
 });
 const eventSchema = z.object({
-  type: z.enum(['primary_changed', 'failover_refused', 'operation_aborted', 'split_brain_suspected']),
+  type: z.enum([
+    'primary_changed',
+    'failover_refused',
+    'operation_aborted',
+    'split_brain_suspected',
+    'failsafe_active',
+  ]),
   cluster: z.string(),
   message: z.string(),
   term: z.number().optional(),

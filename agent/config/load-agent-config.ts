@@ -22,6 +22,8 @@ export const ENV_OVERRIDES: Readonly<Record<string, readonly string[]>> = {
   PGWARDEN_DYNAMODB_ENDPOINT: ['dynamodb', 'endpoint'],
   PGWARDEN_INSTANCE_ID: ['instance_id'],
   PGWARDEN_STATE_DIR: ['state_dir'],
+  PGWARDEN_FAILSAFE_SECRET: ['failsafe', 'secret'],
+  PGWARDEN_FAILSAFE_PREVIOUS_SECRET: ['failsafe', 'previous_secret'],
 };
 
 function setPath(target: Record<string, unknown>, path: readonly string[], value: string): void {

@@ -5,6 +5,8 @@ import { performance } from 'node:perf_hooks';
 import type { ClusterConfig } from '../../core/config/cluster-config.ts';
 import type { ClusterSnapshot } from '../../core/model/snapshot.ts';
 import { runCallback } from '../callbacks.ts';
+import { FailsafePrimary } from '../failsafe/failsafe-primary.ts';
+import { machineMonotonicMs } from '../failsafe/promise-file.ts';
 import { LeaseKeeper, type LeaseLossReason } from '../lease/lease-keeper.ts';
 import { setStandbySignal } from '../postgres/pg-conf.ts';
 import type { PgObservation } from '../postgres/pg-observer.ts';
@@ -47,9 +49,11 @@ export class AgentDaemon {
   private watcher: FSWatcher | undefined;
   private stopped = false;
   private readonly slots: SlotKeeper;
+  private readonly failsafe: FailsafePrimary;
   private parsedConfig: { from: ClusterSnapshot | undefined; config: ClusterConfig } | undefined;
   private keeperTimer: NodeJS.Timeout | undefined;
   private cycleStartedAt: number | undefined;
+  private failsafeTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly rt: AgentRuntime,
@@ -66,6 +70,15 @@ export class AgentDaemon {
       onLost: (reason, detail) => this.onLeaseLost(reason, detail),
     });
     this.slots = new SlotKeeper(rt.observer, rt.config.name, rt.logger, this.monotonic);
+    this.failsafe = new FailsafePrimary({
+      cluster: rt.config.scope,
+      me: rt.config.name,
+      secret: rt.config.failsafe.secret,
+      lease: this.lease,
+      monotonic: this.monotonic,
+      wallClock: this.wallClock,
+      logger: rt.logger,
+    });
   }
 
   /** Parsed once per snapshot: health requests and every step of a cycle read it. */
@@ -92,6 +105,7 @@ export class AgentDaemon {
       lastCycleAt: this.lastCycleAt,
       lastStoreSuccessAt: this.lastStoreSuccessAt,
       pgVersion: this.pgVersion,
+      failsafeActive: this.failsafe.active,
     };
   }
 
@@ -111,6 +125,10 @@ export class AgentDaemon {
     });
     this.watcher.on('error', () => {});
     this.scheduleRenewalKeeper();
+    this.failsafeTimer = setInterval(
+      () => this.watchForFailsafe(),
+      Math.max(100, (this.clusterConfig.loop_wait * 1000) / 4),
+    );
     while (!this.stopped) {
       const started = this.monotonic();
       this.cycleStartedAt = started;
@@ -139,6 +157,7 @@ export class AgentDaemon {
   stop(): void {
     this.stopped = true;
     clearTimeout(this.keeperTimer);
+    clearInterval(this.failsafeTimer);
     this.watcher?.close();
     this.lease.clear();
     this.wake?.();
@@ -163,6 +182,7 @@ export class AgentDaemon {
     try {
       this.snapshot = await rt.store.getSnapshot(rt.config.scope);
       this.lastStoreSuccessAt = this.wallClock();
+      this.failsafe.observe(this.snapshot);
       fresh = true;
     } catch (error) {
       rt.logger.warn('cannot read the cluster from DynamoDB', { error: (error as Error).message });
@@ -236,13 +256,18 @@ export class AgentDaemon {
     return false;
   }
 
-  /** A renewal (DESIGN §3) at the position PostgreSQL last reported; one in flight at a time. */
-  private renewLease(local: LocalState): Promise<'renewed' | 'lost' | 'error'> {
+  /**
+   * A renewal (DESIGN §3) at the position PostgreSQL last reported; one in flight at a time. A
+   * renewal that failed other than by a lost condition may start a failsafe round.
+   */
+  private async renewLease(local: LocalState): Promise<'renewed' | 'lost' | 'error'> {
     const obs = this.observation;
-    return this.lease.renew(local.term, this.clusterConfig, {
+    const result = await this.lease.renew(local.term, this.clusterConfig, {
       lsn: obs.writeLsn ?? this.snapshot?.leader?.lsn ?? 0,
       timeline: obs.timeline ?? this.snapshot?.leader?.timeline ?? 1,
     });
+    await this.failsafe.afterRenewal(result, local.term, this.clusterConfig);
+    return result;
   }
 
   /**
@@ -259,6 +284,18 @@ export class AgentDaemon {
         .catch((error) => this.rt.logger.warn('lease keeper failed', { error: (error as Error).message }))
         .finally(() => this.scheduleRenewalKeeper());
     }, every);
+  }
+
+  /**
+   * A renewal that has not succeeded for 1.5 loop_waits has failed (timed out) for failsafe's
+   * purpose: a round must complete well before the local deadline, not after the renewal's own
+   * retries give up. Its own timer: renewals in flight must not hold it up.
+   */
+  private watchForFailsafe(): void {
+    const cfg = this.clusterConfig;
+    if (this.stopped || this.fencing || this.local?.want !== 'primary' || !this.lease.isValid()) return;
+    if (this.lease.sinceRenewed() > 1.5 * cfg.loop_wait * 1000)
+      void this.failsafe.afterRenewal('error', this.local.term, cfg);
   }
 
   private async keepRenewing(): Promise<void> {
@@ -421,7 +458,19 @@ export class AgentDaemon {
     }
   }
 
+  /** The failsafe promise in force, for the heartbeat. */
+  private async promiseInForce(): Promise<
+    { holder: string; term: number; remaining_ms: number } | undefined
+  > {
+    const promise = await this.rt.promises.read().catch(() => undefined);
+    const remaining = promise ? Math.round(promise.until - machineMonotonicMs()) : 0;
+    return promise && remaining > 0
+      ? { holder: promise.holder, term: promise.term, remaining_ms: remaining }
+      : undefined;
+  }
+
   private async heartbeat(): Promise<void> {
+    const promise = await this.promiseInForce();
     const facts = {
       observation: this.observation,
       local: this.local,
@@ -432,6 +481,8 @@ export class AgentDaemon {
       now: this.wallClock(),
       versions: { agent: AGENT_VERSION, ...(this.pgVersion ? { postgres: this.pgVersion } : {}) },
       paused: this.clusterConfig.pause,
+      ...(promise ? { promise } : {}),
+      failsafeActive: this.failsafe.active,
       ...(this.observation.systemIdentifier ? { systemIdentifier: this.observation.systemIdentifier } : {}),
     };
     try {

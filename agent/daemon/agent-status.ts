@@ -18,6 +18,8 @@ export interface AgentStatus {
   readonly lastCycleAt: number | undefined;
   readonly lastStoreSuccessAt: number | undefined;
   readonly pgVersion: string | undefined;
+  /** This primary keeps its lease by failsafe pings (DESIGN §3). */
+  readonly failsafeActive: boolean;
 }
 
 export interface DaemonOptions {

@@ -15,6 +15,10 @@ export interface MemberFacts {
   readonly versions: { agent: string; postgres?: string };
   readonly systemIdentifier?: string;
   readonly paused?: boolean;
+  /** The failsafe promise in force, with the milliseconds it has left. */
+  readonly promise?: { holder: string; term: number; remaining_ms: number };
+  /** This primary keeps its lease by failsafe pings. */
+  readonly failsafeActive?: boolean;
 }
 
 export function memberRole(facts: Pick<MemberFacts, 'observation' | 'local'>): Role {
@@ -59,6 +63,8 @@ export function buildMember(config: AgentConfig, facts: MemberFacts): Member {
     versions: facts.versions,
     ...(facts.systemIdentifier ? { system_identifier: facts.systemIdentifier } : {}),
     ...(facts.local?.stopped_reason === 'fenced' ? { fenced_term: facts.local.term } : {}),
+    ...(facts.promise ? { failsafe_promise: facts.promise } : {}),
+    failsafe_active: facts.failsafeActive ?? false,
     rvn: facts.rvn,
     heartbeat_at: facts.now,
   };

@@ -75,6 +75,7 @@ function patroniJson(s: AgentStatus, config: AgentConfig) {
     })),
     sync_standby: s.snapshot?.leader?.sync.includes(config.name) ?? false,
     pause: s.clusterConfig.pause,
+    failsafe_mode_is_active: s.failsafeActive,
     cluster_unlocked: !s.snapshot?.leader || s.snapshot.leader.released,
     lease: {
       holder: s.snapshot?.leader?.holder,

@@ -57,5 +57,7 @@ export function createAgentMetrics(config: AgentConfig, status: () => AgentStatu
     s.lastStoreSuccessAt ? s.lastStoreSuccessAt / 1000 : undefined,
   );
   gauge('pgwarden_is_paused', '1 when the cluster is paused', (s) => Number(s.clusterConfig.pause));
+  // Patroni's name and meaning: the primary keeps its lease by failsafe pings (DESIGN §3).
+  gauge('patroni_failsafe_mode_is_active', '1 when failsafe mode is active', (s) => Number(s.failsafeActive));
   return registry;
 }

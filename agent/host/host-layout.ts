@@ -104,9 +104,22 @@ export function renderUnit(layout: HostLayout): string {
     .replaceAll(EC2_HOST_LAYOUT.configFile, layout.configFile);
 }
 
+/** The secrets a host is given (agent.env). */
+export interface HostSecrets {
+  readonly superuser: string;
+  readonly replication: string;
+  /** The cluster's shared secret that signs failsafe pings (DESIGN §3). */
+  readonly failsafe: string;
+}
+
 /** agent.env: the secrets the agent reads through PGWARDEN_* overrides. */
-export function renderAgentEnv(secrets: { superuser: string; replication: string }): string {
-  return `PGWARDEN_SUPERUSER_PASSWORD=${secrets.superuser}\nPGWARDEN_REPLICATION_PASSWORD=${secrets.replication}\n`;
+export function renderAgentEnv(secrets: HostSecrets): string {
+  return [
+    `PGWARDEN_SUPERUSER_PASSWORD=${secrets.superuser}`,
+    `PGWARDEN_REPLICATION_PASSWORD=${secrets.replication}`,
+    `PGWARDEN_FAILSAFE_SECRET=${secrets.failsafe}`,
+    '',
+  ].join('\n');
 }
 
 /** What systemd takes from the unit's [Service] section to start the daemon. */
@@ -173,7 +186,7 @@ export interface HostFile {
  */
 export function hostFiles(
   layout: HostLayout,
-  input: { config: string; secrets: { superuser: string; replication: string }; expandsShell?: boolean },
+  input: { config: string; secrets: HostSecrets; expandsShell?: boolean },
 ): HostFile[] {
   return [
     { path: layout.configFile, content: input.config, mode: 0o644, owner: 'root' },

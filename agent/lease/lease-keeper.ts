@@ -27,12 +27,18 @@ export class LeaseKeeper {
   private lastSuccessAt: number | undefined;
   private inFlight: { term: number; result: Promise<'renewed' | 'lost' | 'error'> } | undefined;
   private lastBegan = Number.NEGATIVE_INFINITY;
+  private lastRenewedBegan = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly options: LeaseKeeperOptions) {}
 
   /** Milliseconds since the last renewal began (Infinity before the first). */
   sinceRenewalBegan(now = this.options.monotonic()): number {
     return now - this.lastBegan;
+  }
+
+  /** Milliseconds since the last *successful* renewal began (Infinity before the first). */
+  sinceRenewed(now = this.options.monotonic()): number {
+    return now - this.lastRenewedBegan;
   }
 
   get term(): number | undefined {
@@ -98,8 +104,20 @@ export class LeaseKeeper {
     if (this.heldTerm !== undefined && this.heldTerm !== term) this.clear();
     this.heldTerm = term;
     this.lastSuccessAt = this.options.wallClock();
+    this.lastRenewedBegan = Math.max(this.lastRenewedBegan, t0);
     this.arm(localLeaseDeadline(t0, config));
     return 'renewed';
+  }
+
+  /**
+   * Failsafe (DESIGN §3): every member of S answered a ping round that began at `t1`, so the
+   * lease held at `term` is locally valid until `t1 + ttl - safety_margin`, as after a renewal.
+   * Returns false when this keeper does not hold the lease at `term` (nothing is extended).
+   */
+  extend(term: number, t1: number, config: Pick<ClusterConfig, 'ttl' | 'safety_margin'>): boolean {
+    if (this.heldTerm !== term || !this.isValid()) return false;
+    this.arm(localLeaseDeadline(t1, config));
+    return true;
   }
 
   private arm(deadline: number): void {

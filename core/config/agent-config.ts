@@ -102,6 +102,17 @@ export const agentConfigSchema = z.strictObject({
       initdb: z.array(z.union([z.string(), z.record(z.string(), z.string())])).default([]),
     })
     .prefault({}),
+  /**
+   * pgwarden: the cluster's shared secret that signs failsafe pings (DESIGN §3), and the one
+   * before it, still accepted while a rotation reaches every host. Usually from agent.env
+   * (PGWARDEN_FAILSAFE_SECRET, PGWARDEN_FAILSAFE_PREVIOUS_SECRET), never in the YAML.
+   */
+  failsafe: z
+    .strictObject({
+      secret: z.string().min(16, { error: 'at least 16 characters' }).optional(),
+      previous_secret: z.string().min(16, { error: 'at least 16 characters' }).optional(),
+    })
+    .prefault({}),
   /** pgwarden: the agent's own files (state, action lock, PostgreSQL log and socket). Default: `<data_dir>.pgwarden`. */
   state_dir: z.string().startsWith('/', { error: 'an absolute directory path' }).optional(),
   /** EC2 instance id of this host; the controller fences through it. Read from IMDS when absent on EC2. */

@@ -36,6 +36,8 @@ export const clusterConfigSchema = z
     /** Seconds a fast shutdown may take before the agent escalates to an immediate one. */
     primary_stop_timeout: seconds(5),
     pause: z.boolean({ error: 'true or false' }).default(false),
+    /** Patroni's key: a primary that cannot reach DynamoDB stays primary while every member answers its pings (DESIGN §3). */
+    failsafe_mode: z.boolean({ error: 'true or false' }).default(true),
     fencing: z.enum(['safe', 'stop_instance'], { error: 'one of "safe", "stop_instance"' }).default('safe'),
     /** Seconds to wait for an agent's `fence` confirmation before force-stopping its instance. */
     fence_timeout: seconds(10),

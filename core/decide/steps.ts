@@ -16,7 +16,12 @@ export type AgentAction = (typeof AGENT_ACTIONS)[number];
 
 /** What the controller notifies people of (SNS, or the local log). */
 export interface NotifyEvent {
-  readonly type: 'primary_changed' | 'failover_refused' | 'operation_aborted' | 'split_brain_suspected';
+  readonly type:
+    | 'primary_changed'
+    | 'failover_refused'
+    | 'operation_aborted'
+    | 'split_brain_suspected'
+    | 'failsafe_active';
   readonly cluster: string;
   readonly message: string;
   readonly term?: number;

@@ -40,8 +40,12 @@ export function observeCluster(
 
   const memberObs: Record<string, Observation> = {};
   const members: Record<string, { unchangedMs: number; fresh: boolean }> = {};
+  // A heartbeat first seen now was written at some time since the last look (any controller's):
+  // for freshness assume the earliest, so that a controller back from being cut off does not take
+  // the heartbeats written just before its blind spell for fresh ones.
+  const since = previous?.observed_at ?? now;
   for (const member of snapshot.members) {
-    const obs = observeRecord(previous?.members[member.name], member.rvn, now);
+    const obs = observeRecord(previous?.members[member.name], member.rvn, since);
     memberObs[member.name] = obs;
     const unchangedMs = now - obs.first_seen;
     members[member.name] = { unchangedMs, fresh: unchangedMs < ttlMs };
@@ -53,6 +57,7 @@ export function observeCluster(
     ...(previous?.notice ? { notice: previous.notice } : {}),
     ...(previous?.refusal ? { refusal: previous.refusal } : {}),
     rejoin_requested: previous?.rejoin_requested ?? {},
+    observed_at: now,
     version: previous?.version ?? 0,
   };
   const observations: Observations = {

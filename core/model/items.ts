@@ -61,6 +61,12 @@ export const memberSchema = z.object({
   system_identifier: z.string().optional(),
   /** The highest term at which this agent has fenced itself. */
   fenced_term: term.optional(),
+  /** A failsafe promise in force: no promotion of this member before `remaining_ms` from its heartbeat. */
+  failsafe_promise: z
+    .object({ holder: memberName, term: term, remaining_ms: z.number().nonnegative() })
+    .optional(),
+  /** Primary only: its lease is kept by failsafe pings, DynamoDB being out of reach. */
+  failsafe_active: z.boolean().default(false),
   rvn,
   heartbeat_at: epochMs,
 });
@@ -164,6 +170,8 @@ export const observerSchema = z.object({
   refusal: z.object({ message: z.string(), since: epochMs }).optional(),
   /** When the controller last asked a member to rejoin (rate limit). */
   rejoin_requested: z.record(z.string(), epochMs).default({}),
+  /** When a controller last made these observations (its clock). */
+  observed_at: epochMs.optional(),
   version: z.number().int().min(0).default(0),
 });
 export type Observer = z.output<typeof observerSchema>;

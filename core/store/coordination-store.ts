@@ -132,8 +132,9 @@ export interface CoordinationStore {
    * Notes the command the operation's current step sent, IF the op item is still `op` (same id
    * and version); the version does not change, so the step's own update still applies. Lets
    * the next invocation read that command's result instead of sending it again (DESIGN §6).
+   * `null` forgets it (the command ended in a way that must be tried again).
    */
-  recordOpCommand(cluster: string, op: Op, command: OpCommand): Promise<void>;
+  recordOpCommand(cluster: string, op: Op, command: OpCommand | null): Promise<void>;
 
   /** Deletes the op item IF its stored version is `op.version`. */
   endOp(cluster: string, op: Op): Promise<void>;

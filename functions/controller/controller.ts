@@ -24,6 +24,9 @@ export interface Evaluation {
   readonly failure?: string;
 }
 
+/** The rule that fails over nobody because the primary is in failsafe (DESIGN §3). */
+const FAILSAFE_RULE = 155;
+
 /** Rules that mean "all is well": logged at debug, not info, every tick. */
 const QUIET_RULES = new Set([290, 140, 120, 450]);
 
@@ -170,6 +173,7 @@ export class Controller {
       metric('PrimaryChanged');
     if (decision.steps.some((s) => s.kind === 'notify' && s.event.type === 'failover_refused'))
       metric('FailoverRefused');
+    if (decision.rule === FAILSAFE_RULE) metric('FailsafeActive');
     if (failure && !failure.deferred) metric('StepFailed');
     const advanced =
       !failure &&

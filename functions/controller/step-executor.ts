@@ -2,7 +2,12 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { ActionResult } from '../../core/actions/action-parameters.ts';
 import type { ClusterConfig } from '../../core/config/cluster-config.ts';
 import type { Step } from '../../core/decide/steps.ts';
-import { CommandDeliveryError, DeadlineReachedError } from '../../core/errors.ts';
+import {
+  CommandDeliveryError,
+  DeadlineReachedError,
+  PromiseHeldError,
+  StepDeferredError,
+} from '../../core/errors.ts';
 import type { CommandOutcome, Op, OpCommand } from '../../core/model/items.ts';
 import type { ClusterSnapshot } from '../../core/model/snapshot.ts';
 import type { CommandBus } from '../../core/ports/command-bus.ts';
@@ -85,7 +90,7 @@ export class StepExecutor {
         const ok = await this.run(snapshot, step, config, logger, deadlineMs);
         if (!ok) return { step, error: 'the action reported failure' };
       } catch (error) {
-        if (error instanceof DeadlineReachedError) {
+        if (error instanceof StepDeferredError) {
           logger.info(error.message, { step: step.kind });
           return { step, error: error.message, deferred: true };
         }
@@ -216,6 +221,11 @@ export class StepExecutor {
           result: result.message,
           term: step.term,
         });
+        if (!result.ok && result.code === 'FAILSAFE_PROMISE') {
+          // Asked again later, by a new command: this one's answer will not change.
+          if (op) await store.recordOpCommand(cluster, op, null).catch(() => undefined);
+          throw new PromiseHeldError(result.message);
+        }
         if (!result.ok) {
           await this.countFailure(cluster, step.countsFor, outcome);
           return false;

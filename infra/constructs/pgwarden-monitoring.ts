@@ -102,6 +102,13 @@ export class PgwardenMonitoring extends Construct {
       cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       'the controller function failed',
     );
+    alarm(
+      'FailsafeActive',
+      controllerMetric('FailsafeActive'),
+      1,
+      cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      "the primary is in failsafe: DynamoDB is out of its reach and it stays primary on its members' promises",
+    );
     // A controller that stopped running publishes nothing: missing data is the alarm here.
     alarm(
       'ControllerNotRunning',

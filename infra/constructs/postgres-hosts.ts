@@ -95,6 +95,11 @@ export class PostgresHosts extends Construct {
       description: `pgwarden ${props.clusterName}: replication password`,
       generateSecretString: { excludePunctuation: true, passwordLength: 32 },
     });
+    // Signs the primary's failsafe pings (DESIGN §3); hosts read it at boot, like the passwords.
+    const failsafeSecret = new secretsmanager.Secret(this, 'FailsafeSecret', {
+      description: `pgwarden ${props.clusterName}: shared secret that signs failsafe pings between members`,
+      generateSecretString: { excludePunctuation: true, passwordLength: 48 },
+    });
 
     this.role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
@@ -104,6 +109,7 @@ export class PostgresHosts extends Construct {
     props.table.grantAgent(this.role, props.clusterName);
     this.secret.grantRead(this.role);
     replicationSecret.grantRead(this.role);
+    failsafeSecret.grantRead(this.role);
     props.commandLogGroup?.grantWrite(this.role);
     const bundle = new Asset(this, 'AgentBundle', { path: props.agentBundlePath });
     bundle.grantRead(this.role);
@@ -123,7 +129,9 @@ export class PostgresHosts extends Construct {
     this.securityGroup.addIngressRule(this.securityGroup, ec2.Port.tcp(5432), 'replication between members');
 
     const userData = ec2.UserData.forLinux();
-    userData.addCommands(...this.bootstrapScript({ props, dcs, version, bundle, replicationSecret }));
+    userData.addCommands(
+      ...this.bootstrapScript({ props, dcs, version, bundle, replicationSecret, failsafeSecret }),
+    );
     const template = new ec2.LaunchTemplate(this, 'LaunchTemplate', {
       machineImage: ec2.MachineImage.latestAmazonLinux2023({ cpuType: ec2.AmazonLinuxCpuType.ARM_64 }),
       instanceType: props.instanceType ?? ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.MEDIUM),
@@ -166,6 +174,7 @@ export class PostgresHosts extends Construct {
     version: number;
     bundle: Asset;
     replicationSecret: secretsmanager.Secret;
+    failsafeSecret: secretsmanager.Secret;
   }): string[] {
     const { props, dcs, version, bundle } = input;
     const region = Stack.of(this).region;
@@ -197,7 +206,7 @@ export class PostgresHosts extends Construct {
     );
     const files = hostFiles(layout, {
       config: stringify(config),
-      secrets: { superuser: '$SU', replication: '$REPL' },
+      secrets: { superuser: '$SU', replication: '$REPL', failsafe: '$FAILSAFE' },
       expandsShell: true,
     }).map((f) => {
       const marker = f.expandsShell ? 'PGWARDEN_EOF' : "'PGWARDEN_EOF'";
@@ -225,6 +234,13 @@ export class PostgresHosts extends Construct {
         region,
         ' --secret-id ',
         input.replicationSecret.secretArn,
+        ' --query SecretString --output text)',
+      ]),
+      Fn.join('', [
+        'FAILSAFE=$(aws secretsmanager get-secret-value --region ',
+        region,
+        ' --secret-id ',
+        input.failsafeSecret.secretArn,
         ' --query SecretString --output text)',
       ]),
       'umask 077',

@@ -26,6 +26,7 @@ export function buildMember(name: string, overrides: Partial<Member> = {}): Memb
     replication: [],
     pending_restart: false,
     paused: false,
+    failsafe_active: false,
     tags: { nofailover: false, failover_priority: 1, noloadbalance: false, nosync: false, clonefrom: false },
     api_url: `http://127.0.0.1:8008/${name}`,
     conn_url: `postgres://127.0.0.1:5432/${name}`,

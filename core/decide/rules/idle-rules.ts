@@ -104,6 +104,42 @@ export const idleRules: readonly Rule[] = [
         : undefined,
   },
   {
+    id: 155,
+    state: 'idle',
+    when: 'the lease expired, but every fresh member reports an unexpired failsafe promise to its holder at its term',
+    decide: (ctx) => {
+      const leader = ctx.leader;
+      if (!ctx.config.failsafe_mode || !leader || leader.released || !leaseGone(ctx)) return undefined;
+      const others = ctx.snapshot.members.filter((m) => m.name !== leader.holder && ctx.isFresh(m.name));
+      const left = others.map((m) => {
+        const p = m.failsafe_promise;
+        const heardAgo = ctx.observations.members[m.name]?.unchangedMs ?? Number.POSITIVE_INFINITY;
+        return p && p.holder === leader.holder && p.term === leader.term ? p.remaining_ms - heardAgo : 0;
+      });
+      if (others.length === 0 || left.some((ms) => ms <= 0)) return undefined;
+      const message = `${leader.holder} is in failsafe: its lease (term ${leader.term}) is not renewed in DynamoDB, but every fresh member (${others.map((m) => m.name).join(', ')}) answers its pings and promised not to be promoted (the soonest promise ends in ${(Math.min(...left) / 1000).toFixed(1)} s); failing over nobody`;
+      const key = `failsafe:${leader.holder}:${leader.term}`;
+      return {
+        reason: message,
+        steps:
+          ctx.observations.notice === key
+            ? []
+            : [
+                {
+                  kind: 'notify',
+                  event: {
+                    type: 'failsafe_active',
+                    cluster: ctx.snapshot.cluster,
+                    message,
+                    term: leader.term,
+                  },
+                },
+              ],
+        notice: key,
+      };
+    },
+  },
+  {
     id: 160,
     state: 'idle',
     when: 'the lease expired (same rvn seen >= ttl), was released or is missing, and a candidate is eligible',

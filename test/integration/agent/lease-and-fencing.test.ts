@@ -61,8 +61,8 @@ describe('the primary agent and its lease (DESIGN §3)', () => {
     expect(member?.name).toBe('node1');
   });
 
-  it('cut off from DynamoDB, fences itself no later than ttl - safety_margin after its last renewal began', async () => {
-    cluster = await primaryCluster();
+  it('cut off from DynamoDB with failsafe_mode off, fences itself no later than ttl - safety_margin after its last renewal began', async () => {
+    cluster = await primaryCluster({ failsafe_mode: false });
     const c = cluster;
     const isolatedAt = Date.now();
     c.node('node1').dynamo.isolate();

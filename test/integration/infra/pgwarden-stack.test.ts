@@ -239,6 +239,7 @@ describe('the pgwarden stack', () => {
       'Errors',
       'EvaluationFailed',
       'FailoverRefused',
+      'FailsafeActive',
       'HealthyHostCount',
       'Invocations',
       'MaxReplicaLagBytes',

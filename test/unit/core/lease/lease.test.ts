@@ -63,6 +63,17 @@ describe('the controller observing the lease', () => {
     expect(later.members.n2).toEqual({ unchangedMs: 10_000, fresh: false });
   });
 
+  it('dates a heartbeat first seen after a blind spell from the last look: written then at the earliest, so not fresh', () => {
+    const first = observeCluster(snapshotWith('r1'), config, T0).observer;
+    // The controller could not read for 20 s; meanwhile (just after its last look) n2 wrote once.
+    const back = observeCluster(snapshotWith('r2', first), config, T0 + 20_000).observations;
+    expect(back.members.n2).toEqual({ unchangedMs: 20_000, fresh: false });
+    // Watching continuously, a new heartbeat is fresh at once.
+    const watching = observeCluster(snapshotWith('r1'), config, T0).observer;
+    const next = observeCluster(snapshotWith('r2', watching), config, T0 + 1000).observations;
+    expect(next.members.n2).toEqual({ unchangedMs: 1000, fresh: true });
+  });
+
   it('uses the longer of the config ttl and the ttl the holder renewed with', () => {
     const snap = { ...snapshotWith('r1'), leader: buildLeader({ rvn: 'r1', ttl: 30 }) };
     const first = observeCluster(snap, config, T0).observer;

@@ -1,0 +1,127 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { ClusterConfig } from '../../core/config/cluster-config.ts';
+import type { ClusterSnapshot } from '../../core/model/snapshot.ts';
+import type { LeaseKeeper } from '../lease/lease-keeper.ts';
+import { failsafeRound } from './failsafe-round.ts';
+
+/**
+ * The primary side of failsafe (DESIGN §3). It keeps, from every consistent snapshot the agent
+ * reads, when each member's heartbeat last changed (on the monotonic clock): S is the members
+ * whose heartbeat changed within a ttl of the last snapshot. When a renewal fails for another
+ * reason than a lost condition, a round pings every member of S (at most one round a
+ * loop_wait); if all of them accept, the lease is valid again from the round's start.
+ */
+export class FailsafePrimary {
+  private readonly seen = new Map<string, { rvn: string; at: number }>();
+  private snapshot: ClusterSnapshot | undefined;
+  private snapshotAt = Number.NEGATIVE_INFINITY;
+  private lastRoundAt = Number.NEGATIVE_INFINITY;
+  private round: Promise<void> | undefined;
+  private activeSince: number | undefined;
+
+  constructor(
+    private readonly deps: {
+      readonly cluster: string;
+      readonly me: string;
+      readonly secret: string | undefined;
+      readonly lease: LeaseKeeper;
+      readonly monotonic: () => number;
+      readonly wallClock: () => number;
+      readonly logger: Logger;
+    },
+  ) {}
+
+  /** The lease is kept by pings right now (shown in /patroni, metrics and the heartbeat). */
+  get active(): boolean {
+    return this.activeSince !== undefined;
+  }
+
+  /** A consistent snapshot was read at `now`. */
+  observe(snapshot: ClusterSnapshot, now = this.deps.monotonic()): void {
+    this.snapshot = snapshot;
+    this.snapshotAt = now;
+    for (const m of snapshot.members) {
+      const known = this.seen.get(m.name);
+      if (known?.rvn !== m.rvn) this.seen.set(m.name, { rvn: m.rvn, at: now });
+    }
+  }
+
+  /** S: the other members that were fresh in the last consistent snapshot. */
+  members(config: Pick<ClusterConfig, 'ttl'>): { name: string; api_url: string }[] {
+    return (this.snapshot?.members ?? []).filter((m) => {
+      const seen = this.seen.get(m.name);
+      return m.name !== this.deps.me && seen !== undefined && this.snapshotAt - seen.at < config.ttl * 1000;
+    });
+  }
+
+  /** What a renewal attempt at `term` came to; a failure other than a lost condition may start a round. */
+  async afterRenewal(
+    result: 'renewed' | 'lost' | 'error',
+    term: number,
+    config: ClusterConfig,
+  ): Promise<void> {
+    if (result === 'renewed') {
+      if (this.activeSince !== undefined)
+        this.deps.logger.warn('left failsafe: the lease renews through DynamoDB again', { term });
+      this.activeSince = undefined;
+      return;
+    }
+    if (result === 'lost') {
+      this.activeSince = undefined;
+      return;
+    }
+    if (!config.failsafe_mode || config.pause) return;
+    if (!this.deps.secret) {
+      this.deps.logger.warn(
+        'failsafe_mode is on but no failsafe secret is configured: fencing at the deadline',
+      );
+      return;
+    }
+    if (this.round) return this.round;
+    if (this.deps.monotonic() - this.lastRoundAt < config.loop_wait * 1000) return;
+    this.round = this.runRound(term, config).finally(() => {
+      this.round = undefined;
+    });
+    return this.round;
+  }
+
+  private async runRound(term: number, config: ClusterConfig): Promise<void> {
+    const t1 = this.deps.monotonic();
+    this.lastRoundAt = t1;
+    const members = this.members(config);
+    const ping = {
+      cluster: this.deps.cluster,
+      term,
+      from: this.deps.me,
+      sent_at: Math.max(1, Math.round(this.deps.wallClock())),
+    };
+    const { answered, missing } = await failsafeRound(
+      members,
+      ping,
+      this.deps.secret!,
+      Math.max(200, Math.min(2000, config.loop_wait * 1000)),
+    );
+    if (missing.length > 0) {
+      this.deps.logger.error(
+        'failsafe: not every member answered; the lease is not extended and this primary fences at its deadline',
+        {
+          term,
+          answered,
+          missing,
+        },
+      );
+      return;
+    }
+    if (!this.deps.lease.extend(term, t1, config)) return;
+    if (this.activeSince === undefined) {
+      this.activeSince = t1;
+      this.deps.logger.warn(
+        'entered failsafe: DynamoDB is out of reach, every member answered; staying primary',
+        {
+          term,
+          members: answered,
+        },
+      );
+    }
+  }
+}
