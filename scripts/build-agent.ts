@@ -1,30 +1,21 @@
 // Bundles the agent into one file (dist/pgwarden-agent.mjs): what EC2 hosts install and what the
 // local topology and the benchmarks run. `npm run build:agent`.
 import { build } from 'esbuild';
+import { NODE_BUNDLE_OPTIONS } from './bundle-options.ts';
 
 export const AGENT_BUNDLE = new URL('../dist/pgwarden-agent.mjs', import.meta.url).pathname;
 
 export async function buildAgentBundle(outfile = AGENT_BUNDLE): Promise<string> {
   await build({
+    ...NODE_BUNDLE_OPTIONS,
     entryPoints: [new URL('../agent/entry.ts', import.meta.url).pathname],
     outfile,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'esm',
-    minify: true,
-    sourcemap: false,
-    legalComments: 'none',
     // pg-native is an optional peer of pg; the agent uses the pure JavaScript client.
     external: ['pg-native'],
     // pg looks for Cloudflare Workers with `typeof Response`; on Node 20 that getter loads the
     // whole fetch implementation (undici, and WebAssembly, which --jitless turns off): +13 MB.
     // Nothing else in the agent refers to the global Response.
     define: { Response: 'undefined' },
-    banner: {
-      js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
-    },
-    logLevel: 'warning',
   });
   return outfile;
 }

@@ -1,7 +1,6 @@
 import { ConditionFailedError } from '../../core/errors.ts';
 import { runCallback } from '../callbacks.ts';
 import { ActionRefusedError, FailsafePromiseError } from '../errors.ts';
-import { machineMonotonicMs } from '../failsafe/promise-file.ts';
 import { PENDING_SYNC_STANDBY, writePgConfig } from '../postgres/pg-conf.ts';
 import { writeLocalState } from '../state/local-state.ts';
 import { type ActionHandler, requireLease } from './action-context.ts';
@@ -25,10 +24,14 @@ async function waitUntilPrimary(ctx: Parameters<ActionHandler>[0], timeoutMs: nu
 export const promote: ActionHandler = async (ctx) => {
   const { rt, args, cluster } = ctx;
   // A promise made in a failsafe round binds at any term, the lease's included (DESIGN §3).
-  const promise = await rt.promises.read();
-  const remaining = promise ? promise.until - machineMonotonicMs() : 0;
-  if (promise && remaining > 0)
-    throw new FailsafePromiseError(promise.holder, promise.term, remaining, new Date(Date.now() + remaining));
+  const promise = await rt.promises.inForce();
+  if (promise)
+    throw new FailsafePromiseError(
+      promise.holder,
+      promise.term,
+      promise.remaining_ms,
+      new Date(Date.now() + promise.remaining_ms),
+    );
   const leader = await requireLease(ctx);
   let obs = await rt.observer.observe(Date.now());
   if (

@@ -6,7 +6,6 @@ import type { ClusterConfig } from '../../core/config/cluster-config.ts';
 import type { ClusterSnapshot } from '../../core/model/snapshot.ts';
 import { runCallback } from '../callbacks.ts';
 import { FailsafePrimary } from '../failsafe/failsafe-primary.ts';
-import { machineMonotonicMs } from '../failsafe/promise-file.ts';
 import { LeaseKeeper, type LeaseLossReason } from '../lease/lease-keeper.ts';
 import { setStandbySignal } from '../postgres/pg-conf.ts';
 import type { PgObservation } from '../postgres/pg-observer.ts';
@@ -358,15 +357,19 @@ export class AgentDaemon {
       await this.rt.postgres.stop(this.clusterConfig.primary_stop_timeout * 1000);
       return true;
     }
-    if (!this.postmasterAlive && !this.starting) {
-      const upstreamMember = this.snapshot?.members.find((m) => m.name === local.upstream);
-      const upstream = upstreamMember
-        ? { name: upstreamMember.name, ...memberEndpoint(upstreamMember) }
-        : undefined;
-      this.rt.logger.info('starting PostgreSQL as a replica', { upstream: local.upstream });
-      this.launch(() => startAsReplica(this.rt, this.clusterConfig, upstream), 'on_start', 'replica');
-    }
+    if (!this.postmasterAlive && !this.starting)
+      this.launchReplica(local, 'starting PostgreSQL as a replica');
     return false;
+  }
+
+  /** Starts PostgreSQL as a replica of the local state's upstream (its address from the snapshot). */
+  private launchReplica(local: LocalState, why: string): void {
+    const upstreamMember = this.snapshot?.members.find((m) => m.name === local.upstream);
+    const upstream = upstreamMember
+      ? { name: upstreamMember.name, ...memberEndpoint(upstreamMember) }
+      : undefined;
+    this.rt.logger.info(why, { upstream: local.upstream });
+    this.launch(() => startAsReplica(this.rt, this.clusterConfig, upstream), 'on_start', 'replica');
   }
 
   /**
@@ -376,15 +379,8 @@ export class AgentDaemon {
    */
   private startOnRequest(local: LocalState, fresh: boolean): void {
     if (this.postmasterAlive || this.starting) return;
-    if (local.want === 'replica') {
-      const upstreamMember = this.snapshot?.members.find((m) => m.name === local.upstream);
-      const upstream = upstreamMember
-        ? { name: upstreamMember.name, ...memberEndpoint(upstreamMember) }
-        : undefined;
-      this.rt.logger.info('starting PostgreSQL as a replica for an action', { upstream: local.upstream });
-      this.launch(() => startAsReplica(this.rt, this.clusterConfig, upstream), 'on_start', 'replica');
-      return;
-    }
+    if (local.want === 'replica')
+      return this.launchReplica(local, 'starting PostgreSQL as a replica for an action');
     const leader = this.snapshot?.leader;
     if (local.want !== 'primary') return;
     if (!fresh || leader?.holder !== this.rt.config.name || leader.term !== local.term || leader.released) {
@@ -458,19 +454,8 @@ export class AgentDaemon {
     }
   }
 
-  /** The failsafe promise in force, for the heartbeat. */
-  private async promiseInForce(): Promise<
-    { holder: string; term: number; remaining_ms: number } | undefined
-  > {
-    const promise = await this.rt.promises.read().catch(() => undefined);
-    const remaining = promise ? Math.round(promise.until - machineMonotonicMs()) : 0;
-    return promise && remaining > 0
-      ? { holder: promise.holder, term: promise.term, remaining_ms: remaining }
-      : undefined;
-  }
-
   private async heartbeat(): Promise<void> {
-    const promise = await this.promiseInForce();
+    const promise = await this.rt.promises.inForce().catch(() => undefined);
     const facts = {
       observation: this.observation,
       local: this.local,

@@ -57,6 +57,20 @@ export class PromiseStore {
     return { holder: file.holder, term: file.term, until, last: file.last };
   }
 
+  /**
+   * The promise in force and the milliseconds it has left, or undefined. Throws when the file
+   * cannot be read: `promote` must then refuse, not take it for no promise.
+   */
+  async inForce(
+    now = machineMonotonicMs(),
+  ): Promise<{ holder: string; term: number; remaining_ms: number } | undefined> {
+    const promise = await this.read(now);
+    const remaining = promise ? Math.round(promise.until - now) : 0;
+    return promise && remaining > 0
+      ? { holder: promise.holder, term: promise.term, remaining_ms: remaining }
+      : undefined;
+  }
+
   /** Records a promise to `holder` at `term` until `now + ttlMs`, and the ping that bought it. */
   async promise(holder: string, term: number, sentAt: number, ttlMs: number, now = machineMonotonicMs()) {
     const previous = await this.read(now).catch(() => undefined);

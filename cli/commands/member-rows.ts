@@ -63,6 +63,13 @@ export function memberRows(snapshot: ClusterSnapshot, now: number): MemberRow[] 
       m.state === 'running' && m.role === 'replica' && m.receiver_state === 'streaming'
         ? 'streaming'
         : m.state;
+    // The primary keeps its lease by failsafe pings: DynamoDB is out of its reach (DESIGN §3). It
+    // cannot say so itself then; the members it pings do, in their heartbeats.
+    const promisedBy = snapshot.members.filter(
+      (o) => o.failsafe_promise?.holder === m.name && o.failsafe_promise.term === leader?.term,
+    ).length;
+    if (isLeader && (m.failsafe_active || promisedBy > 0))
+      state = `${state} (failsafe${promisedBy ? `: promised by ${promisedBy}` : ''})`;
     if (now - m.heartbeat_at > staleAfter)
       state = `${state} (no heartbeat for ${Math.round((now - m.heartbeat_at) / 1000)} s)`;
     const received = receivedLsn(m);

@@ -7,6 +7,7 @@ import type { FailsafePing } from '../../../core/failsafe/failsafe-ping.ts';
 import { AckedWriter } from '../../../local/acked-writer.ts';
 import type { RunningController } from '../../../local/local-topology.ts';
 import { AgentCluster } from '../../helpers/agent-cluster.ts';
+import { runCli } from '../../helpers/run-cli.ts';
 
 const TTL = FAST_PROFILE.ttl! * 1000;
 const LOOP = FAST_PROFILE.loop_wait! * 1000;
@@ -108,6 +109,8 @@ describe('failsafe: the primary through a DynamoDB outage', () => {
           (e) => e.type === 'failsafe_active' && e.message.includes('node1 is in failsafe'),
         ),
       );
+      const list = await runCli(['--endpoint', c.dynamoEndpoint, '--table', c.table, 'list', 'test']);
+      expect(list.stdout).toMatch(/node1 .*Leader.*\(failsafe: promised by 2\)/);
       await new Promise((r) => setTimeout(r, 2 * TTL));
       expect((await c.api('node1', '/primary')).status).toBe(200);
       expect((await leader()).term).toBe(before.term);
