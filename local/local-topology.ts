@@ -80,6 +80,8 @@ export interface LocalNode {
   readonly apiPort: number;
   /** This node's own path to DynamoDB: isolate() cuts it off. */
   readonly dynamo: SwitchableProxy;
+  /** How the other members reach its REST API (failsafe pings): `cutApi()` partitions it. */
+  readonly peerApi: SwitchableProxy;
   /** The agent's PID (leader of its process group). */
   pid?: number;
   /** Crashed or force-stopped: the local command bus delivers nothing to it. */
@@ -193,6 +195,7 @@ export class LocalTopology implements LocalHostDirectory {
     mkdirSync(dir, { mode: 0o755, recursive: true });
     const [pgPort, apiPort] = [await freePort(), await freePort()];
     const dynamo = await new SwitchableProxy({ host: this.backend.host, port: this.backend.port }).start();
+    const peerApi = await new SwitchableProxy({ host: '127.0.0.1', port: apiPort }).start();
     const layout = rootedLayout(dir, process.execPath);
     const node: LocalNode = {
       name,
@@ -206,11 +209,12 @@ export class LocalTopology implements LocalHostDirectory {
       pgPort,
       apiPort,
       dynamo,
+      peerApi,
     };
     const config: AgentConfigInput = {
       scope: this.scope,
       name,
-      restapi: { listen: `127.0.0.1:${apiPort}` },
+      restapi: { listen: `127.0.0.1:${apiPort}`, connect_address: `127.0.0.1:${peerApi.port}` },
       postgresql: {
         listen: `127.0.0.1:${pgPort}`,
         data_dir: node.dataDir,
@@ -343,6 +347,12 @@ export class LocalTopology implements LocalHostDirectory {
   /** The node's agent loses DynamoDB (connections dropped, new ones unanswered). */
   isolate(name: string): void {
     this.node(name).dynamo.isolate();
+  }
+
+  /** The other members can no longer reach this node's REST API (or can again). */
+  cutApi(name: string, cut = true): void {
+    if (cut) this.node(name).peerApi.isolate();
+    else this.node(name).peerApi.heal();
   }
 
   heal(name: string): void {
@@ -530,6 +540,7 @@ export class LocalTopology implements LocalHostDirectory {
     }
     for (const node of this.nodes.values()) {
       await node.dynamo.stop();
+      await node.peerApi.stop();
       node.unit.release();
     }
     await this.controllerDynamo?.stop();

@@ -2,11 +2,13 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { signPing } from '../../../agent/failsafe/ping-signature.ts';
+import { machineMonotonicMs, PromiseStore } from '../../../agent/failsafe/promise-file.ts';
 import { FAST_PROFILE } from '../../../core/config/cluster-config.ts';
 import type { FailsafePing } from '../../../core/failsafe/failsafe-ping.ts';
 import { AckedWriter } from '../../../local/acked-writer.ts';
 import type { RunningController } from '../../../local/local-topology.ts';
 import { AgentCluster } from '../../helpers/agent-cluster.ts';
+import { WritableInvariant } from '../../helpers/invariant-checker.ts';
 import { runCli } from '../../helpers/run-cli.ts';
 
 const TTL = FAST_PROFILE.ttl! * 1000;
@@ -207,5 +209,69 @@ describe('failsafe: the primary through a DynamoDB outage', () => {
     });
     expect(after.term).toBeGreaterThan(before.term);
     c.startAgent('node3');
+  });
+});
+
+describe('failsafe: the primary cut off from DynamoDB and from one replica', () => {
+  let c: AgentCluster;
+  let ctl: RunningController;
+
+  beforeAll(async () => {
+    c = await AgentCluster.create({ nodes: 3 });
+    await c.startAll();
+    ctl = c.startController({ tickMs: 500, logLevel: process.env.PGWARDEN_TEST_LOG ?? 'ERROR' });
+  });
+  afterAll(async () => {
+    await ctl?.stop();
+    await c?.destroy();
+  });
+
+  it('fences by its deadline; a replica is promoted only once its own promise has expired; never two writable nodes', async () => {
+    const before = (await c.store.getLeader('test'))!;
+    const invariant = new WritableInvariant(c, 50).start();
+    try {
+      c.isolate('node1');
+      c.cutApi('node3'); // node1's pings cannot reach node3; node2 still answers them
+      const cutAt = Date.now();
+      // When it fenced, by its own log (a probe's timeouts would blur the measure).
+      const fencedAt = await c.waitFor('node1 to fence itself', TTL + 10_000, async () => {
+        const line = c
+          .agentLog('node1')
+          .split('\n')
+          .find((l) => l.includes('"message":"fencing myself"'));
+        return line ? Date.parse(JSON.parse(line).timestamp) : undefined;
+      });
+      expect(fencedAt - cutAt).toBeLessThan(TTL + LOOP + 2000);
+      await c.waitFor('node1 to refuse writes', 20_000, async () => {
+        try {
+          await c.sql('node1', 'CREATE TEMP TABLE probe (x int)');
+          return false;
+        } catch {
+          return true;
+        }
+      });
+      expect(c.agentLog('node1')).toContain('not every member answered');
+      const after = await c.waitFor('a new primary', 60_000, async () => {
+        const l = await c.store.getLeader('test');
+        if (!l || l.term === before.term) return undefined;
+        return (await c.api(l.holder, '/primary')).status === 200 ? l : undefined;
+      });
+      expect(after.holder).not.toBe('node1');
+      // node2 answered node1's pings until node1 fenced: it may be promoted only after its last
+      // promise ran out (the machine's monotonic clock, shared here, turned into wall time).
+      const row = await c.waitFor('the history row', 30_000, async () =>
+        (await c.store.getSnapshot('test')).history.find((h) => h.term === before.term + 1),
+      );
+      const promise = await new PromiseStore(join(c.node('node2').stateDir, 'failsafe.json')).read();
+      expect(promise?.holder).toBe('node1');
+      const promiseEnd = Date.now() - (machineMonotonicMs() - promise!.until);
+      if (row.new === 'node2') expect(row.timings.promote!).toBeGreaterThanOrEqual(promiseEnd - 50);
+    } finally {
+      c.heal('node1');
+      c.cutApi('node3', false);
+      await invariant.stop();
+    }
+    expect(invariant.samples).toBeGreaterThan(20);
+    expect(invariant.violations).toEqual([]);
   });
 });
