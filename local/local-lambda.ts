@@ -92,6 +92,13 @@ export class LocalLambda {
     return [...this.running.keys()];
   }
 
+  /** SIGKILLs every running invocation now (a Lambda runtime crash); the schedule goes on. */
+  crash(): number[] {
+    const pids = this.live;
+    for (const pid of pids) this.kill(pid);
+    return pids;
+  }
+
   /** No more invocations; the running ones are killed (the function is being torn down). */
   async stop(): Promise<void> {
     this.stopped = true;

@@ -379,8 +379,10 @@ export class AgentDaemon {
    */
   private startOnRequest(local: LocalState, fresh: boolean): void {
     if (this.postmasterAlive || this.starting) return;
-    if (local.want === 'replica')
-      return this.launchReplica(local, 'starting PostgreSQL as a replica for an action');
+    if (local.want === 'replica') {
+      this.launchReplica(local, 'starting PostgreSQL as a replica for an action');
+      return;
+    }
     const leader = this.snapshot?.leader;
     if (local.want !== 'primary') return;
     if (!fresh || leader?.holder !== this.rt.config.name || leader.term !== local.term || leader.released) {

@@ -76,4 +76,46 @@ describe('the controller run as Lambda runs it', () => {
     expect(ended.filter((i) => i.how === 'killed')).toEqual([]);
     expect(ended.map((i) => i.exitCode)).toEqual(ended.map(() => 0));
   });
+
+  it('resumes a failover whose invocations were SIGKILLed mid-step: the next one reads the promote command already sent', async () => {
+    const before = (await c.store.getLeader('test'))!;
+    const down = [...c.nodes.values()].find((n) => n.down)!;
+    c.startAgent(down.name);
+    await c.waitFor(`${down.name} streaming`, 60_000, async () => {
+      const m = (await c.store.getSnapshot('test')).members.find((x) => x.name === down.name);
+      return m?.receiver_state === 'streaming' && !(await c.store.getSnapshot('test')).op;
+    });
+    const replicas = [...c.nodes.keys()].filter((n) => n !== before.holder);
+    const locks = replicas.map((n) => join(c.node(n).stateDir, 'action.lock'));
+    for (const lock of locks) writeFileSync(lock, `${process.pid} test-hold`);
+    const release = setTimeout(() => {
+      for (const lock of locks) rmSync(lock, { force: true });
+    }, 5000);
+    try {
+      const promotionsBefore = c.commandBus
+        .results()
+        .filter((r) => r.action === 'promote' && r.changed).length;
+      c.killHost(before.holder);
+      const op = await c.waitFor('the promote step under way', 30_000, async () => {
+        const o = (await c.store.getSnapshot('test')).op;
+        return o?.step === 'promote' && o.command ? o : undefined;
+      });
+      const killed = ctl.lambda!.crash();
+      expect(killed.length).toBeGreaterThan(0);
+      const after = await c.waitFor('a new primary', 60_000, async () => {
+        const l = await c.store.getLeader('test');
+        if (!l || l.term === before.term) return undefined;
+        return (await c.api(l.holder, '/primary')).status === 200 ? l : undefined;
+      });
+      expect(after.holder).toBe(op.to);
+      await c.waitFor('the operation ended', 30_000, async () => !(await c.store.getSnapshot('test')).op);
+      const history = (await c.store.getSnapshot('test')).history;
+      expect(history.filter((h) => h.term === before.term + 1)).toHaveLength(1);
+      const promotions = c.commandBus.results().filter((r) => r.action === 'promote' && r.changed);
+      expect(promotions.length - promotionsBefore).toBe(1);
+    } finally {
+      clearTimeout(release);
+      for (const lock of locks) rmSync(lock, { force: true });
+    }
+  });
 });
