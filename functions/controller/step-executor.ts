@@ -101,10 +101,17 @@ export class StepExecutor {
     return undefined;
   }
 
+  /** One more failed attempt; the command that failed is forgotten, so the retry sends anew. */
   private async countFailure(cluster: string, op: Op | undefined, outcome: CommandOutcome): Promise<void> {
     if (!op) return;
+    const { command: _failed, ...rest } = op;
     await this.deps.store
-      .updateOp(cluster, { ...op, attempts: op.attempts + 1, last_result: outcome, version: op.version + 1 })
+      .updateOp(cluster, {
+        ...rest,
+        attempts: op.attempts + 1,
+        last_result: outcome,
+        version: op.version + 1,
+      })
       .catch(() => undefined);
   }
 

@@ -184,4 +184,48 @@ describe('the step executor and the invocation deadline (DESIGN §6)', () => {
       );
     expect(sent).toHaveLength(2);
   });
+
+  it('forgets a recorded command that failed, so that the retry sends a new one', async () => {
+    const time = fakeTime(1_000_000);
+    const failing: CommandBus = {
+      async send() {
+        return 'cmd-new';
+      },
+      async result() {
+        return { ...PROMOTED, ok: false, changed: false, message: 'promote refused: not running' };
+      },
+    };
+    const { store, calls } = recordingStore();
+    const executor = new StepExecutor({
+      store,
+      bus: failing,
+      fencer: {} as never,
+      notifier: {} as never,
+      clock: () => time.clock.now,
+    });
+    const recorded = {
+      ...op,
+      command: {
+        id: 'cmd-old',
+        step: 'promote',
+        action: 'promote',
+        member: 'n2',
+        term: 4,
+        sent_at: time.clock.now,
+      },
+    };
+    const failure = await time.run(() =>
+      executor.execute(
+        snapshot,
+        [promoteStep(recorded)],
+        DEFAULT_CLUSTER_CONFIG,
+        logger,
+        time.clock.now + 30_000,
+      ),
+    );
+    expect(failure?.deferred).toBeUndefined();
+    const counted = calls.find((c) => c.method === 'updateOp')!.op!;
+    expect(counted).toMatchObject({ attempts: 1, version: op.version + 1 });
+    expect(counted.command).toBeUndefined();
+  });
 });
