@@ -105,6 +105,7 @@ export class AgentDaemon {
       lastStoreSuccessAt: this.lastStoreSuccessAt,
       pgVersion: this.pgVersion,
       failsafeActive: this.failsafe.active,
+      failsafeMembers: this.failsafe.members(this.clusterConfig),
     };
   }
 
@@ -115,9 +116,13 @@ export class AgentDaemon {
     // Wake at once when an action finishes (lock removed) or changes the local state; nothing else
     // in the directory (PostgreSQL's log and socket live there too) may spin the loop.
     const wakeOn = new Set(
-      [this.rt.paths.actionLock, this.rt.paths.localState, this.rt.paths.startRequest].map((p) =>
-        basename(p),
-      ),
+      [
+        this.rt.paths.actionLock,
+        this.rt.paths.localState,
+        this.rt.paths.startRequest,
+        // A new failsafe promise goes into the next heartbeat at once: the controller looks for it.
+        this.rt.paths.failsafeFile,
+      ].map((p) => basename(p)),
     );
     this.watcher = watch(this.rt.paths.stateDir, (_event, file) => {
       if (file && wakeOn.has(String(file))) this.wake?.();

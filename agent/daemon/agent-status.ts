@@ -20,6 +20,8 @@ export interface AgentStatus {
   readonly pgVersion: string | undefined;
   /** This primary keeps its lease by failsafe pings (DESIGN §3). */
   readonly failsafeActive: boolean;
+  /** S: the members a failsafe round would ping now (fresh in the last consistent snapshot). */
+  readonly failsafeMembers: readonly { name: string; api_url: string }[];
 }
 
 export interface DaemonOptions {

@@ -154,6 +154,9 @@ export function answerHealth(
       };
     case '/cluster':
       return { status: 200, body: clusterJson(s, config) };
+    case '/failsafe':
+      // Patroni's GET /failsafe: the members a failsafe round would ping (S), by name and API URL.
+      return { status: 200, body: Object.fromEntries(s.failsafeMembers.map((m) => [m.name, m.api_url])) };
     default:
       return { status: 404, body: { error: `no such endpoint: ${path}` } };
   }

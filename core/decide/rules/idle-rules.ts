@@ -116,7 +116,18 @@ export const idleRules: readonly Rule[] = [
         const heardAgo = ctx.observations.members[m.name]?.unchangedMs ?? Number.POSITIVE_INFINITY;
         return p && p.holder === leader.holder && p.term === leader.term ? p.remaining_ms - heardAgo : 0;
       });
-      if (others.length === 0 || left.some((ms) => ms <= 0)) return undefined;
+      if (others.length === 0 || left.every((ms) => ms <= 0)) return undefined;
+      if (left.some((ms) => ms <= 0)) {
+        // Some members promised the holder, others have not reported it yet: they heartbeat
+        // every loop_wait, so wait that long (twice) past the expiry before failing over.
+        const overdueMs = (ctx.observations.leader?.unchangedMs ?? 0) - ctx.config.ttl * 1000;
+        if (overdueMs > 2 * ctx.config.loop_wait * 1000) return undefined;
+        const waiting = others.filter((_, i) => left[i]! <= 0).map((m) => m.name);
+        return {
+          reason: `${leader.holder} may be in failsafe: ${others.length - waiting.length} member(s) promised it; waiting up to two loop_waits for ${waiting.join(', ')} to report before failing over`,
+          steps: [],
+        };
+      }
       const message = `${leader.holder} is in failsafe: its lease (term ${leader.term}) is not renewed in DynamoDB, but every fresh member (${others.map((m) => m.name).join(', ')}) answers its pings and promised not to be promoted (the soonest promise ends in ${(Math.min(...left) / 1000).toFixed(1)} s); failing over nobody`;
       const key = `failsafe:${leader.holder}:${leader.term}`;
       return {

@@ -228,6 +228,11 @@ describe('failsafe: the primary cut off from DynamoDB and from one replica', () 
 
   it('fences by its deadline; a replica is promoted only once its own promise has expired; never two writable nodes', async () => {
     const before = (await c.store.getLeader('test'))!;
+    // Both replicas are in node1's failsafe set (Patroni's GET /failsafe), so its rounds need node3.
+    await c.waitFor('node2 and node3 in the failsafe set', 20_000, async () => {
+      const body = (await c.api('node1', '/failsafe')).body as Record<string, string>;
+      return body.node2 !== undefined && body.node3 !== undefined;
+    });
     const invariant = new WritableInvariant(c, 50).start();
     try {
       c.isolate('node1');

@@ -46,12 +46,26 @@ describe('decide() while the primary is in failsafe (rule 155)', () => {
   });
 
   it.each([
-    ['a member reports no promise', { n2: {}, n3: undefined }],
-    ['a promise to another holder', { n2: {}, n3: { holder: 'n2' } }],
-    ['a promise at an older term', { n2: {}, n3: { term: 2 } }],
-    ['a promise that has run out since its heartbeat', { n2: {}, n3: { remaining_ms: 400 } }],
+    ['no member reports a promise', { n2: undefined, n3: undefined }],
+    ['the promises are to another holder', { n2: { holder: 'n2' }, n3: { holder: 'n2' } }],
+    ['the promises are at an older term', { n2: { term: 2 }, n3: { term: 2 } }],
+    [
+      'the promises have run out since their heartbeats',
+      { n2: { remaining_ms: 400 }, n3: { remaining_ms: 100 } },
+    ],
   ])('proceeds with the usual failover when %s (rule 160)', (_why, promises) => {
     expect(run(primaryInFailsafe(promises)).rule).toBe(160);
+  });
+
+  it('waits up to two loop_waits past the expiry for members that have not reported a promise yet, then fails over', () => {
+    const s = primaryInFailsafe({ n2: {}, n3: undefined });
+    const waiting = run(s);
+    expect(waiting.rule).toBe(155);
+    expect(waiting.steps).toEqual([]);
+    expect(waiting.reason).toMatch(/n1 may be in failsafe: 1 member\(s\) promised it; waiting .* for n3/);
+    const leader = s.observations.leader!;
+    const later = { ...s, observations: { ...s.observations, leader: { ...leader, unchangedMs: 15_000 } } };
+    expect(run(later).rule).toBe(160);
   });
 
   it('ignores promises when failsafe_mode is off', () => {
