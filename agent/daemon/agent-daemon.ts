@@ -18,9 +18,15 @@ import { startRequested } from '../state/start-request.ts';
 import { cycleBudgetMs } from '../systemd/watchdog.ts';
 import { AGENT_VERSION } from '../version.ts';
 import type { AgentStatus, DaemonOptions } from './agent-status.ts';
-import { bootstrapMember, initializationPending, prepareDirectories } from './bootstrap.ts';
+import {
+  adoptExistingData,
+  bootstrapMember,
+  initializationPending,
+  prepareDirectories,
+} from './bootstrap.ts';
 import { buildMember, memberEndpoint, memberRole, memberState } from './build-member.ts';
 import { cyclePeriodMs } from './cycle-period.ts';
+import { PostgresStarter } from './postgres-starter.ts';
 
 export type { AgentStatus, DaemonOptions } from './agent-status.ts';
 
@@ -37,7 +43,7 @@ export class AgentDaemon {
   private local: LocalState | undefined;
   private observation: PgObservation = { at: 0, reachable: false, error: 'not observed yet' };
   private postmasterAlive = false;
-  private starting: Promise<void> | undefined;
+  private readonly starter: PostgresStarter;
   private troubleSince: number | undefined;
   private fencing = false;
   private bootstrapping = false;
@@ -52,7 +58,6 @@ export class AgentDaemon {
   private parsedConfig: { from: ClusterSnapshot | undefined; config: ClusterConfig } | undefined;
   private keeperTimer: NodeJS.Timeout | undefined;
   private cycleStartedAt: number | undefined;
-  private failsafeTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly rt: AgentRuntime,
@@ -69,6 +74,7 @@ export class AgentDaemon {
       onLost: (reason, detail) => this.onLeaseLost(reason, detail),
     });
     this.slots = new SlotKeeper(rt.observer, rt.config.name, rt.logger, this.monotonic);
+    this.starter = new PostgresStarter(rt, () => this.wake?.());
     this.failsafe = new FailsafePrimary({
       cluster: rt.config.scope,
       me: rt.config.name,
@@ -100,7 +106,7 @@ export class AgentDaemon {
       fencing: this.fencing,
       postmasterAlive: this.postmasterAlive,
       bootstrapping: this.bootstrapping,
-      starting: this.starting !== undefined,
+      starting: this.starter.busy,
       lastCycleAt: this.lastCycleAt,
       lastStoreSuccessAt: this.lastStoreSuccessAt,
       pgVersion: this.pgVersion,
@@ -129,9 +135,9 @@ export class AgentDaemon {
     });
     this.watcher.on('error', () => {});
     this.scheduleRenewalKeeper();
-    this.failsafeTimer = setInterval(
-      () => this.watchForFailsafe(),
-      Math.max(100, (this.clusterConfig.loop_wait * 1000) / 4),
+    this.failsafe.start(
+      () => (!this.stopped && !this.fencing && this.local?.want === 'primary' ? this.local.term : undefined),
+      () => this.clusterConfig,
     );
     while (!this.stopped) {
       const started = this.monotonic();
@@ -161,7 +167,7 @@ export class AgentDaemon {
   stop(): void {
     this.stopped = true;
     clearTimeout(this.keeperTimer);
-    clearInterval(this.failsafeTimer);
+    this.failsafe.stop();
     this.watcher?.close();
     this.lease.clear();
     this.wake?.();
@@ -196,14 +202,14 @@ export class AgentDaemon {
       await this.bootstrap();
       return true;
     }
-    this.local = (await readLocalState(rt.paths.localState)) ?? (await this.adoptExistingData());
+    this.local = (await readLocalState(rt.paths.localState)) ?? (await adoptExistingData(rt, this.snapshot));
     this.observation = await rt.observer.observe(this.wallClock());
     this.postmasterAlive = (await rt.postgres.postmasterPid()) !== undefined;
     let retrySoon = false;
     const busy = await actionLockHolder(rt.paths.actionLock);
     if (!busy) retrySoon = await this.reconcile();
-    else if (this.local && (await startRequested(rt.paths.startRequest)))
-      this.startOnRequest(this.local, fresh);
+    else if (await this.startWanted())
+      this.starter.onRequest(this.local!, this.snapshot, this.clusterConfig, fresh);
     await this.heartbeat();
     this.lastCycleAt = this.monotonic();
     return retrySoon;
@@ -226,22 +232,10 @@ export class AgentDaemon {
     }
   }
 
-  /**
-   * Data but no state file (first run of the agent on an existing data directory, or a lost
-   * state directory): primary only if the lease already names this member; else stay stopped
-   * and let the controller ask for a rejoin.
-   */
-  private async adoptExistingData(): Promise<LocalState> {
-    const leader = this.snapshot?.leader;
-    const holds = leader?.holder === this.rt.config.name && !leader.released;
-    this.rt.logger.warn('no local state file: adopting the existing data directory', { primary: holds });
-    return writeLocalState(this.rt.paths.localState, {
-      want: holds ? 'primary' : 'stopped',
-      ...(holds ? {} : { stopped_reason: 'fenced' as const }),
-      term: leader?.term ?? 0,
-      sync_standbys: [],
-      updated_by: 'agent:adopt',
-    });
+  /** An action holding the lock asks for PostgreSQL, which is neither running nor starting. */
+  private async startWanted(): Promise<boolean> {
+    if (!this.local || this.postmasterAlive || this.starter.busy) return false;
+    return startRequested(this.rt.paths.startRequest);
   }
 
   private async reconcile(): Promise<boolean> {
@@ -251,7 +245,7 @@ export class AgentDaemon {
     // Demoted or told to follow: stop tracking the lease without fencing (a hand-over moves it).
     this.lease.clear();
     if (local.want === 'replica') return this.keepReplica(local);
-    if (this.postmasterAlive && !this.starting) {
+    if (this.postmasterAlive && !this.starter.busy) {
       this.rt.logger.warn('PostgreSQL runs although this member must stay stopped; stopping it', {
         reason: local.stopped_reason,
       });
@@ -270,7 +264,7 @@ export class AgentDaemon {
       lsn: obs.writeLsn ?? this.snapshot?.leader?.lsn ?? 0,
       timeline: obs.timeline ?? this.snapshot?.leader?.timeline ?? 1,
     });
-    await this.failsafe.afterRenewal(result, local.term, this.clusterConfig);
+    this.failsafe.afterRenewal(result, local.term);
     return result;
   }
 
@@ -288,18 +282,6 @@ export class AgentDaemon {
         .catch((error) => this.rt.logger.warn('lease keeper failed', { error: (error as Error).message }))
         .finally(() => this.scheduleRenewalKeeper());
     }, every);
-  }
-
-  /**
-   * A renewal that has not succeeded for 1.5 loop_waits has failed (timed out) for failsafe's
-   * purpose: a round must complete well before the local deadline, not after the renewal's own
-   * retries give up. Its own timer: renewals in flight must not hold it up.
-   */
-  private watchForFailsafe(): void {
-    const cfg = this.clusterConfig;
-    if (this.stopped || this.fencing || this.local?.want !== 'primary' || !this.lease.isValid()) return;
-    if (this.lease.sinceRenewed() > 1.5 * cfg.loop_wait * 1000)
-      void this.failsafe.afterRenewal('error', this.local.term, cfg);
   }
 
   private async keepRenewing(): Promise<void> {
@@ -345,11 +327,11 @@ export class AgentDaemon {
       await this.releaseAfterCrash(local);
       return false;
     }
-    if (!this.postmasterAlive && !this.starting) {
+    if (!this.postmasterAlive && !this.starter.busy) {
       this.rt.logger.warn('PostgreSQL is not running on the primary; restarting it in place', {
         term: local.term,
       });
-      this.launch(() => startAsPrimary(this.rt, cfg, local.sync_standbys), 'on_restart', 'primary');
+      this.starter.launch(() => startAsPrimary(this.rt, cfg, local.sync_standbys), 'on_restart', 'primary');
     }
     return false;
   }
@@ -362,57 +344,9 @@ export class AgentDaemon {
       await this.rt.postgres.stop(this.clusterConfig.primary_stop_timeout * 1000);
       return true;
     }
-    if (!this.postmasterAlive && !this.starting)
-      this.launchReplica(local, 'starting PostgreSQL as a replica');
+    if (!this.postmasterAlive && !this.starter.busy)
+      this.starter.replica(local, this.snapshot, this.clusterConfig, 'starting PostgreSQL as a replica');
     return false;
-  }
-
-  /** Starts PostgreSQL as a replica of the local state's upstream (its address from the snapshot). */
-  private launchReplica(local: LocalState, why: string): void {
-    const upstreamMember = this.snapshot?.members.find((m) => m.name === local.upstream);
-    const upstream = upstreamMember
-      ? { name: upstreamMember.name, ...memberEndpoint(upstreamMember) }
-      : undefined;
-    this.rt.logger.info(why, { upstream: local.upstream });
-    this.launch(() => startAsReplica(this.rt, this.clusterConfig, upstream), 'on_start', 'replica');
-  }
-
-  /**
-   * An action (holding the lock) asks for PostgreSQL in the role it wrote to the local state:
-   * only the daemon starts PostgreSQL, so that it runs in the agent's unit. As primary only
-   * while this cycle's consistent read shows the lease held at the state's term (DESIGN §3).
-   */
-  private startOnRequest(local: LocalState, fresh: boolean): void {
-    if (this.postmasterAlive || this.starting) return;
-    if (local.want === 'replica') {
-      this.launchReplica(local, 'starting PostgreSQL as a replica for an action');
-      return;
-    }
-    const leader = this.snapshot?.leader;
-    if (local.want !== 'primary') return;
-    if (!fresh || leader?.holder !== this.rt.config.name || leader.term !== local.term || leader.released) {
-      this.rt.logger.warn('an action asks for PostgreSQL as primary, but the lease is not held at its term', {
-        term: local.term,
-        holder: leader?.holder,
-        leaseTerm: leader?.term,
-      });
-      return;
-    }
-    this.launch(
-      () => startAsPrimary(this.rt, this.clusterConfig, local.sync_standbys),
-      'on_start',
-      'primary',
-    );
-  }
-
-  private launch(start: () => Promise<void>, callback: 'on_start' | 'on_restart', role: string): void {
-    this.starting = start()
-      .then(() => runCallback(this.rt.config, this.rt.logger, callback, role))
-      .catch((error) => this.rt.logger.error('PostgreSQL did not start', { error: (error as Error).message }))
-      .finally(() => {
-        this.starting = undefined;
-        this.wake?.();
-      });
   }
 
   private onLeaseLost(reason: LeaseLossReason, detail: string): void {
@@ -468,7 +402,7 @@ export class AgentDaemon {
       local: this.local,
       postmasterAlive: this.postmasterAlive,
       bootstrapping: this.bootstrapping,
-      starting: this.starting !== undefined,
+      starting: this.starter.busy,
       rvn: randomUUID(),
       now: this.wallClock(),
       versions: { agent: AGENT_VERSION, ...(this.pgVersion ? { postgres: this.pgVersion } : {}) },

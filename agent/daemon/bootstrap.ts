@@ -197,3 +197,24 @@ export async function bootstrapMember(
     updated_by: 'agent:bootstrap',
   });
 }
+
+/**
+ * Data but no state file (first run of the agent on an existing data directory, or a lost
+ * state directory): primary only if the lease already names this member; else stay stopped
+ * and let the controller ask for a rejoin.
+ */
+export async function adoptExistingData(
+  rt: AgentRuntime,
+  snapshot: ClusterSnapshot | undefined,
+): Promise<LocalState> {
+  const leader = snapshot?.leader;
+  const holds = leader?.holder === rt.config.name && !leader.released;
+  rt.logger.warn('no local state file: adopting the existing data directory', { primary: holds });
+  return writeLocalState(rt.paths.localState, {
+    want: holds ? 'primary' : 'stopped',
+    ...(holds ? {} : { stopped_reason: 'fenced' as const }),
+    term: leader?.term ?? 0,
+    sync_standbys: [],
+    updated_by: 'agent:adopt',
+  });
+}

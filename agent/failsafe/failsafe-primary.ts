@@ -18,6 +18,7 @@ export class FailsafePrimary {
   private lastRoundAt = Number.NEGATIVE_INFINITY;
   private round: Promise<void> | undefined;
   private activeSince: number | undefined;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly deps: {
@@ -54,22 +55,37 @@ export class FailsafePrimary {
     });
   }
 
-  /** What a renewal attempt at `term` came to; a failure other than a lost condition may start a round. */
-  async afterRenewal(
-    result: 'renewed' | 'lost' | 'error',
-    term: number,
-    config: ClusterConfig,
-  ): Promise<void> {
-    if (result === 'renewed') {
-      if (this.activeSince !== undefined)
-        this.deps.logger.warn('left failsafe: the lease renews through DynamoDB again', { term });
-      this.activeSince = undefined;
-      return;
-    }
-    if (result === 'lost') {
-      this.activeSince = undefined;
-      return;
-    }
+  /**
+   * Watches the renewals on a timer of its own (a renewal hanging in its retries must not hold it
+   * up): one that has not succeeded for 1.5 loop_waits has failed, other than by a lost condition
+   * (which fences at once), and starts a round, well before the local deadline. `term` names the
+   * lease this primary holds, or undefined when it is not (or no longer) primary.
+   */
+  start(term: () => number | undefined, config: () => ClusterConfig): void {
+    const every = Math.max(100, (config().loop_wait * 1000) / 4);
+    this.timer = setInterval(() => {
+      const held = term();
+      const cfg = config();
+      if (held === undefined || !this.deps.lease.isValid()) return;
+      if (this.deps.lease.sinceRenewed() > 1.5 * cfg.loop_wait * 1000) void this.overdue(held, cfg);
+    }, every);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** What a renewal attempt at `term` came to: a success ends failsafe, a lost condition too. */
+  afterRenewal(result: 'renewed' | 'lost' | 'error', term: number): void {
+    if (result === 'error') return;
+    if (result === 'renewed' && this.activeSince !== undefined)
+      this.deps.logger.warn('left failsafe: the lease renews through DynamoDB again', { term });
+    this.activeSince = undefined;
+  }
+
+  /** A round for the lease at `term` (at most one a loop_wait, one at a time). */
+  private async overdue(term: number, config: ClusterConfig): Promise<void> {
     if (!config.failsafe_mode || config.pause) return;
     if (!this.deps.secret) {
       this.deps.logger.warn(

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { z } from 'zod';
@@ -82,7 +83,8 @@ export class PromiseStore {
       boot_id: bootId(),
       last: { ...previous?.last, [holder]: { term, sent_at: sentAt } },
     };
-    const tmp = `${this.path}.${process.pid}.tmp`;
+    // Two pings answered at once must not share a temporary file.
+    const tmp = `${this.path}.${process.pid}.${randomUUID()}.tmp`;
     await writeFile(tmp, `${JSON.stringify(file)}\n`, { mode: 0o600 });
     await ownLikeDirectory(tmp);
     await rename(tmp, this.path);

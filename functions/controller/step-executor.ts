@@ -211,7 +211,7 @@ export class StepExecutor {
             `command ${sent.id} did not finish within ${timeoutMs} ms`,
           );
         })().catch(async (error: Error) => {
-          if (error instanceof DeadlineReachedError) throw error;
+          if (error instanceof StepDeferredError) throw error;
           await this.countFailure(cluster, step.countsFor, {
             action: step.action,
             member: step.member,
@@ -255,7 +255,7 @@ export class StepExecutor {
           },
           { bus, fencer, clock },
         ).catch(async (error: Error) => {
-          if (error instanceof DeadlineReachedError) throw error;
+          if (error instanceof StepDeferredError) throw error;
           await this.countFailure(cluster, step.countsFor, {
             action: 'fence',
             member: step.member,

@@ -61,6 +61,11 @@ function promoteStep(op: Op): Step {
   };
 }
 
+/** The executor under test: only the store and the command bus matter here. */
+function executorFor(store: CoordinationStore, bus: CommandBus, clock: { now: number }): StepExecutor {
+  return new StepExecutor({ store, bus, fencer: {} as never, notifier: {} as never, clock: () => clock.now });
+}
+
 /** A fake clock that moves forward whenever the executor sleeps between polls. */
 function fakeTime(start: number) {
   const clock = { now: start };
@@ -89,13 +94,7 @@ describe('the step executor and the invocation deadline (DESIGN §6)', () => {
     const time = fakeTime(1_000_000);
     const { bus, sent } = slowBus(time.clock, 5000);
     const { store, calls } = recordingStore();
-    const executor = new StepExecutor({
-      store,
-      bus,
-      fencer: {} as never,
-      notifier: {} as never,
-      clock: () => time.clock.now,
-    });
+    const executor = executorFor(store, bus, time.clock);
     const failure = await time.run(() =>
       executor.execute(snapshot, [promoteStep(op)], DEFAULT_CLUSTER_CONFIG, logger, time.clock.now + 2000),
     );
@@ -133,13 +132,7 @@ describe('the step executor and the invocation deadline (DESIGN §6)', () => {
     };
     time.clock.now += 3000; // the first invocation ended; this one starts
     const { store, calls } = recordingStore();
-    const executor = new StepExecutor({
-      store,
-      bus,
-      fencer: {} as never,
-      notifier: {} as never,
-      clock: () => time.clock.now,
-    });
+    const executor = executorFor(store, bus, time.clock);
     const failure = await time.run(() =>
       executor.execute(
         snapshot,
@@ -162,13 +155,7 @@ describe('the step executor and the invocation deadline (DESIGN §6)', () => {
     const time = fakeTime(1_000_000);
     const { bus, sent } = slowBus(time.clock, 0);
     const { store } = recordingStore();
-    const executor = new StepExecutor({
-      store,
-      bus,
-      fencer: {} as never,
-      notifier: {} as never,
-      clock: () => time.clock.now,
-    });
+    const executor = executorFor(store, bus, time.clock);
     const old = {
       id: 'gone',
       step: 'promote',
@@ -196,13 +183,7 @@ describe('the step executor and the invocation deadline (DESIGN §6)', () => {
       },
     };
     const { store, calls } = recordingStore();
-    const executor = new StepExecutor({
-      store,
-      bus: failing,
-      fencer: {} as never,
-      notifier: {} as never,
-      clock: () => time.clock.now,
-    });
+    const executor = executorFor(store, failing, time.clock);
     const recorded = {
       ...op,
       command: {
