@@ -118,13 +118,14 @@ export const idleRules: readonly Rule[] = [
       });
       if (others.length === 0 || left.every((ms) => ms <= 0)) return undefined;
       if (left.some((ms) => ms <= 0)) {
-        // Some members promised the holder, others have not reported it yet: they heartbeat
-        // every loop_wait, so wait that long (twice) past the expiry before failing over.
+        // Some members promised the holder, others have not reported it yet (a loaded host's
+        // heartbeat can lag): wait up to a ttl past the expiry before failing over. Only a
+        // failover is delayed; no promotion happens meanwhile.
         const overdueMs = (ctx.observations.leader?.unchangedMs ?? 0) - ctx.config.ttl * 1000;
-        if (overdueMs > 2 * ctx.config.loop_wait * 1000) return undefined;
+        if (overdueMs > ctx.config.ttl * 1000) return undefined;
         const waiting = others.filter((_, i) => left[i]! <= 0).map((m) => m.name);
         return {
-          reason: `${leader.holder} may be in failsafe: ${others.length - waiting.length} member(s) promised it; waiting up to two loop_waits for ${waiting.join(', ')} to report before failing over`,
+          reason: `${leader.holder} may be in failsafe: ${others.length - waiting.length} member(s) promised it; waiting up to a ttl for ${waiting.join(', ')} to report before failing over`,
           steps: [],
         };
       }

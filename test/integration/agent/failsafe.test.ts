@@ -106,7 +106,7 @@ describe('failsafe: the primary through a DynamoDB outage', () => {
     const cutAt = Date.now();
     try {
       // The controller sees the lease expire, and every fresh member's promise to node1.
-      await c.waitFor('the failsafe notification', 4 * TTL, async () =>
+      await c.waitFor('the failsafe notification', 8 * TTL, async () =>
         ctl.notifier.events.find(
           (e) => e.type === 'failsafe_active' && e.message.includes('node1 is in failsafe'),
         ),

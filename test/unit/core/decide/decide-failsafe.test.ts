@@ -57,14 +57,14 @@ describe('decide() while the primary is in failsafe (rule 155)', () => {
     expect(run(primaryInFailsafe(promises)).rule).toBe(160);
   });
 
-  it('waits up to two loop_waits past the expiry for members that have not reported a promise yet, then fails over', () => {
+  it('waits up to a ttl past the expiry for members that have not reported a promise yet, then fails over', () => {
     const s = primaryInFailsafe({ n2: {}, n3: undefined });
     const waiting = run(s);
     expect(waiting.rule).toBe(155);
     expect(waiting.steps).toEqual([]);
     expect(waiting.reason).toMatch(/n1 may be in failsafe: 1 member\(s\) promised it; waiting .* for n3/);
     const leader = s.observations.leader!;
-    const later = { ...s, observations: { ...s.observations, leader: { ...leader, unchangedMs: 15_000 } } };
+    const later = { ...s, observations: { ...s.observations, leader: { ...leader, unchangedMs: 20_001 } } };
     expect(run(later).rule).toBe(160);
   });
 
