@@ -97,6 +97,11 @@ describe('failsafe: the primary through a DynamoDB outage', () => {
   it('fails over nobody while only the primary is cut off from DynamoDB and every replica promised it', async () => {
     const before = await leader();
     await c.sql('node1', 'CREATE TABLE acks_primary_cut (id int PRIMARY KEY)');
+    // The outage before left the replicas to catch up: both must be in node1's failsafe set again.
+    await c.waitFor('node2 and node3 in the failsafe set', 30_000, async () => {
+      const body = (await c.api('node1', '/failsafe')).body as Record<string, string>;
+      return body.node2 !== undefined && body.node3 !== undefined;
+    });
     writer = new AckedWriter({
       ports: [c.node('node1').pgPort],
       password: c.password,
