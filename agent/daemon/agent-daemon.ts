@@ -1,19 +1,25 @@
 import { randomUUID } from 'node:crypto';
-import { type FSWatcher, watch } from 'node:fs';
-import { basename } from 'node:path';
+import type { FSWatcher } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import {
+  type AgentDecision,
+  type AgentEvent,
+  type AgentFacts,
+  type AgentMemory,
+  decideAgent,
+  INITIAL_MEMORY,
+} from '../../core/agent/agent-decision.ts';
+import { AGENT_RULES } from '../../core/agent/agent-rules.ts';
 import type { ClusterConfig } from '../../core/config/cluster-config.ts';
 import type { ClusterSnapshot } from '../../core/model/snapshot.ts';
-import { runCallback } from '../callbacks.ts';
 import { FailsafePrimary } from '../failsafe/failsafe-primary.ts';
 import { LeaseKeeper, type LeaseLossReason } from '../lease/lease-keeper.ts';
-import { setStandbySignal } from '../postgres/pg-conf.ts';
 import type { PgObservation } from '../postgres/pg-observer.ts';
 import { SlotKeeper } from '../postgres/replication-slots.ts';
-import { startAsPrimary, startAsReplica } from '../postgres/start-as.ts';
+import { startAsPrimary } from '../postgres/start-as.ts';
 import { type AgentRuntime, clusterConfigOf } from '../runtime.ts';
 import { actionLockHolder } from '../state/action-lock.ts';
-import { type LocalState, readLocalState, writeLocalState } from '../state/local-state.ts';
+import { type LocalState, readLocalState } from '../state/local-state.ts';
 import { startRequested } from '../state/start-request.ts';
 import { cycleBudgetMs } from '../systemd/watchdog.ts';
 import { AGENT_VERSION } from '../version.ts';
@@ -24,9 +30,12 @@ import {
   initializationPending,
   prepareDirectories,
 } from './bootstrap.ts';
-import { buildMember, memberEndpoint, memberRole, memberState } from './build-member.ts';
+import { buildMember, memberRole, memberState } from './build-member.ts';
 import { cyclePeriodMs } from './cycle-period.ts';
+import { DecisionLog } from './decision-log.ts';
 import { PostgresStarter } from './postgres-starter.ts';
+import { fenceMyself, releaseLease } from './self-fence.ts';
+import { watchStateDir } from './state-dir-watch.ts';
 
 export type { AgentStatus, DaemonOptions } from './agent-status.ts';
 
@@ -44,8 +53,9 @@ export class AgentDaemon {
   private observation: PgObservation = { at: 0, reachable: false, error: 'not observed yet' };
   private postmasterAlive = false;
   private readonly starter: PostgresStarter;
-  private troubleSince: number | undefined;
-  private fencing = false;
+  /** What the rules remember between decisions (agent-decision.ts). */
+  private memory: AgentMemory = INITIAL_MEMORY;
+  private readonly decisions: DecisionLog;
   private bootstrapping = false;
   private lastCycleAt: number | undefined;
   private lastStoreSuccessAt: number | undefined;
@@ -75,6 +85,7 @@ export class AgentDaemon {
     });
     this.slots = new SlotKeeper(rt.observer, rt.config.name, rt.logger, this.monotonic);
     this.starter = new PostgresStarter(rt, () => this.wake?.());
+    this.decisions = new DecisionLog(rt.logger, this.monotonic);
     this.failsafe = new FailsafePrimary({
       cluster: rt.config.scope,
       me: rt.config.name,
@@ -101,9 +112,10 @@ export class AgentDaemon {
       local: this.local,
       snapshot: this.snapshot,
       clusterConfig: this.clusterConfig,
-      leaseValid: this.lease.isValid() && !this.fencing,
+      leaseValid: this.lease.isValid() && !this.memory.fencing,
       leaseRemainingMs: this.lease.remainingMs(),
-      fencing: this.fencing,
+      fencing: this.memory.fencing,
+      decision: this.decisions.last,
       postmasterAlive: this.postmasterAlive,
       bootstrapping: this.bootstrapping,
       starting: this.starter.busy,
@@ -119,24 +131,11 @@ export class AgentDaemon {
   async run(): Promise<void> {
     await prepareDirectories(this.rt);
     this.pgVersion = await this.rt.postgres.version().catch(() => undefined);
-    // Wake at once when an action finishes (lock removed) or changes the local state; nothing else
-    // in the directory (PostgreSQL's log and socket live there too) may spin the loop.
-    const wakeOn = new Set(
-      [
-        this.rt.paths.actionLock,
-        this.rt.paths.localState,
-        this.rt.paths.startRequest,
-        // A new failsafe promise goes into the next heartbeat at once: the controller looks for it.
-        this.rt.paths.failsafeFile,
-      ].map((p) => basename(p)),
-    );
-    this.watcher = watch(this.rt.paths.stateDir, (_event, file) => {
-      if (file && wakeOn.has(String(file))) this.wake?.();
-    });
-    this.watcher.on('error', () => {});
+    this.watcher = watchStateDir(this.rt.paths, () => this.wake?.());
     this.scheduleRenewalKeeper();
     this.failsafe.start(
-      () => (!this.stopped && !this.fencing && this.local?.want === 'primary' ? this.local.term : undefined),
+      () =>
+        !this.stopped && !this.memory.fencing && this.local?.want === 'primary' ? this.local.term : undefined,
       () => this.clusterConfig,
     );
     while (!this.stopped) {
@@ -197,22 +196,125 @@ export class AgentDaemon {
     } catch (error) {
       rt.logger.warn('cannot read the cluster from DynamoDB', { error: (error as Error).message });
     }
-    const resume = fresh && initializationPending(this.snapshot, rt.config.name);
-    if (resume || (!this.local && (await rt.postgres.isDataDirEmpty()))) {
-      await this.bootstrap();
-      return true;
-    }
-    this.local = (await readLocalState(rt.paths.localState)) ?? (await adoptExistingData(rt, this.snapshot));
+    const dataDirEmpty = !this.local && (await rt.postgres.isDataDirEmpty());
+    const file = await readLocalState(rt.paths.localState);
+    if (file) this.local = file;
     this.observation = await rt.observer.observe(this.wallClock());
     this.postmasterAlive = (await rt.postgres.postmasterPid()) !== undefined;
+    const actionBusy = (await actionLockHolder(rt.paths.actionLock)) !== undefined;
+    const leader = this.snapshot?.leader;
+    let facts: AgentFacts = {
+      ...this.knownFacts(),
+      local: file,
+      bootstrapPending: fresh && initializationPending(this.snapshot, rt.config.name),
+      dataDirEmpty,
+      actionBusy,
+      startRequested: actionBusy && (await startRequested(rt.paths.startRequest)),
+      leaseHeldAtTerm:
+        fresh && leader?.holder === rt.config.name && leader.term === file?.term && leader.released !== true,
+    };
     let retrySoon = false;
-    const busy = await actionLockHolder(rt.paths.actionLock);
-    if (!busy) retrySoon = await this.reconcile();
-    else if (await this.startWanted())
-      this.starter.onRequest(this.local!, this.snapshot, this.clusterConfig, fresh);
+    for (let round = 0; round < 3; round++) {
+      const decision = this.decide('cycle', facts);
+      const learned = await this.perform(decision);
+      retrySoon ||= decision.retrySoon === true;
+      if (!decision.again) break;
+      facts = { ...facts, ...learned, failsafeActive: this.failsafe.active, now: this.monotonic() };
+    }
     await this.heartbeat();
     this.lastCycleAt = this.monotonic();
     return retrySoon;
+  }
+
+  /** The facts the daemon knows without new I/O; each event adds what it reads. */
+  private knownFacts(): AgentFacts {
+    const cfg = this.clusterConfig;
+    return {
+      now: this.monotonic(),
+      bootstrapPending: false,
+      dataDirEmpty: false,
+      local: this.local,
+      actionBusy: false,
+      startRequested: false,
+      pg: {
+        reachable: this.observation.reachable,
+        inRecovery: this.observation.inRecovery,
+        postmasterAlive: this.postmasterAlive,
+        starting: this.starter.busy,
+      },
+      leaseHeldAtTerm: false,
+      sinceRenewalBeganMs: this.lease.sinceRenewalBegan(),
+      leaseRemainingMs: this.lease.remainingMs(),
+      failsafeActive: this.failsafe.active,
+      bootstrapping: this.bootstrapping,
+      config: {
+        pause: cfg.pause,
+        loop_wait: cfg.loop_wait,
+        primary_start_timeout: cfg.primary_start_timeout,
+        use_slots: cfg.postgresql.use_slots,
+      },
+    };
+  }
+
+  /** The table decides; the memory moves at once (a fence answers 503 from this instant). */
+  private decide(event: AgentEvent, facts: AgentFacts): AgentDecision {
+    const decision = decideAgent(AGENT_RULES, event, facts, this.memory);
+    this.memory = decision.memory;
+    this.decisions.record(event, decision, facts.local?.term);
+    return decision;
+  }
+
+  /** The I/O of one decision, in order; returns what it learned for the next decision. */
+  private async perform(decision: AgentDecision): Promise<Partial<AgentFacts>> {
+    const rt = this.rt;
+    const cfg = this.clusterConfig;
+    const learned: { -readonly [K in keyof AgentFacts]?: AgentFacts[K] } = {};
+    for (const step of decision.steps) {
+      const local = this.local;
+      switch (step.kind) {
+        case 'bootstrap':
+          await this.bootstrap();
+          break;
+        case 'adopt-data-directory':
+          this.local = await adoptExistingData(rt, this.snapshot);
+          learned.local = this.local;
+          break;
+        case 'renew-lease':
+          if (local) learned.renewal = await this.renewLease(local);
+          learned.leaseRemainingMs = this.lease.remainingMs();
+          break;
+        case 'forget-lease':
+          this.lease.clear();
+          break;
+        case 'fence':
+          this.lease.clear();
+          this.local = await fenceMyself(rt, cfg, step.why, local);
+          this.wake?.();
+          break;
+        case 'release-lease':
+          if (local) await releaseLease(rt, local.term);
+          break;
+        case 'keep-slots':
+          if (this.snapshot) await this.slots.keep(this.snapshot.members.map((m) => m.name));
+          break;
+        case 'start-primary': {
+          const standbys = local?.sync_standbys ?? [];
+          this.starter.launch(() => startAsPrimary(rt, cfg, standbys), step.callback, 'primary');
+          break;
+        }
+        case 'start-replica':
+          if (local) this.starter.replica(local, this.snapshot, cfg, step.why);
+          break;
+        case 'stop-rogue-primary':
+          await rt.postgres.beginFastShutdown();
+          await rt.postgres.stop(cfg.primary_stop_timeout * 1000);
+          break;
+        case 'stop-postgres':
+          await rt.postgres.stop(cfg.primary_stop_timeout * 1000);
+          break;
+      }
+    }
+    return learned;
   }
 
   private async bootstrap(): Promise<void> {
@@ -232,28 +334,6 @@ export class AgentDaemon {
     }
   }
 
-  /** An action holding the lock asks for PostgreSQL, which is neither running nor starting. */
-  private async startWanted(): Promise<boolean> {
-    if (!this.local || this.postmasterAlive || this.starter.busy) return false;
-    return startRequested(this.rt.paths.startRequest);
-  }
-
-  private async reconcile(): Promise<boolean> {
-    const local = this.local;
-    if (!local) return false;
-    if (local.want === 'primary') return this.keepPrimary(local);
-    // Demoted or told to follow: stop tracking the lease without fencing (a hand-over moves it).
-    this.lease.clear();
-    if (local.want === 'replica') return this.keepReplica(local);
-    if (this.postmasterAlive && !this.starter.busy) {
-      this.rt.logger.warn('PostgreSQL runs although this member must stay stopped; stopping it', {
-        reason: local.stopped_reason,
-      });
-      await this.rt.postgres.stop(this.clusterConfig.primary_stop_timeout * 1000);
-    }
-    return false;
-  }
-
   /**
    * A renewal (DESIGN §3) at the position PostgreSQL last reported; one in flight at a time. A
    * renewal that failed other than by a lost condition may start a failsafe round.
@@ -270,9 +350,7 @@ export class AgentDaemon {
 
   /**
    * Renewal every loop_wait even while a cycle is stuck on PostgreSQL (its queries may take their
-   * whole timeout, twice): the keeper renews when the cycle has not for a loop_wait. It reads the
-   * local state from its file and leaves the lease alone while an action holds the lock, as the
-   * cycle does.
+   * whole timeout, twice): the renewal-timer rules renew when the cycle has not for a loop_wait.
    */
   private scheduleRenewalKeeper(): void {
     if (this.stopped) return;
@@ -285,114 +363,25 @@ export class AgentDaemon {
   }
 
   private async keepRenewing(): Promise<void> {
-    if (this.fencing || this.bootstrapping || this.local?.want !== 'primary') return;
-    if (this.lease.sinceRenewalBegan() < this.clusterConfig.loop_wait * 1000) return;
-    if (await actionLockHolder(this.rt.paths.actionLock)) return;
-    const local = await readLocalState(this.rt.paths.localState);
-    if (local?.want !== 'primary' || local.term !== this.local?.term) return;
-    const obs = this.observation;
-    if (obs.reachable && obs.inRecovery) return;
-    const result = await this.renewLease(local);
-    if (result === 'lost' && !this.fencing) await this.fence('the lease is held by someone else', local);
-  }
-
-  private async keepPrimary(local: LocalState): Promise<boolean> {
-    const obs = this.observation;
-    const cfg = this.clusterConfig;
-    if (obs.reachable && obs.inRecovery) return false;
-    const result = await this.renewLease(local);
-    if (result === 'lost') {
-      if (!this.fencing) await this.fence('the lease is held by someone else', local);
-      return false;
+    const file = await readLocalState(this.rt.paths.localState);
+    let facts: AgentFacts = {
+      ...this.knownFacts(),
+      local: file,
+      actionBusy: (await actionLockHolder(this.rt.paths.actionLock)) !== undefined,
+      localChangedSinceCycle: file?.want !== this.local?.want || file?.term !== this.local?.term,
+    };
+    for (let round = 0; round < 2; round++) {
+      const decision = this.decide('renewal-timer', facts);
+      facts = { ...facts, ...(await this.perform(decision)) };
+      if (!decision.again) return;
     }
-    if (result === 'error') {
-      this.rt.logger.warn('lease renewal failed; retrying until the local deadline', {
-        term: local.term,
-        remainingMs: Math.round(this.lease.remainingMs()),
-      });
-      return true;
-    }
-    this.fencing = false;
-    if (obs.reachable) {
-      this.troubleSince = undefined;
-      if (cfg.postgresql.use_slots && this.snapshot) {
-        await this.slots.keep(this.snapshot.members.map((m) => m.name));
-      }
-      return false;
-    }
-    // PostgreSQL is down or hung while we hold the lease: restart in place, for a bounded time.
-    const now = this.monotonic();
-    this.troubleSince ??= now;
-    if (now - this.troubleSince >= cfg.primary_start_timeout * 1000 && !cfg.pause) {
-      await this.releaseAfterCrash(local);
-      return false;
-    }
-    if (!this.postmasterAlive && !this.starter.busy) {
-      this.rt.logger.warn('PostgreSQL is not running on the primary; restarting it in place', {
-        term: local.term,
-      });
-      this.starter.launch(() => startAsPrimary(this.rt, cfg, local.sync_standbys), 'on_restart', 'primary');
-    }
-    return false;
-  }
-
-  private async keepReplica(local: LocalState): Promise<boolean> {
-    const obs = this.observation;
-    if (obs.reachable && obs.inRecovery === false) {
-      this.rt.logger.error('PostgreSQL runs as a primary but this member must be a replica; fencing it');
-      await this.rt.postgres.beginFastShutdown();
-      await this.rt.postgres.stop(this.clusterConfig.primary_stop_timeout * 1000);
-      return true;
-    }
-    if (!this.postmasterAlive && !this.starter.busy)
-      this.starter.replica(local, this.snapshot, this.clusterConfig, 'starting PostgreSQL as a replica');
-    return false;
   }
 
   private onLeaseLost(reason: LeaseLossReason, detail: string): void {
-    if (reason === 'deadline' && this.clusterConfig.pause) {
-      this.rt.logger.warn('lease deadline passed, but the cluster is paused: not fencing', { detail });
-      return;
-    }
-    const local = this.local;
-    void this.fence(`lease lost (${reason}): ${detail}`, local).catch((error) =>
+    const decision = this.decide('lease-lost', { ...this.knownFacts(), leaseLoss: { reason, detail } });
+    void this.perform(decision).catch((error) =>
       this.rt.logger.error('self-fencing failed', { error: (error as Error).message }),
     );
-  }
-
-  /** Self-fencing (DESIGN §3): /primary answers 503 from this instant; PostgreSQL stops. */
-  async fence(why: string, local: LocalState | undefined): Promise<void> {
-    this.fencing = true;
-    this.lease.clear();
-    this.rt.logger.error('fencing myself', { reason: why, term: local?.term });
-    await this.rt.postgres.beginFastShutdown();
-    this.local = await writeLocalState(this.rt.paths.localState, {
-      want: 'stopped',
-      stopped_reason: 'fenced',
-      term: local?.term ?? 0,
-      sync_standbys: [],
-      updated_by: 'agent:self-fence',
-    });
-    await setStandbySignal(this.rt.paths, this.rt.user, true);
-    await this.rt.postgres.stop(this.clusterConfig.primary_stop_timeout * 1000);
-    runCallback(this.rt.config, this.rt.logger, 'on_role_change', 'demoted');
-    this.wake?.();
-  }
-
-  /** primary_start_timeout passed: fence and give the lease up so that failover need not wait a ttl. */
-  private async releaseAfterCrash(local: LocalState): Promise<void> {
-    await this.fence(`PostgreSQL did not come back within primary_start_timeout`, local);
-    try {
-      await this.rt.store.releaseLease(this.rt.config.scope, {
-        holder: this.rt.config.name,
-        term: local.term,
-      });
-      this.rt.logger.warn('released the lease', { term: local.term });
-    } catch (error) {
-      this.rt.logger.warn('could not release the lease (it will expire)', {
-        error: (error as Error).message,
-      });
-    }
   }
 
   private async heartbeat(): Promise<void> {

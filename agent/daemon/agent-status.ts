@@ -12,6 +12,8 @@ export interface AgentStatus {
   readonly leaseValid: boolean;
   readonly leaseRemainingMs: number;
   readonly fencing: boolean;
+  /** The last cycle's decision: its rule and reason (docs/rules.md, the agent's table). */
+  readonly decision?: { readonly rule: number; readonly reason: string } | undefined;
   readonly postmasterAlive: boolean;
   readonly bootstrapping: boolean;
   readonly starting: boolean;

@@ -1,7 +1,7 @@
 import type { ClusterConfig } from '../../core/config/cluster-config.ts';
 import type { ClusterSnapshot } from '../../core/model/snapshot.ts';
 import { runCallback } from '../callbacks.ts';
-import { startAsPrimary, startAsReplica } from '../postgres/start-as.ts';
+import { startAsReplica } from '../postgres/start-as.ts';
 import type { AgentRuntime } from '../runtime.ts';
 import type { LocalState } from '../state/local-state.ts';
 import { memberEndpoint } from './build-member.ts';
@@ -9,7 +9,8 @@ import { memberEndpoint } from './build-member.ts';
 /**
  * Starts PostgreSQL for the daemon, one start at a time, in the background (the loop goes on
  * meanwhile). Only the daemon starts PostgreSQL, so that it runs in the agent's unit
- * (docs/safety.md §5): actions ask for it through `start.request`.
+ * (docs/safety.md §5): actions ask for it through `start.request`; the agent's rules decide
+ * which start (core/agent/agent-rules.ts).
  */
 export class PostgresStarter {
   private current: Promise<void> | undefined;
@@ -48,33 +49,5 @@ export class PostgresStarter {
       : undefined;
     this.rt.logger.info(why, { upstream: local.upstream });
     this.launch(() => startAsReplica(this.rt, cluster, upstream), 'on_start', 'replica');
-  }
-
-  /**
-   * An action (holding the lock) asks for PostgreSQL in the role it wrote to the local state.
-   * As primary only while this cycle's consistent read (`fresh`) shows the lease held at the
-   * state's term (DESIGN §3).
-   */
-  onRequest(
-    local: LocalState,
-    snapshot: ClusterSnapshot | undefined,
-    cluster: ClusterConfig,
-    fresh: boolean,
-  ): void {
-    if (local.want === 'replica') {
-      this.replica(local, snapshot, cluster, 'starting PostgreSQL as a replica for an action');
-      return;
-    }
-    if (local.want !== 'primary') return;
-    const leader = snapshot?.leader;
-    if (!fresh || leader?.holder !== this.rt.config.name || leader.term !== local.term || leader.released) {
-      this.rt.logger.warn('an action asks for PostgreSQL as primary, but the lease is not held at its term', {
-        term: local.term,
-        holder: leader?.holder,
-        leaseTerm: leader?.term,
-      });
-      return;
-    }
-    this.launch(() => startAsPrimary(this.rt, cluster, local.sync_standbys), 'on_start', 'primary');
   }
 }

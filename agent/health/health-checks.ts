@@ -82,6 +82,7 @@ function patroniJson(s: AgentStatus, config: AgentConfig) {
       term: s.snapshot?.leader?.term,
       valid_ms: Math.round(s.leaseRemainingMs),
     },
+    decision: s.decision,
     dcs_last_seen: s.lastStoreSuccessAt ? Math.floor(s.lastStoreSuccessAt / 1000) : undefined,
     tags: config.tags,
     pending_restart: obs.pendingRestart,

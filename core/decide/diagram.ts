@@ -1,3 +1,4 @@
+import type { AgentEvent, AgentRule } from '../agent/agent-decision.ts';
 import type { Rule } from './context.ts';
 
 /**
@@ -27,4 +28,24 @@ export function renderRuleDiagram(rules: readonly Rule[]): string {
     ...rules.map((r) => `| ${r.id} | ${r.state} | ${r.when.replace(/\|/g, '\\|')} |`),
   ];
   return `${lines.join('\n')}\n`;
+}
+
+/** The agent's table (core/agent/agent-rules.ts) as Markdown, one section per event. */
+export function renderAgentRuleTable(rules: readonly AgentRule[]): string {
+  const events: readonly [AgentEvent, string][] = [
+    ['cycle', 'Each cycle (every loop_wait, or at once when an action ends or the local state changes)'],
+    [
+      'renewal-timer',
+      "The renewal timer (every loop_wait / 2: renews for a cycle stuck on PostgreSQL's queries)",
+    ],
+    ['lease-lost', "The lease keeper's loss (the renewal lost its condition, or the local deadline passed)"],
+  ];
+  const lines: string[] = [];
+  for (const [event, title] of events) {
+    lines.push(`### ${title}`, '', '| rule | when |', '| ---: | --- |');
+    for (const r of rules.filter((rule) => rule.on === event))
+      lines.push(`| ${r.id} | ${r.when.replace(/\|/g, '\\|')} |`);
+    lines.push('');
+  }
+  return lines.join('\n');
 }

@@ -117,9 +117,14 @@ describe('three agents bootstrapping from empty data directories', () => {
       role: 'master',
       timeline: 1,
       patroni: { scope: 'test', name: 'node1' },
+      decision: { rule: 340, reason: 'primary: the lease is renewed and PostgreSQL answers' },
     });
     const replica = (await cluster.api('node2', '/patroni')).body as Record<string, unknown>;
-    expect(replica).toMatchObject({ role: 'replica', xlog: { received_location: expect.any(Number) } });
+    expect(replica).toMatchObject({
+      role: 'replica',
+      xlog: { received_location: expect.any(Number) },
+      decision: { rule: 420 },
+    });
     const clusterJson = (await cluster.api('node2', '/cluster')).body as {
       members: Array<{ name: string; role: string }>;
     };
