@@ -203,6 +203,7 @@ export class AgentDaemon {
     this.postmasterAlive = (await rt.postgres.postmasterPid()) !== undefined;
     const actionBusy = (await actionLockHolder(rt.paths.actionLock)) !== undefined;
     const leader = this.snapshot?.leader;
+    const promise = await rt.promises.inForce().catch(() => undefined);
     let facts: AgentFacts = {
       ...this.knownFacts(),
       local: file,
@@ -210,6 +211,7 @@ export class AgentDaemon {
       dataDirEmpty,
       actionBusy,
       startRequested: actionBusy && (await startRequested(rt.paths.startRequest)),
+      ...(promise ? { promise } : {}),
       leaseHeldAtTerm:
         fresh && leader?.holder === rt.config.name && leader.term === file?.term && leader.released !== true,
     };

@@ -48,6 +48,8 @@ export interface AgentFacts {
   readonly sinceRenewalBeganMs: number;
   readonly leaseRemainingMs: number;
   readonly failsafeActive: boolean;
+  /** The failsafe promise this member made and that is still in force (DESIGN §3). */
+  readonly promise?: { readonly holder: string; readonly term: number; readonly remaining_ms: number };
   readonly bootstrapping: boolean;
   readonly config: {
     readonly pause: boolean;

@@ -259,6 +259,19 @@ export const AGENT_RULES: readonly AgentRule[] = [
         : undefined,
   },
   {
+    id: 415,
+    on: 'cycle',
+    when: 'replica wanted, PostgreSQL running or starting, a failsafe promise in force',
+    decide: (f) =>
+      replica(f) && f.promise
+        ? {
+            reason: `replica, promised ${f.promise.holder} (term ${f.promise.term}) not to be promoted for ${Math.ceil(f.promise.remaining_ms / 1000)} s more`,
+            steps: [{ kind: 'forget-lease' }],
+            level: 'info',
+          }
+        : undefined,
+  },
+  {
     id: 420,
     on: 'cycle',
     when: 'replica wanted, PostgreSQL running or starting',

@@ -71,6 +71,24 @@ describe('failsafe: the primary through a DynamoDB outage', () => {
       expect(String((await c.api('node1', '/metrics')).body)).toContain(
         'patroni_failsafe_mode_is_active{scope="test",name="node1"} 1',
       );
+      // The agents' own tables say why (docs/rules.md): the primary in failsafe, a replica promised.
+      const decision = async (node: string) =>
+        ((await c.api(node, '/patroni')).body as { decision?: { rule: number; reason: string } }).decision;
+      expect(
+        await c.waitFor(
+          'the primary decides by rule 330',
+          2 * TTL,
+          async () => (await decision('node1'))?.rule === 330,
+        ),
+      ).toBe(true);
+      expect(
+        await c.waitFor(
+          'a replica decides by rule 415',
+          2 * TTL,
+          async () => (await decision('node2'))?.rule === 415,
+        ),
+      ).toBe(true);
+      expect((await decision('node2'))?.reason).toContain('promised node1');
       await new Promise((r) => setTimeout(r, 5 * TTL - (Date.now() - cutAt)));
       expect((await c.api('node1', '/primary')).status).toBe(200);
     } finally {

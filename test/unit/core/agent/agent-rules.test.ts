@@ -101,6 +101,16 @@ describe('the agent decides each cycle from its rule table', () => {
       410,
       ['forget-lease', 'start-replica'],
     ],
+    [
+      'says so when a running replica holds a failsafe promise',
+      {
+        local: replica,
+        pg: { inRecovery: true },
+        promise: { holder: 'node1', term: 3, remaining_ms: 4_200 },
+      },
+      415,
+      ['forget-lease'],
+    ],
     ['leaves a running replica alone', { local: replica, pg: { inRecovery: true } }, 420, ['forget-lease']],
     ['stops PostgreSQL on a fenced member', { local: fenced }, 500, ['forget-lease', 'stop-postgres']],
     ['waits, stopped, for the controller', { local: fenced, pg: down }, 510, ['forget-lease']],
