@@ -101,6 +101,6 @@ export interface Decision {
   readonly steps: readonly Step[];
   /** Refusal key to remember in the `observer` item (notify each refusal once); null clears it. */
   readonly notice?: string | null;
-  /** Members asked to rejoin now (rate limit kept in the `observer` item). */
-  readonly rejoinRequested?: readonly string[];
+  /** Members asked to rejoin now, with their target (rate limit kept in the `observer` item). */
+  readonly rejoinRequested?: readonly { readonly member: string; readonly target: string }[];
 }

@@ -16,7 +16,19 @@ export interface Observations {
   /** Per member: whether its heartbeat changed within the last ttl. */
   readonly members: Readonly<Record<string, { readonly unchangedMs: number; readonly fresh: boolean }>>;
   readonly notice?: string;
-  readonly rejoinRequested: Readonly<Record<string, number>>;
+  /** Rejoin requests in flight: the member, when, and the primary and term it was sent to. */
+  readonly rejoinRequested: Readonly<Record<string, RejoinRequest>>;
+}
+
+export interface RejoinRequest {
+  readonly at: number;
+  /** `holder@term` (rejoinTarget). */
+  readonly target: string;
+}
+
+/** What a rejoin request is for: the primary to follow at its term. */
+export function rejoinTarget(leader: string, term: number): string {
+  return `${leader}@${term}`;
 }
 
 /** Keeps the first-seen time when the record version is unchanged; starts a new one otherwise. */
@@ -51,12 +63,16 @@ export function observeCluster(
     members[member.name] = { unchangedMs, fresh: unchangedMs < ttlMs };
   }
 
+  // A member that went silent is not running the rejoin it was sent: it is asked again once back.
+  const rejoinRequested = Object.fromEntries(
+    Object.entries(previous?.rejoin_requested ?? {}).filter(([name]) => members[name]?.fresh === true),
+  );
   const observer: Observer = {
     ...(leaderObs ? { leader: leaderObs } : {}),
     members: memberObs,
     ...(previous?.notice ? { notice: previous.notice } : {}),
     ...(previous?.refusal ? { refusal: previous.refusal } : {}),
-    rejoin_requested: previous?.rejoin_requested ?? {},
+    rejoin_requested: rejoinRequested,
     observed_at: now,
     version: previous?.version ?? 0,
   };
@@ -74,7 +90,7 @@ export function observeCluster(
       : {}),
     members,
     ...(previous?.notice ? { notice: previous.notice } : {}),
-    rejoinRequested: previous?.rejoin_requested ?? {},
+    rejoinRequested,
   };
   return { observer, observations };
 }

@@ -168,8 +168,20 @@ export const observerSchema = z.object({
   notice: z.string().optional(),
   /** The failover refusal in force (shown by `list` and `history`) and since when. */
   refusal: z.object({ message: z.string(), since: epochMs }).optional(),
-  /** When the controller last asked a member to rejoin (rate limit). */
-  rejoin_requested: z.record(z.string(), epochMs).default({}),
+  /**
+   * When the controller last asked a member to rejoin, and which primary at which term (`target`):
+   * the same request is not repeated within command_timeout; a new target is asked at once.
+   * A bare number (before 0.6) reads as a request with no target.
+   */
+  rejoin_requested: z
+    .record(
+      z.string(),
+      z.union([
+        z.object({ at: epochMs, target: z.string() }),
+        epochMs.transform((at) => ({ at, target: '' })),
+      ]),
+    )
+    .default({}),
   /** When a controller last made these observations (its clock). */
   observed_at: epochMs.optional(),
   version: z.number().int().min(0).default(0),

@@ -49,7 +49,7 @@ const MAX_STEPS_PER_TICK = 6;
 export function rememberDecision(observer: Observer, decision: Decision, now: number): Observer {
   const notice = decision.notice === null ? undefined : (decision.notice ?? observer.notice);
   const rejoin = { ...observer.rejoin_requested };
-  for (const member of decision.rejoinRequested ?? []) rejoin[member] = now;
+  for (const { member, target } of decision.rejoinRequested ?? []) rejoin[member] = { at: now, target };
   const refused = decision.steps.find((s) => s.kind === 'notify' && s.event.type === 'failover_refused');
   let refusal = observer.refusal;
   if (refused?.kind === 'notify') refusal = { message: refused.event.message, since: now };

@@ -1,4 +1,5 @@
 import { formatLsn } from '../../format.ts';
+import { rejoinTarget } from '../../lease/observe.ts';
 import type { Member } from '../../model/items.ts';
 import { describeExclusions, selectCandidates } from '../candidates.ts';
 import type { Rule, RuleContext, RuleOutcome } from '../context.ts';
@@ -30,6 +31,11 @@ function stragglers(ctx: RuleContext, leaderName: string, skip: readonly string[
     const upstream = m.tags.replicatefrom ?? leaderName;
     return m.role === 'replica' && m.state === 'running' && m.upstream !== upstream;
   });
+}
+
+/** The requests to remember for rejoin steps (what each was sent to follow). */
+export function rejoinRequests(steps: readonly { member: string; leader: string; term: number }[]) {
+  return steps.map((s) => ({ member: s.member, target: rejoinTarget(s.leader, s.term) }));
 }
 
 export function rejoinSteps(ctx: RuleContext, leaderName: string, term: number, members: readonly Member[]) {
@@ -268,20 +274,24 @@ export const idleTailRules: readonly Rule[] = [
   {
     id: 230,
     state: 'idle',
-    when: 'a fresh member is fenced, stopped or streams from the wrong upstream (not asked within command_timeout)',
+    when: 'a fresh member is fenced, stopped or streams from the wrong upstream (not already asked, within command_timeout, to follow this primary at this term)',
     decide: (ctx) => {
       const leader = ctx.leader!;
       const holder = ctx.holder;
       if (!holder || holder.role !== 'primary' || holder.state !== 'running' || !ctx.isFresh(holder.name))
         return undefined;
-      const due = stragglers(ctx, leader.holder).filter(
-        (m) => ctx.now - (ctx.observations.rejoinRequested[m.name] ?? 0) >= ctx.config.command_timeout * 1000,
-      );
+      const steps = rejoinSteps(ctx, leader.holder, leader.term, stragglers(ctx, leader.holder));
+      const due = steps.filter((step) => {
+        const asked = ctx.observations.rejoinRequested[step.member];
+        if (asked?.target !== rejoinTarget(step.leader, step.term)) return true;
+        return ctx.now - asked.at >= ctx.config.command_timeout * 1000;
+      });
       if (due.length === 0) return undefined;
+      const member = (name: string) => ctx.member(name)!;
       return {
-        reason: `asking ${due.map((m) => `${m.name} (${m.state}, upstream ${m.upstream ?? 'none'})`).join(', ')} to rejoin ${leader.holder}`,
-        steps: rejoinSteps(ctx, leader.holder, leader.term, due),
-        rejoinRequested: due.map((m) => m.name),
+        reason: `asking ${due.map((s) => `${s.member} (${member(s.member).state}, upstream ${member(s.member).upstream ?? 'none'})`).join(', ')} to rejoin ${leader.holder}`,
+        steps: due,
+        rejoinRequested: rejoinRequests(due),
       };
     },
   },

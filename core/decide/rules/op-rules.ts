@@ -3,7 +3,7 @@ import { selectCandidates } from '../candidates.ts';
 import type { OpState, Rule, RuleContext, RuleOutcome } from '../context.ts';
 import { advanceOp, endOpSteps, retriesExhausted } from '../op-builders.ts';
 import type { Step } from '../steps.ts';
-import { rejoinSteps, stragglers } from './idle-rules.ts';
+import { rejoinRequests, rejoinSteps, stragglers } from './idle-rules.ts';
 
 const newTerm = (op: Op) => op.term + 1;
 
@@ -144,13 +144,11 @@ export function repointRule(kind: 'failover' | 'switchover', id: number): Rule {
         )
         .sort((a, b) => Number(waitedFor.includes(b.name)) - Number(waitedFor.includes(a.name)));
       const message = `${op.kind}: ${op.from} -> ${op.to} at term ${newTerm(op)} (${op.reason})`;
+      const rejoins = rejoinSteps(ctx, op.to, newTerm(op), members);
       return {
         reason: message,
-        steps: [
-          ...endOpSteps(op, ctx, { changed: true, message }),
-          ...rejoinSteps(ctx, op.to, newTerm(op), members),
-        ],
-        rejoinRequested: members.map((m) => m.name),
+        steps: [...endOpSteps(op, ctx, { changed: true, message }), ...rejoins],
+        rejoinRequested: rejoinRequests(rejoins),
       };
     },
   };

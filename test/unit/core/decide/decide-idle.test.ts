@@ -200,12 +200,34 @@ describe('decide() with no operation in flight', () => {
       { kind: 'command', action: 'rejoin', member: 'n2', term: 3, leader: 'n1' },
       { kind: 'command', action: 'rejoin', member: 'n3', term: 3, leader: 'n1' },
     ]);
-    expect(decision.rejoinRequested).toEqual(['n2', 'n3']);
-    const later = {
-      ...s,
-      observations: { ...s.observations, rejoinRequested: { n2: s.now - 1000, n3: s.now - 1000 } },
-    };
+    expect(decision.rejoinRequested).toEqual([
+      { member: 'n2', target: 'n1@3' },
+      { member: 'n3', target: 'n1@3' },
+    ]);
+    const asked = { at: s.now - 1000, target: 'n1@3' };
+    const later = { ...s, observations: { ...s.observations, rejoinRequested: { n2: asked, n3: asked } } };
     expect(run(later).rule).toBe(290);
+  });
+
+  it('asks at once a member that was last asked to follow another primary or term', () => {
+    const s = scenario({
+      members: [buildPrimary('n1'), buildMember('n2', { state: 'fenced', role: 'unknown' })],
+    });
+    // n2 was repointed a moment ago after an earlier failover (to n3 at term 2), then crashed.
+    const earlier = { at: s.now - 1000, target: 'n3@2' };
+    const decision = run({ ...s, observations: { ...s.observations, rejoinRequested: { n2: earlier } } });
+    expect(decision.rule).toBe(230);
+    expect(decision.steps).toEqual([
+      { kind: 'command', action: 'rejoin', member: 'n2', term: 3, leader: 'n1' },
+    ]);
+  });
+
+  it('asks again a member asked to follow the same primary once command_timeout has passed', () => {
+    const s = scenario({
+      members: [buildPrimary('n1'), buildMember('n2', { state: 'fenced', role: 'unknown' })],
+    });
+    const asked = { at: s.now - s.config.command_timeout * 1000, target: 'n1@3' };
+    expect(run({ ...s, observations: { ...s.observations, rejoinRequested: { n2: asked } } }).rule).toBe(230);
   });
 
   it('points a replicatefrom member at its cascade source', () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_CLUSTER_CONFIG } from '../../../../core/config/cluster-config.ts';
 import { isLeaseLocallyValid, localLeaseDeadline } from '../../../../core/lease/lease-deadline.ts';
 import { observeCluster } from '../../../../core/lease/observe.ts';
-import type { Observer } from '../../../../core/model/items.ts';
+import { type Observer, observerSchema } from '../../../../core/model/items.ts';
 import type { ClusterSnapshot } from '../../../../core/model/snapshot.ts';
 import { buildLeader, buildMember, T0 } from '../../../helpers/builders.ts';
 
@@ -72,6 +72,22 @@ describe('the controller observing the lease', () => {
     const watching = observeCluster(snapshotWith('r1'), config, T0).observer;
     const next = observeCluster(snapshotWith('r2', watching), config, T0 + 1000).observations;
     expect(next.members.n2).toEqual({ unchangedMs: 1000, fresh: true });
+  });
+
+  it('forgets a rejoin request once its member went silent: a member back from a crash is asked again at once', () => {
+    const asked = { at: T0, target: 'n1@3' };
+    const first = observeCluster(snapshotWith('r1'), config, T0).observer;
+    const withRequest = { ...first, rejoin_requested: { n2: asked } };
+    const fresh = observeCluster(snapshotWith('r1', withRequest), config, T0 + 1000);
+    expect(fresh.observations.rejoinRequested).toEqual({ n2: asked });
+    const silent = observeCluster(snapshotWith('r1', withRequest), config, T0 + 10_000);
+    expect(silent.observations.rejoinRequested).toEqual({});
+    expect(silent.observer.rejoin_requested).toEqual({});
+  });
+
+  it('reads a rejoin request stored as a bare time (before targets) as one with no target', () => {
+    const parsed = observerSchema.parse({ members: {}, rejoin_requested: { n2: 5 } });
+    expect(parsed.rejoin_requested).toEqual({ n2: { at: 5, target: '' } });
   });
 
   it('uses the longer of the config ttl and the ttl the holder renewed with', () => {
