@@ -28,6 +28,7 @@ function cluster(i: number): ClusterSnapshot {
       leader: { rvn: `l${i}`, first_seen: expired ? T0 - 20_000 : T0 },
       members: Object.fromEntries(members.map((m) => [m.name, { rvn: m.rvn, first_seen: T0 }])),
       rejoin_requested: {},
+      malformed_reported: [],
       version: 1,
     },
   };

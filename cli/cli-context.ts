@@ -63,7 +63,7 @@ function fromConfigFile(path: string | undefined): {
 
 export function createCliContext(
   options: GlobalOptions,
-  extra: { defaults?: { table?: string; endpoint?: string; scope?: string } } = {},
+  extra: { defaults?: { table?: string; endpoint?: string; scope?: string; unavailable?: string } } = {},
 ): CliContext {
   const file = fromConfigFile(options.config);
   const env = process.env;
@@ -95,6 +95,7 @@ export function createCliContext(
     out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
     cluster(arg) {
       const name = arg ?? defaultCluster;
+      if (!name && extra.defaults?.unavailable) throw new CliError(extra.defaults.unavailable, EXIT.usage);
       if (!name)
         throw new CliError(
           'which cluster? give it as an argument, or set PGWARDEN_SCOPE, or --config with a scope',

@@ -13,10 +13,21 @@ import { CliError, EXIT } from './exit-codes.ts';
 
 export const CLI_VERSION = '0.1.0';
 
+/** What a running local topology lends the CLI, or why it cannot. */
+export interface CliDefaults {
+  table?: string;
+  endpoint?: string;
+  scope?: string;
+  writer?: string;
+  reader?: string;
+  /** Why the defaults the person asked for (PGWARDEN_LOCAL_DIR) are not there. */
+  unavailable?: string;
+}
+
 /** Extra commands and defaults that other parts (the local topology) plug in. */
 export interface CliExtensions {
   register?(program: Command, context: () => CliContext): void;
-  defaults?(): { table?: string; endpoint?: string; scope?: string; writer?: string; reader?: string };
+  defaults?(): CliDefaults;
 }
 
 export function buildCli(extensions: CliExtensions = {}): Command {

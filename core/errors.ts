@@ -43,7 +43,8 @@ export class MalformedItemError extends PgwardenError {
   constructor(
     readonly pk: string,
     readonly sk: string,
-    detail: string,
+    /** Which attributes are wrong and what was expected, e.g. `state (expected one of ...)`. */
+    readonly detail: string,
   ) {
     super('ITEM_MALFORMED', `malformed item ${pk}/${sk}: ${detail}`, { context: { pk, sk } });
   }

@@ -14,6 +14,7 @@ import { request } from 'node:http';
 import { join, resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { CliContext } from '../cli/cli-context.ts';
+import { ROLE_WORDS } from '../cli/commands/member-rows.ts';
 import { CliError, EXIT } from '../cli/exit-codes.ts';
 import type { CliExtensions } from '../cli/main.ts';
 import { checkReachable } from './check-reachable.ts';
@@ -196,14 +197,25 @@ function postmasterPid(dataDir: string): number | null {
 }
 
 async function nodeStatus(node: LocalState['nodes'][number]): Promise<NodeStatus> {
-  let role = 'unknown';
+  let role = 'Unknown';
   let state = 'agent not answering';
   try {
     const res = await fetch(`http://127.0.0.1:${node.apiPort}/patroni`, {
       signal: AbortSignal.timeout(2000),
     });
-    const body = (await res.json()) as { role?: string; state?: string };
-    role = body.role ?? role;
+    const body = (await res.json()) as {
+      role?: string;
+      state?: string;
+      sync_standby?: boolean;
+      lease?: { holder?: string };
+    };
+    // The words `pgwarden list` uses (patronictl's), for the lease holder and the others.
+    role =
+      body.lease?.holder === node.name
+        ? ROLE_WORDS.leader
+        : body.sync_standby
+          ? ROLE_WORDS.sync
+          : ROLE_WORDS.replica;
     state = body.state ?? state;
   } catch {}
   return {
@@ -453,8 +465,15 @@ async function statusJson(state: LocalState) {
 export const localExtensions: CliExtensions = {
   register: registerLocal,
   defaults() {
-    const state = runningState(defaultLocalDir());
-    if (!state || state.phase !== 'healthy') return {};
+    const dir = defaultLocalDir();
+    const state = runningState(dir);
+    if (!state || state.phase !== 'healthy') {
+      if (!process.env.PGWARDEN_LOCAL_DIR) return {};
+      const why = state ? `it is ${state.phase}, not healthy yet` : 'nothing runs there';
+      return {
+        unavailable: `PGWARDEN_LOCAL_DIR is ${dir}, but no local topology is running there (${why}): start one with \`pgwarden local up\`, or unset PGWARDEN_LOCAL_DIR`,
+      };
+    }
     return {
       table: state.settings.table,
       endpoint: state.dynamodb.endpoint,

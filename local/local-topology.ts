@@ -86,6 +86,8 @@ export interface LocalNode {
   pid?: number;
   /** Crashed or force-stopped: the local command bus delivers nothing to it. */
   down?: boolean;
+  /** Why it is down: a crash (`kill`), or the controller's fencing (a stopped instance). */
+  downBy?: 'crash' | 'fencing' | 'stop';
 }
 
 export interface RunningController {
@@ -98,6 +100,9 @@ export interface RunningController {
 
 /** The file name of the local stand-in for SSM, EC2 and SNS, in the topology's directory. */
 export const LOCAL_CLOUD_SOCKET = 'cloud.sock';
+
+/** Debian's libfaketime (package faketime), for hosts whose wall clock is wrong. */
+export const FAKETIME_LIBRARY = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
 
 /**
  * A whole pgwarden topology on one machine (DESIGN §1, §8): DynamoDB (embedded dynalite or an
@@ -260,6 +265,7 @@ export class LocalTopology implements LocalHostDirectory {
       livePids: () => [...this.hostPids(member), ...this.commandBus.runningOn(member)],
       markDown: () => {
         node.down = true;
+        node.downBy = 'fencing';
       },
     };
   }
@@ -272,6 +278,7 @@ export class LocalTopology implements LocalHostDirectory {
     const node = this.node(name);
     if (processAlive(node.pid)) return;
     node.down = false;
+    node.downBy = undefined;
     const log = openSync(node.logPath, 'a');
     node.pid = node.unit.start(log, env);
   }
@@ -320,6 +327,7 @@ export class LocalTopology implements LocalHostDirectory {
   killHost(name: string): number[] {
     const node = this.node(name);
     node.down = true;
+    node.downBy ??= 'crash';
     const pm = this.postmasterPid(name);
     const agent = node.pid;
     const all = this.hostPids(name);
@@ -357,6 +365,28 @@ export class LocalTopology implements LocalHostDirectory {
 
   heal(name: string): void {
     this.node(name).dynamo.heal();
+  }
+
+  /**
+   * A host whose wall clock is `offsetSeconds` off (negative: slow), as a drop-in of its agent's
+   * unit would set it (libfaketime; the monotonic clock stays true, as on a real host). Takes
+   * effect at the agent's next start; 0 removes it. Host clocks must never matter (DESIGN §3).
+   */
+  skewClock(name: string, offsetSeconds: number): void {
+    const dir = `${this.node(name).unit.unitFile}.d`;
+    const file = join(dir, 'clock-skew.conf');
+    if (offsetSeconds === 0) {
+      rmSync(file, { force: true });
+      return;
+    }
+    if (!existsSync(FAKETIME_LIBRARY))
+      throw new Error(`skewClock needs libfaketime (${FAKETIME_LIBRARY}): apt-get install faketime`);
+    mkdirSync(dir, { recursive: true });
+    const sign = offsetSeconds > 0 ? '+' : '-';
+    writeFileSync(
+      file,
+      `[Service]\nEnvironment=LD_PRELOAD=${FAKETIME_LIBRARY} FAKETIME=${sign}${Math.abs(offsetSeconds)}s FAKETIME_DONT_FAKE_MONOTONIC=1\n`,
+    );
   }
 
   async api(name: string, path: string, method = 'GET'): Promise<{ status: number; body: unknown }> {
@@ -557,6 +587,7 @@ export class LocalTopology implements LocalHostDirectory {
   async stopHost(name: string, graceMs = 10_000): Promise<string[]> {
     const node = this.node(name);
     node.down = true;
+    node.downBy = 'stop';
     const lines: string[] = [];
     const agent = this.stopAgent(name, 'SIGTERM');
     if (agent !== undefined) {

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseEnvironmentFile, parseUnitService } from '../agent/host/host-layout.ts';
 import { resolvePgUser } from '../agent/os-user.ts';
@@ -22,6 +22,20 @@ function serviceEnvironment(user: { name: string; home: string }): Record<string
     HOME: user.home,
     SHELL: '/bin/sh',
   };
+}
+
+/**
+ * The unit file followed by its drop-ins (`<unit>.d/*.conf`, in lexical order), as systemd reads
+ * them: later assignments add to (`Environment=`) or override the earlier ones.
+ */
+export function unitWithDropIns(unitFile: string): string {
+  const dir = `${unitFile}.d`;
+  const dropIns = existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => f.endsWith('.conf'))
+        .sort()
+    : [];
+  return [unitFile, ...dropIns.map((f) => join(dir, f))].map((f) => readFileSync(f, 'utf8')).join('\n');
 }
 
 /**
@@ -49,7 +63,7 @@ export class LocalUnit {
 
   /** Starts ExecStart with stdout and stderr on `logFd`. Returns the main PID. */
   start(logFd: number, extraEnv: Readonly<Record<string, string>> = {}): number {
-    const service = parseUnitService(readFileSync(this.unitFile, 'utf8'));
+    const service = parseUnitService(unitWithDropIns(this.unitFile));
     const user = resolvePgUser(service.user) ?? {
       name: process.env.USER ?? 'root',
       uid: process.getuid?.() ?? 0,
@@ -78,7 +92,19 @@ export class LocalUnit {
         process.getuid?.() === 0
           ? ['setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--init-groups', '--']
           : [];
-      argv = ['/bin/sh', '-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', this.cgroup, ...drop, ...argv];
+      // A preloaded library (libfaketime for a skewed clock) belongs to the service, not to the
+      // root wrapper: systemd starts ExecStart directly as User=.
+      const preload = env.LD_PRELOAD ? ['/usr/bin/env', `LD_PRELOAD=${env.LD_PRELOAD}`] : [];
+      delete env.LD_PRELOAD;
+      argv = [
+        '/bin/sh',
+        '-c',
+        'echo $$ > "$0/cgroup.procs" && exec "$@"',
+        this.cgroup,
+        ...drop,
+        ...preload,
+        ...argv,
+      ];
     }
     const child = spawn(argv[0]!, argv.slice(1), {
       detached: true,

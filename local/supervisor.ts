@@ -225,9 +225,18 @@ export class Supervisor {
       case 'isolate':
         t.isolate(name);
         return 'cut off from DynamoDB';
-      case 'heal':
+      case 'heal': {
         t.heal(name);
-        return 'reaches DynamoDB again';
+        const node = t.node(name);
+        if (!node.down) return 'reaches DynamoDB again';
+        // As on AWS: the controller fenced it with StopInstances, and a stopped instance stays
+        // stopped until someone starts it. Once started, it rejoins as a replica by itself.
+        const why =
+          node.downBy === 'fencing'
+            ? "the controller's fencing stopped the host (as EC2 StopInstances would)"
+            : 'the host is down (crashed)';
+        return `reaches DynamoDB again, but ${why}: start it with \`pgwarden local start ${name}\`; it then rejoins as a replica by itself`;
+      }
     }
   }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what pgwarden's tests and local topology need, when it is missing:
 # node_modules (npm ci when absent or older than package-lock.json), PostgreSQL 15 server
-# binaries, HAProxy, systemd-notify, Python 3 and setpriv (apt, as root on Debian). Elsewhere it
+# binaries, HAProxy, systemd-notify, Python 3, setpriv and libfaketime (apt, as root on Debian). Elsewhere it
 # prints what to install and fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +22,8 @@ command -v systemd-notify >/dev/null 2>&1 || missing+=(systemd)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 # Local hosts start their unit as its User= with setpriv, inside a control group.
 command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)
+# A host with a wrong wall clock (the clock-skew tests) runs its agent under libfaketime.
+[[ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ]] || missing+=(faketime)
 
 if ((${#missing[@]})); then
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then

@@ -2,7 +2,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { ActionResult } from '../../core/actions/action-parameters.ts';
-import { AGENT_ACTIONS, type NotifyEvent } from '../../core/decide/steps.ts';
+import { AGENT_ACTIONS, NOTIFY_EVENT_TYPES, type NotifyEvent } from '../../core/decide/steps.ts';
 import { CommandDeliveryError, FencingError } from '../../core/errors.ts';
 import type { CommandBus, CommandRequest, CommandTarget } from '../../core/ports/command-bus.ts';
 import type { InstanceFencer, InstanceState } from '../../core/ports/instance-fencer.ts';
@@ -31,13 +31,7 @@ const sendSchema = z.object({
   timeoutMs: z.number().int().positive(),
 });
 const eventSchema = z.object({
-  type: z.enum([
-    'primary_changed',
-    'failover_refused',
-    'operation_aborted',
-    'split_brain_suspected',
-    'failsafe_active',
-  ]),
+  type: z.enum(NOTIFY_EVENT_TYPES),
   cluster: z.string(),
   message: z.string(),
   term: z.number().optional(),

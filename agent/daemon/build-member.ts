@@ -1,4 +1,4 @@
-import type { AgentConfig } from '../../core/config/agent-config.ts';
+import { type AgentConfig, shownTags } from '../../core/config/agent-config.ts';
 import type { PgState, Role } from '../../core/constants.ts';
 import type { Member } from '../../core/model/items.ts';
 import type { PgObservation } from '../postgres/pg-observer.ts';
@@ -57,6 +57,7 @@ export function buildMember(config: AgentConfig, facts: MemberFacts): Member {
     pending_restart: obs.pendingRestart ?? false,
     paused: facts.paused ?? false,
     tags: config.tags,
+    shown_tags: shownTags(config),
     api_url: `http://${api}/patroni`,
     conn_url: `postgres://${pg}/postgres`,
     ...(config.instance_id ? { instance_id: config.instance_id } : {}),

@@ -61,7 +61,8 @@ function patroniJson(s: AgentStatus, config: AgentConfig) {
   const role = memberRole(s);
   return {
     state: memberState({ ...s, rvn: '', now: 0, versions: { agent: AGENT_VERSION } }),
-    role: role === 'primary' ? 'master' : role,
+    // Patroni 4's words (3.x said master).
+    role,
     server_version: s.pgVersion,
     timeline: obs.timeline,
     xlog:

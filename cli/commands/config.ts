@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parse as parseYaml, stringify } from 'yaml';
-import { parseClusterConfig, storedClusterConfig } from '../../core/config/cluster-config.ts';
+import { parseClusterConfig } from '../../core/config/cluster-config.ts';
 import { ConditionFailedError } from '../../core/errors.ts';
 import type { CliContext } from '../cli-context.ts';
 import { CliError, EXIT } from '../exit-codes.ts';
+import { HeartbeatWatch, heartbeatAges } from './heartbeat-watch.ts';
 
 type Doc = Record<string, unknown>;
 
@@ -112,13 +113,17 @@ export async function changeConfig(
   }
 }
 
-/** Waits until every member that still heartbeats (within 2 ttl, by this machine's clock) reports it. */
+/**
+ * Waits until every member that still heartbeats reports it. Staleness from the controller's
+ * observations and this CLI's own reads, never from a host's clock.
+ */
 async function waitForPause(ctx: CliContext, cluster: string, paused: boolean): Promise<void> {
   const deadline = Date.now() + 60_000;
+  const watch = new HeartbeatWatch();
   for (;;) {
     const snapshot = await ctx.store.getSnapshot(cluster);
-    const ttlMs = storedClusterConfig(snapshot.config?.data).config.ttl * 1000;
-    const members = snapshot.members.filter((m) => Date.now() - m.heartbeat_at < 2 * ttlMs);
+    const ages = heartbeatAges(snapshot, watch.look(snapshot));
+    const members = snapshot.members.filter((m) => ages.get(m.name)?.stale !== true);
     const pending = members.filter((m) => m.paused !== paused).map((m) => m.name);
     if (pending.length === 0) return;
     if (Date.now() > deadline)

@@ -4,7 +4,8 @@ import type { CliContext } from '../cli-context.ts';
 import { CliError, EXIT } from '../exit-codes.ts';
 import { type Format, parseFormat, renderRows } from '../format/render-rows.ts';
 import { paint, renderTable } from '../format/table.ts';
-import { LIST_COLUMNS, type MemberRow, memberRows } from './member-rows.ts';
+import { HeartbeatWatch } from './heartbeat-watch.ts';
+import { clusterFacts, LIST_COLUMNS, type MemberRow, memberRows } from './member-rows.ts';
 
 function tagText(tags: Record<string, unknown>): string {
   return Object.entries(tags)
@@ -35,14 +36,25 @@ export function clusterNotes(snapshot: ClusterSnapshot): string[] {
   return notes;
 }
 
-export function renderList(snapshot: ClusterSnapshot, format: Format, color: boolean, now: number): string {
-  const rows = memberRows(snapshot, now);
-  if (format !== 'pretty')
+/**
+ * `watched`: heartbeat ages from the CLI's own repeated reads (`-W`). JSON, YAML and TSV rows
+ * carry the cluster's facts (pause, an operation, a refusal) as they carry `Cluster`.
+ */
+export function renderList(
+  snapshot: ClusterSnapshot,
+  format: Format,
+  color: boolean,
+  watched?: ReadonlyMap<string, number>,
+): string {
+  const rows = memberRows(snapshot, watched);
+  if (format !== 'pretty') {
+    const facts = clusterFacts(snapshot);
     return renderRows(
       format,
-      LIST_COLUMNS,
-      rows.map(({ upstream: _u, ...r }) => r),
+      [...LIST_COLUMNS, ...Object.keys(facts)],
+      rows.map(({ upstream: _u, ...r }) => ({ ...r, ...facts })),
     );
+  }
   const withTags = rows.some((r) => Object.keys(r.Tags).length > 0);
   const withPending = rows.some((r) => r['Pending restart']);
   const columns = [
@@ -59,7 +71,9 @@ export function renderList(snapshot: ClusterSnapshot, format: Format, color: boo
     r.Member,
     r.Host,
     r.Role === 'Leader' ? paint(color, r.Role, 'green') : r.Role,
-    /no heartbeat|crashed|fenced|stopped/.test(r.State) ? paint(color, r.State, 'red') : r.State,
+    /no heartbeat|crashed|fenced|stopped|malformed|without the lease/.test(r.State)
+      ? paint(color, r.State, 'red')
+      : r.State,
     r.TL === null ? '' : String(r.TL),
     r['Lag in MB'] === null ? '' : String(r['Lag in MB']),
     ...(withPending ? [r['Pending restart']] : []),
@@ -87,8 +101,11 @@ export function registerList(program: Command, context: () => CliContext): void 
       const ctx = context();
       const cluster = ctx.cluster(clusterArg);
       const format = parseFormat(opts.format, ctx.json);
-      const show = async () =>
-        renderList(await ctx.store.getSnapshot(cluster), format, ctx.color, Date.now());
+      const watch = new HeartbeatWatch();
+      const show = async () => {
+        const snapshot = await ctx.store.getSnapshot(cluster);
+        return renderList(snapshot, format, ctx.color, watch.look(snapshot));
+      };
       if (opts.watch === undefined) {
         ctx.out(await show());
         return;

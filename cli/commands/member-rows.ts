@@ -1,9 +1,9 @@
-import { storedClusterConfig } from '../../core/config/cluster-config.ts';
 import { receivedLsn } from '../../core/decide/candidates.ts';
 import type { Member } from '../../core/model/items.ts';
 import type { ClusterSnapshot } from '../../core/model/snapshot.ts';
+import { type HeartbeatAge, heartbeatAges } from './heartbeat-watch.ts';
 
-/** One row of `pgwarden list`, with patronictl's field names and role words. */
+/** One row of `pgwarden list`, with patronictl's field names and Patroni 4's role words. */
 export interface MemberRow {
   readonly Cluster: string;
   readonly Member: string;
@@ -29,6 +29,10 @@ export const LIST_COLUMNS = [
   'Tags',
 ] as const;
 
+/** The words users read for roles, in `list`, `topology` and `local status` (patronictl's). */
+export const ROLE_WORDS = { leader: 'Leader', sync: 'Sync Standby', replica: 'Replica' } as const;
+
+/** Patroni's tag defaults: a tag at its default is not shown unless the member says it was set. */
 const TAG_DEFAULTS: Record<string, unknown> = {
   nofailover: false,
   failover_priority: 1,
@@ -42,51 +46,99 @@ export function hostOf(member: Member): string {
   return `${url.hostname}:${url.port || 5432}`;
 }
 
-function ttlSeconds(snapshot: ClusterSnapshot): number {
-  return storedClusterConfig(snapshot.config?.data).config.ttl;
+/** The tags patronictl would show: as the member configured them, else those off their default. */
+function shownTags(m: Member): Record<string, unknown> {
+  if (m.shown_tags) return m.shown_tags;
+  return Object.fromEntries(Object.entries(m.tags).filter(([k, v]) => TAG_DEFAULTS[k] !== v));
 }
 
-/** Rows for every member. `now` (this machine's clock) only marks heartbeats that look stale. */
-export function memberRows(snapshot: ClusterSnapshot, now: number): MemberRow[] {
+/**
+ * A member's state as people should read it: a stale heartbeat is `unknown`, never its last
+ * role's state; an operation in flight says `promoting`/`demoting`; a running primary that does
+ * not hold the lease says so instead of posing as a second primary.
+ */
+function stateOf(snapshot: ClusterSnapshot, m: Member, age: HeartbeatAge | undefined): string {
   const leader = snapshot.leader;
-  const staleAfter = ttlSeconds(snapshot) * 2000;
-  return snapshot.members.map((m) => {
+  const isLeader = leader?.holder === m.name && !leader.released;
+  if (age?.stale) return `unknown (no heartbeat for ${Math.round((age.unchangedMs ?? 0) / 1000)} s)`;
+  const op = snapshot.op;
+  if (op?.to === m.name && op.step !== 'repoint') return 'promoting';
+  if (op?.kind === 'switchover' && op.from === m.name && op.step !== 'repoint') return 'demoting';
+  if (m.role === 'primary' && m.state === 'running' && !isLeader)
+    return 'running as primary without the lease';
+  let state: string =
+    m.state === 'running' && m.role === 'replica' && m.receiver_state === 'streaming' ? 'streaming' : m.state;
+  // The primary keeps its lease by failsafe pings: DynamoDB is out of its reach (DESIGN §3). It
+  // cannot say so itself then; the members it pings do, in their heartbeats.
+  const promisedBy = snapshot.members.filter(
+    (o) => o.failsafe_promise?.holder === m.name && o.failsafe_promise.term === leader?.term,
+  ).length;
+  if (isLeader && (m.failsafe_active || promisedBy > 0))
+    state = `${state} (failsafe${promisedBy ? `: promised by ${promisedBy}` : ''})`;
+  return state;
+}
+
+/**
+ * Rows for every member, and for every member item that does not parse (its state names the
+ * attribute at fault). `watched`: the CLI's own repeated reads (HeartbeatWatch), if any.
+ */
+export function memberRows(snapshot: ClusterSnapshot, watched?: ReadonlyMap<string, number>): MemberRow[] {
+  const leader = snapshot.leader;
+  const ages = heartbeatAges(snapshot, watched);
+  const rows: MemberRow[] = snapshot.members.map((m) => {
     const isLeader = leader?.holder === m.name && !leader.released;
     const role = isLeader
-      ? 'Leader'
+      ? ROLE_WORDS.leader
       : leader?.sync.includes(m.name)
-        ? 'Sync Standby'
-        : m.role === 'replica'
-          ? 'Replica'
-          : m.role;
-    let state: string =
-      m.state === 'running' && m.role === 'replica' && m.receiver_state === 'streaming'
-        ? 'streaming'
-        : m.state;
-    // The primary keeps its lease by failsafe pings: DynamoDB is out of its reach (DESIGN §3). It
-    // cannot say so itself then; the members it pings do, in their heartbeats.
-    const promisedBy = snapshot.members.filter(
-      (o) => o.failsafe_promise?.holder === m.name && o.failsafe_promise.term === leader?.term,
-    ).length;
-    if (isLeader && (m.failsafe_active || promisedBy > 0))
-      state = `${state} (failsafe${promisedBy ? `: promised by ${promisedBy}` : ''})`;
-    if (now - m.heartbeat_at > staleAfter)
-      state = `${state} (no heartbeat for ${Math.round((now - m.heartbeat_at) / 1000)} s)`;
+        ? ROLE_WORDS.sync
+        : ROLE_WORDS.replica;
     const received = receivedLsn(m);
     const lag =
       !isLeader && leader && received !== null ? Math.max(0, leader.lsn - received) / 1048576 : null;
-    const tags = Object.fromEntries(Object.entries(m.tags).filter(([k, v]) => TAG_DEFAULTS[k] !== v));
     return {
       Cluster: snapshot.cluster,
       Member: m.name,
       Host: hostOf(m),
       Role: role,
-      State: state,
+      State: stateOf(snapshot, m, ages.get(m.name)),
       TL: m.timeline,
       'Lag in MB': lag === null ? null : Math.round(lag * 10) / 10,
       'Pending restart': m.pending_restart ? '*' : '',
-      Tags: tags,
+      Tags: shownTags(m),
       upstream: m.upstream,
     };
   });
+  for (const bad of snapshot.malformed) {
+    if (!bad.sk.startsWith('member#')) continue;
+    rows.push({
+      Cluster: snapshot.cluster,
+      Member: bad.sk.slice('member#'.length),
+      Host: '',
+      Role: '',
+      State: `malformed item: ${bad.detail}`,
+      TL: null,
+      'Lag in MB': null,
+      'Pending restart': '',
+      Tags: {},
+      upstream: null,
+    });
+  }
+  return rows;
+}
+
+/**
+ * What holds for the whole cluster, repeated on every row of `list -f json|yaml|tsv` as
+ * `Cluster` is (patronictl's rows stay as they are; these keys appear only when they apply).
+ */
+export function clusterFacts(snapshot: ClusterSnapshot): Record<string, string> {
+  const facts: Record<string, string> = {};
+  const data = snapshot.config?.data as { pause?: boolean } | undefined;
+  if (data?.pause) facts['Maintenance mode'] = 'on';
+  const op = snapshot.op;
+  if (op) facts.Operation = `${op.kind} ${op.from} -> ${op.to} (step ${op.step})`;
+  if (!snapshot.leader || snapshot.leader.released) facts.Leader = 'none: the lease is free';
+  const refusal = snapshot.observer?.refusal;
+  if (refusal)
+    facts['Failover refused'] = `${refusal.message} (since ${new Date(refusal.since).toISOString()})`;
+  return facts;
 }

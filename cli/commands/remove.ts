@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../cli-context.ts';
 import { CliError, EXIT } from '../exit-codes.ts';
+import { heartbeatAges } from './heartbeat-watch.ts';
 
 /** `pgwarden remove CLUSTER`: deletes every item of the cluster from the table (not the hosts). */
 export function registerRemove(program: Command, context: () => CliContext): void {
@@ -20,9 +21,8 @@ export function registerRemove(program: Command, context: () => CliContext): voi
           EXIT.refused,
         );
       const snapshot = await ctx.store.getSnapshot(cluster);
-      const running = snapshot.members.filter(
-        (m) => m.state === 'running' && Date.now() - m.heartbeat_at < 30_000,
-      );
+      const ages = heartbeatAges(snapshot);
+      const running = snapshot.members.filter((m) => m.state === 'running' && !ages.get(m.name)?.stale);
       if (running.length > 0 && !opts.confirm) {
         ctx.out(
           `warning: ${running.map((m) => m.name).join(', ')} still heartbeat; their agents will recreate their items`,

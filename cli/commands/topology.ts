@@ -12,7 +12,7 @@ export function registerTopology(program: Command, context: () => CliContext): v
     .action(async (clusterArg: string | undefined) => {
       const ctx = context();
       const snapshot = await ctx.store.getSnapshot(ctx.cluster(clusterArg));
-      const rows = memberRows(snapshot, Date.now());
+      const rows = memberRows(snapshot);
       if (ctx.json) {
         ctx.out(
           JSON.stringify(

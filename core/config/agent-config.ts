@@ -120,9 +120,35 @@ export const agentConfigSchema = z.strictObject({
   log: z.strictObject({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') }).prefault({}),
 });
 
-export type AgentConfig = z.output<typeof agentConfigSchema>;
+export type AgentConfig = z.output<typeof agentConfigSchema> & {
+  /** The tag names the config file set (not filled in by a default), for Patroni's tag display. */
+  readonly configured_tags?: readonly string[];
+};
 export type AgentConfigInput = z.input<typeof agentConfigSchema>;
 
 export function parseAgentConfig(input: unknown, source = 'agent config'): AgentConfig {
-  return parseOrThrow(agentConfigSchema, input, source);
+  const config = parseOrThrow(agentConfigSchema, input, source);
+  const tags = (input as { tags?: unknown } | undefined)?.tags;
+  return { ...config, configured_tags: tags && typeof tags === 'object' ? Object.keys(tags) : [] };
+}
+
+const BOOLEAN_TAGS = new Set(['clonefrom', 'nofailover', 'noloadbalance', 'nosync', 'nostream']);
+
+/**
+ * The tags Patroni publishes for a member: every configured tag, boolean ones only when true
+ * (nofailover also when failover_priority is set, nosync when sync_priority is).
+ */
+export function shownTags(config: Pick<AgentConfig, 'tags' | 'configured_tags'>): Record<string, unknown> {
+  const configured = new Set(config.configured_tags ?? []);
+  const tags = config.tags as Record<string, unknown>;
+  return Object.fromEntries(
+    Object.entries(tags).filter(
+      ([key, value]) =>
+        configured.has(key) &&
+        (!BOOLEAN_TAGS.has(key) ||
+          value === true ||
+          (key === 'nofailover' && configured.has('failover_priority')) ||
+          (key === 'nosync' && configured.has('sync_priority'))),
+    ),
+  );
 }

@@ -25,7 +25,9 @@ export function toValidationIssues(error: z.ZodError, input: unknown): Validatio
     return {
       key: path.length > 0 ? path.join('.') : '(root)',
       received: valueAt(input, path),
-      expected: issue.message.replace(/^Invalid input: /, ''),
+      // zod's wording is "Invalid option: expected one of ..." / "Invalid input: expected string":
+      // the part after "expected" is what we say was expected.
+      expected: issue.message.replace(/^Invalid (input|option): (expected )?/, ''),
     };
   });
 }

@@ -14,14 +14,19 @@ export const AGENT_ACTIONS = [
 ] as const;
 export type AgentAction = (typeof AGENT_ACTIONS)[number];
 
+/** The kinds of notification (the SNS message attribute `type`). */
+export const NOTIFY_EVENT_TYPES = [
+  'primary_changed',
+  'failover_refused',
+  'operation_aborted',
+  'split_brain_suspected',
+  'failsafe_active',
+  'malformed_item',
+] as const;
+
 /** What the controller notifies people of (SNS, or the local log). */
 export interface NotifyEvent {
-  readonly type:
-    | 'primary_changed'
-    | 'failover_refused'
-    | 'operation_aborted'
-    | 'split_brain_suspected'
-    | 'failsafe_active';
+  readonly type: (typeof NOTIFY_EVENT_TYPES)[number];
   readonly cluster: string;
   readonly message: string;
   readonly term?: number;

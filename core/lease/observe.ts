@@ -74,6 +74,7 @@ export function observeCluster(
     ...(previous?.refusal ? { refusal: previous.refusal } : {}),
     rejoin_requested: rejoinRequested,
     observed_at: now,
+    malformed_reported: previous?.malformed_reported ?? [],
     version: previous?.version ?? 0,
   };
   const observations: Observations = {

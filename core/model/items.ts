@@ -54,6 +54,8 @@ export const memberSchema = z.object({
   /** The agent has seen `pause: true` in the cluster config. */
   paused: z.boolean().default(false),
   tags: tagsSchema,
+  /** The tags as configured, filtered as Patroni shows them (boolean tags only when true). */
+  shown_tags: z.record(z.string(), z.unknown()).optional(),
   api_url: z.string(),
   conn_url: z.string(),
   instance_id: z.string().optional(),
@@ -184,6 +186,8 @@ export const observerSchema = z.object({
     .default({}),
   /** When a controller last made these observations (its clock). */
   observed_at: epochMs.optional(),
+  /** Malformed items already logged and notified (`<sort key>: <problem>`): each is said once. */
+  malformed_reported: z.array(z.string()).default([]),
   version: z.number().int().min(0).default(0),
 });
 export type Observer = z.output<typeof observerSchema>;

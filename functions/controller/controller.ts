@@ -135,6 +135,26 @@ export class Controller {
     }
   }
 
+  /**
+   * Logs and notifies each malformed item once per distinct problem (not every tick); returns the
+   * problems now in force, for the observer item. A fixed item is forgotten; a new problem is said.
+   */
+  private async reportMalformed(snapshot: ClusterSnapshot, logger: Logger): Promise<string[]> {
+    const said = new Set(snapshot.observer?.malformed_reported ?? []);
+    const problems: string[] = [];
+    for (const bad of snapshot.malformed) {
+      const problem = `${bad.sk}: ${bad.detail}`;
+      problems.push(problem);
+      if (said.has(problem)) continue;
+      const message = `item ${bad.sk} of cluster ${snapshot.cluster} is malformed and left out until it is fixed: ${bad.detail}`;
+      logger.error('malformed item skipped', { key: `${bad.pk}/${bad.sk}`, error: bad.detail });
+      await this.deps.notifier
+        .notify({ type: 'malformed_item', cluster: snapshot.cluster, message })
+        .catch((error: Error) => logger.warn('notification failed', { error: error.message }));
+    }
+    return problems.sort();
+  }
+
   /** One snapshot, one decision, its steps carried out; `advanced`: the operation moved on. */
   private async evaluateOnce(
     cluster: string,
@@ -143,8 +163,7 @@ export class Controller {
     deadlineMs: number,
   ) {
     const snapshot = await this.deps.store.getSnapshot(cluster);
-    for (const bad of snapshot.malformed)
-      logger.error('malformed item skipped', { key: `${bad.pk}/${bad.sk}`, error: bad.message });
+    const malformed = await this.reportMalformed(snapshot, logger);
     if (snapshot.malformed.length > 0) metric('MalformedItems', snapshot.malformed.length);
     const { config, valid } = storedClusterConfig(snapshot.config?.data);
     const lag = worstReplicaLag(snapshot);
@@ -158,7 +177,8 @@ export class Controller {
       term,
       steps: decision.steps.map((s) => s.kind),
     });
-    await this.deps.store.putObserver(cluster, rememberDecision(observer, decision, now)).catch((error) => {
+    const remembered = { ...rememberDecision(observer, decision, now), malformed_reported: malformed };
+    await this.deps.store.putObserver(cluster, remembered).catch((error) => {
       if (!(error instanceof ConditionFailedError)) throw error;
       logger.debug('observer written by another controller meanwhile');
     });

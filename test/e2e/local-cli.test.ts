@@ -14,6 +14,7 @@ interface Status {
   nodes: {
     name: string;
     role: string;
+    state: string;
     pg_port: number;
     api_port: number;
     agent_pid: number | null;
@@ -69,6 +70,10 @@ describe('pgwarden local', () => {
     const none = await cli('local', 'status');
     expect(none.code).toBe(2);
     expect(none.stderr).toContain('no local topology is running');
+    // Any command: PGWARDEN_LOCAL_DIR names a directory where nothing runs, and it says so.
+    const list = await cli('list');
+    expect(list.code).toBe(2);
+    expect(list.stderr).toContain(`PGWARDEN_LOCAL_DIR is ${dir}, but no local topology is running there`);
   });
 
   it('up: returns when healthy, with progress, the endpoints and the DSN', async () => {
@@ -82,7 +87,7 @@ describe('pgwarden local', () => {
     );
     const s = await status();
     expect(s.phase).toBe('healthy');
-    expect(s.nodes.map((n) => n.role)).toEqual(['master', 'replica', 'replica']);
+    expect(s.nodes.map((n) => n.role)).toEqual(['Leader', 'Replica', 'Replica']);
     for (const n of s.nodes) expect(processAlive(n.agent_pid!) && processAlive(n.postgres_pid!)).toBe(true);
     expect(await writerPort(s.dsn)).toBe(s.nodes[0]!.pg_port);
     const again = await cli('local', 'up');
@@ -155,7 +160,10 @@ describe('pgwarden local', () => {
     });
     expect([before.nodes[1]!.pg_port, before.nodes[2]!.pg_port]).toContain(port);
     expect((await cli('local', 'start', 'node1')).code).toBe(0);
-    await waitFor('node1 a replica again', 60_000, async () => (await status()).nodes[0]!.role === 'replica');
+    await waitFor('node1 a replica again', 60_000, async () => {
+      const node1 = (await status()).nodes[0]!;
+      return node1.role === 'Replica' && node1.state === 'running';
+    });
   });
 
   it('stop-agent, isolate and heal act on one node; an unknown node is a usage error', async () => {
@@ -169,6 +177,13 @@ describe('pgwarden local', () => {
     s = await status();
     expect(s.nodes.find((n) => n.name === 'node2')).toMatchObject({ name: 'node2' });
     expect((await cli('local', 'heal', 'node2')).stdout).toContain('reaches DynamoDB again');
+    // heal does not pretend a host that is down came back: it says what to run.
+    expect((await cli('local', 'kill', 'node3')).code).toBe(0);
+    const healDown = await cli('local', 'heal', 'node3');
+    expect(healDown.stdout).toContain(
+      'the host is down (crashed): start it with `pgwarden local start node3`',
+    );
+    expect((await cli('local', 'start', 'node3')).code).toBe(0);
     const unknown = await cli('local', 'kill', 'node9');
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('node: got node9, expected one of node1, node2, node3');

@@ -140,6 +140,11 @@ describe('operations end to end (CLI, endpoint, writer and invariant checker run
       expect(list).toContain('Failover refused since');
       expect(list).toMatch(/node2: lag .* > maximum_lag_on_failover/);
       expect(list).toContain('node3: tagged nofailover');
+      // The same facts for machines: on every row of list -f json, as Cluster is.
+      const rows = JSON.parse((await cli('list', '-f', 'json')).stdout) as Record<string, string>[];
+      expect(
+        rows.every((r) => /node2: lag .* > maximum_lag_on_failover/.test(r['Failover refused'] ?? '')),
+      ).toBe(true);
       expect((await cli('history')).stdout).toContain('Failover refused since');
       expect((await s.store.getLeader(s.cluster.scope))!.term).toBe(before);
     } finally {

@@ -114,7 +114,7 @@ describe('three agents bootstrapping from empty data directories', () => {
     const patroni = (await cluster.api('node1', '/patroni')).body as Record<string, unknown>;
     expect(patroni).toMatchObject({
       state: 'running',
-      role: 'master',
+      role: 'primary',
       timeline: 1,
       patroni: { scope: 'test', name: 'node1' },
       decision: { rule: 340, reason: 'primary: the lease is renewed and PostgreSQL answers' },

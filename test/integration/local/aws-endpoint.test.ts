@@ -33,7 +33,7 @@ describe.each([motoBackend, externalBackend])('pgwarden local up --aws-endpoint 
       expect(up.stdout).toContain(`DynamoDB: ${endpoint}`);
       const status = JSON.parse((await cli('local', 'status', '--json')).stdout);
       expect(status.dynamodb_endpoint).toBe(endpoint);
-      expect(status.nodes.map((n: { role: string }) => n.role)).toEqual(['master', 'replica']);
+      expect(status.nodes.map((n: { role: string }) => n.role)).toEqual(['Leader', 'Replica']);
       // The pgwarden CLI reads the same endpoint.
       const list = await runCli(['list', '--endpoint', endpoint, 'local']);
       expect(list.stdout).toMatch(/node1 .*Leader/);

@@ -225,7 +225,13 @@ describe.each(COMBINATIONS)('the DynamoDB store against $name', ({ factory, clie
 
   test('stores observations by compare-and-set', async () => {
     const c = cluster();
-    const observer = { members: {}, rejoin_requested: {}, version: 0, leader: { rvn: 'r', first_seen: 5 } };
+    const observer = {
+      members: {},
+      rejoin_requested: {},
+      malformed_reported: [],
+      version: 0,
+      leader: { rvn: 'r', first_seen: 5 },
+    };
     expect(await store.putObserver(c, observer)).toBe(1);
     await expect(store.putObserver(c, observer)).rejects.toBeInstanceOf(ConditionFailedError);
     expect(await store.putObserver(c, { ...observer, version: 1 })).toBe(2);
