@@ -1,6 +1,7 @@
 // The CDK app: `npx cdk synth` (offline, no credentials) and `npx cdk deploy`. Context values
 // (cdk.json or -c key=value): clusterName, vpcId, nodeCount, instanceType, postgresVersion,
-// tableName, volumeSizeGiB, retainTable, stackName, and the cluster config as clusterConfig (JSON).
+// tableName, volumeSizeGiB, retainTable, natGateways, hostTemplateVersions (e.g. 1,1,latest),
+// stackName, and the cluster config as clusterConfig (JSON).
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { buildAgentBundle } from '../scripts/build-agent.ts';

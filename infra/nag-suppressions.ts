@@ -38,23 +38,9 @@ const NAG_SUPPRESSIONS = [
     reason: 'ssm:GetCommandInvocation and ec2:DescribeInstances have no resource-level permissions.',
   },
   {
-    id: 'AwsSolutions-IAM5[Action::s3:GetObject*]',
+    id: 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
     reason:
-      'Read-only access to the CDK asset prefix that holds the agent bundle (granted by Asset.grantRead).',
-  },
-  {
-    id: 'AwsSolutions-IAM5[Action::s3:GetBucket*]',
-    reason:
-      'Read-only access to the CDK asset bucket that holds the agent bundle (granted by Asset.grantRead).',
-  },
-  {
-    id: 'AwsSolutions-IAM5[Action::s3:List*]',
-    reason:
-      'Read-only access to the CDK asset bucket that holds the agent bundle (granted by Asset.grantRead).',
-  },
-  {
-    id: 'AwsSolutions-IAM5[Resource::arn:<PARTITION>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<REGION>/*]',
-    reason: 'The CDK bootstrap asset bucket, read-only, for the agent bundle.',
+      'Publishing to the encrypted events topic needs a data key from its own customer-managed key (Topic.grantPublish, that key only).',
   },
   {
     id: 'AwsSolutions-EC23',

@@ -1,10 +1,11 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import type { ClusterConfigInput } from '../core/config/cluster-config.ts';
+import { type ClusterConfigInput, parseClusterConfig } from '../core/config/cluster-config.ts';
 import { DEFAULT_HEALTH_CHECK } from '../core/endpoints/health-check-profile.ts';
 import { ActionDocument } from './constructs/action-document.ts';
 import { CoordinationTable } from './constructs/coordination-table.ts';
@@ -36,6 +37,22 @@ export interface PgwardenStackProps extends StackProps {
   readonly clusterConfig?: ClusterConfigInput;
   /** @default true: the table survives `cdk destroy` */
   readonly retainTable?: boolean;
+  /**
+   * NAT gateways of a new VPC. Failover does not need them (SSM, Secrets Manager and CloudWatch
+   * Logs are reached through interface endpoints, DynamoDB and S3 through gateway endpoints);
+   * hosts use them at boot (packages). One per AZ survives an AZ at boot too. @default 1
+   */
+  readonly natGateways?: number;
+  /** The hosts' image. @default - the latest Amazon Linux 2023 arm64 (kept by each host; see hostTemplateVersions) */
+  readonly machineImage?: ec2.IMachineImage;
+  /**
+   * Interface endpoints in a new VPC for SSM (ssm, ssmmessages, ec2messages), Secrets Manager and
+   * CloudWatch Logs, so that promote, fence and rejoin never depend on one AZ's NAT gateway (about
+   * $110 a month over 3 AZs). Off: give natGateways one per AZ instead. @default true
+   */
+  readonly interfaceEndpoints?: boolean;
+  /** Launch-template version per host (see PostgresHosts.hostTemplateVersions). @default - 1 for every host */
+  readonly hostTemplateVersions?: readonly (number | 'latest')[];
 }
 
 /** Everything one cluster needs: table, SSM document, hosts, endpoint, controller, alarms. */
@@ -48,17 +65,41 @@ export class PgwardenStack extends Stack {
         `PgwardenStack clusters: got ${JSON.stringify(clusters)}, expected distinct cluster names`,
       );
     }
-    const vpc = props.vpcId ? ec2.Vpc.fromLookup(this, 'Vpc', { vpcId: props.vpcId }) : this.newVpc();
+    if (
+      props.natGateways !== undefined &&
+      !(Number.isInteger(props.natGateways) && props.natGateways >= 1 && props.natGateways <= 3)
+    )
+      throw new Error(
+        `PgwardenStack natGateways: got ${props.natGateways}, expected 1 to 3 (hosts install packages at boot; one per AZ at most)`,
+      );
+    const vpc = props.vpcId
+      ? ec2.Vpc.fromLookup(this, 'Vpc', { vpcId: props.vpcId })
+      : this.newVpc(props.natGateways ?? 1, props.interfaceEndpoints ?? true);
 
     const table = new CoordinationTable(this, 'Table', {
       ...(props.tableName ? { tableName: props.tableName } : {}),
       deletionProtection: props.retainTable ?? true,
     });
-    const document = new ActionDocument(this, 'ActionDocument');
+    // Named after the stack: a second stack in the same region has its own document.
+    const document = new ActionDocument(this, 'ActionDocument', { documentName: `${this.stackName}-action` });
+    // A customer-managed key: CloudWatch alarms cannot publish to a topic encrypted with the
+    // AWS-managed alias/aws/sns key (its policy cannot be changed).
+    const topicKey = new kms.Key(this, 'EventsKey', {
+      description: 'pgwarden: encrypts the events topic; CloudWatch alarms may use it to publish',
+      enableKeyRotation: true,
+    });
+    topicKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
+      }),
+    );
     const topic = new sns.Topic(this, 'Events', {
       displayName: 'pgwarden',
       enforceSSL: true,
-      masterKey: kms.Alias.fromAliasName(this, 'SnsKey', 'alias/aws/sns'),
+      masterKey: topicKey,
     });
     const controller = new PgwardenController(this, 'Controller', { table, document, clusters, topic });
     new CfnOutput(this, 'TableName', { value: table.table.tableName });
@@ -79,10 +120,17 @@ export class PgwardenStack extends Stack {
         ...(props.postgresVersion ? { postgresVersion: props.postgresVersion } : {}),
         ...(props.volumeSizeGiB ? { volumeSizeGiB: props.volumeSizeGiB } : {}),
         ...(props.clusterConfig ? { clusterConfig: props.clusterConfig } : {}),
+        ...(props.hostTemplateVersions ? { hostTemplateVersions: props.hostTemplateVersions } : {}),
+        ...(props.machineImage ? { machineImage: props.machineImage } : {}),
       });
       const endpoint = new PgwardenEndpoint(scope, 'Endpoint', {
         vpc,
         instanceIds: hosts.instances.map((i) => i.ref),
+        // Stale or disconnected replicas leave the reader endpoint, at the failover bound.
+        healthCheck: {
+          ...DEFAULT_HEALTH_CHECK,
+          readerMaxLagBytes: parseClusterConfig(props.clusterConfig ?? {}).maximum_lag_on_failover,
+        },
       });
       new PgwardenMonitoring(scope, 'Monitoring', {
         clusterName,
@@ -108,10 +156,10 @@ export class PgwardenStack extends Stack {
     }
   }
 
-  private newVpc(): ec2.Vpc {
+  private newVpc(natGateways: number, interfaceEndpoints: boolean): ec2.Vpc {
     const vpc = new ec2.Vpc(this, 'Vpc', {
       maxAzs: 3,
-      natGateways: 1,
+      natGateways,
       subnetConfiguration: [
         { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
         { name: 'private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 22 },
@@ -121,6 +169,21 @@ export class PgwardenStack extends Stack {
         DynamoDB: { service: ec2.GatewayVpcEndpointAwsService.DYNAMODB },
       },
     });
+    // Promote, fence and rejoin travel through SSM (its agent needs ssm, ssmmessages and
+    // ec2messages); hosts read secrets and write command output: none of it may depend on one AZ's NAT.
+    const endpoints = {
+      Ssm: ec2.InterfaceVpcEndpointAwsService.SSM,
+      SsmMessages: ec2.InterfaceVpcEndpointAwsService.SSM_MESSAGES,
+      Ec2Messages: ec2.InterfaceVpcEndpointAwsService.EC2_MESSAGES,
+      SecretsManager: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+      Logs: ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
+    };
+    if (interfaceEndpoints)
+      for (const [id, service] of Object.entries(endpoints))
+        vpc.addInterfaceEndpoint(id, {
+          service,
+          subnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+        });
     vpc.addFlowLog('FlowLogs', {
       destination: ec2.FlowLogDestination.toCloudWatchLogs(
         new logs.LogGroup(this, 'FlowLogGroup', { retention: logs.RetentionDays.ONE_MONTH }),

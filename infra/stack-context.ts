@@ -35,6 +35,25 @@ const contextSchema = z.object({
     .optional(),
   volumeSizeGiB: numberish.pipe(z.number().int().min(20).max(16384)).optional(),
   retainTable: booleanish.optional(),
+  natGateways: numberish.pipe(z.number().int().min(1).max(3)).optional(),
+  interfaceEndpoints: booleanish.optional(),
+  /** Launch-template version per host, e.g. `1,1,latest` (replace host 3 alone). */
+  hostTemplateVersions: z
+    .union([
+      z.string().transform((v) => v.split(',').map((x) => x.trim())),
+      z.array(z.union([z.string(), z.number()])),
+    ])
+    .pipe(
+      z.array(
+        z.union([
+          z.literal('latest'),
+          numberish.pipe(
+            z.number().int().min(1, { error: 'a launch-template version number >= 1, or latest' }),
+          ),
+        ]),
+      ),
+    )
+    .optional(),
   clusterConfig: z
     .union([z.string().transform((s) => JSON.parse(s) as unknown), z.record(z.string(), z.unknown())])
     .pipe(clusterConfigSchema)

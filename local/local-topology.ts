@@ -16,7 +16,7 @@ import { SwitchableProxy } from '../adapters/local/switchable-proxy.ts';
 import { type HostLayout, hostFiles, rootedLayout } from '../agent/host/host-layout.ts';
 import { resolvePgUser } from '../agent/os-user.ts';
 import type { AgentConfigInput } from '../core/config/agent-config.ts';
-import type { ClusterConfigInput } from '../core/config/cluster-config.ts';
+import { type ClusterConfigInput, parseClusterConfig } from '../core/config/cluster-config.ts';
 import { controllerEnvironment } from '../core/controller/controller-environment.ts';
 import type { InvocationSchedule } from '../core/controller/invocation-schedule.ts';
 import type { CoordinationStore } from '../core/store/coordination-store.ts';
@@ -495,6 +495,7 @@ export class LocalTopology implements LocalHostDirectory {
           table: this.table,
           tickSeconds: (options.tickMs ?? this.profile.tickMs) / 1000,
           schedule,
+          clusters: [this.scope],
         }),
         // The function's role credentials and region; DynamoDB and the other services are local.
         AWS_REGION: 'us-east-1',
@@ -533,7 +534,12 @@ export class LocalTopology implements LocalHostDirectory {
         pgPort: n.pgPort,
         apiPort: n.apiPort,
       })),
-      this.profile.healthCheck,
+      {
+        ...this.profile.healthCheck,
+        // As the stack sets it: replicas beyond maximum_lag_on_failover leave the reader endpoint.
+        readerMaxLagBytes: parseClusterConfig({ ...this.profile.dcs, ...this.options.dcs })
+          .maximum_lag_on_failover,
+      },
     );
     this.endpointProcess = haproxy;
     this.endpointPorts = full;

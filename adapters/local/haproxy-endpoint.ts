@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
-import type { HealthCheckProfile } from '../../core/endpoints/health-check-profile.ts';
+import { type HealthCheckProfile, readerCheckPath } from '../../core/endpoints/health-check-profile.ts';
 
 /** One PostgreSQL host behind the local endpoint. */
 export interface EndpointTarget {
@@ -55,7 +55,7 @@ export function renderHaproxyConfig(
     `  timeout check ${profile.timeoutSeconds}s`,
     '',
     ...listener('writer', ports.writerPort, profile.writerPath, 'first'),
-    ...listener('reader', ports.readerPort, profile.readerPath, 'roundrobin'),
+    ...listener('reader', ports.readerPort, readerCheckPath(profile), 'roundrobin'),
   ].join('\n');
 }
 

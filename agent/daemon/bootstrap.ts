@@ -99,7 +99,13 @@ async function initializeCluster(
     updated_by: 'agent:bootstrap',
   });
   await hooks.renewInitialLease(1, position);
-  await store.registerCluster(config.scope, config.name, now);
+  // Best effort: on AWS the stack names the clusters to the controller and hosts may not write the
+  // shared registry partition; elsewhere (local, a hand-made setup) this is how it learns of it.
+  await store.registerCluster(config.scope, config.name, now).catch((error: Error) =>
+    rt.logger.info('cluster not added to the registry (the stack may name it to the controller)', {
+      error: error.message,
+    }),
+  );
   if (config.bootstrap.dcs && !snapshot?.config) {
     await store.putConfig(config.scope, config.bootstrap.dcs, 0, config.name, now).catch(() => undefined);
   }

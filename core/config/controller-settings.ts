@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { memberName } from './units.ts';
 import { parseOrThrow } from './validation.ts';
 
 /** Settings of the controller function (environment of the Lambda, or the local topology). */
@@ -12,6 +13,17 @@ export const controllerSettingsSchema = z.strictObject({
   deadline_margin: z.number().nonnegative().default(5),
   /** Clusters evaluated at once within a tick. */
   cluster_concurrency: z.number().int().positive().default(16),
+  /** Clusters to keep beside the registry's (PGWARDEN_CLUSTERS: the stack's), comma-separated. */
+  clusters: z
+    .string()
+    .transform((v) =>
+      v
+        .split(',')
+        .map((c) => c.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(memberName))
+    .default([]),
 });
 
 export type ControllerSettings = z.output<typeof controllerSettingsSchema>;

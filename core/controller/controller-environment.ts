@@ -7,6 +7,8 @@ export interface ControllerEnvironmentInput {
   readonly documentName?: string;
   readonly commandLogGroup?: string;
   readonly topicArn?: string;
+  /** The clusters this controller keeps, beside those in the table's registry. */
+  readonly clusters?: readonly string[];
 }
 
 /**
@@ -21,6 +23,7 @@ export function controllerEnvironment(input: ControllerEnvironmentInput): Record
     ...(input.documentName ? { PGWARDEN_DOCUMENT_NAME: input.documentName } : {}),
     ...(input.commandLogGroup ? { PGWARDEN_COMMAND_LOG_GROUP: input.commandLogGroup } : {}),
     ...(input.topicArn ? { PGWARDEN_TOPIC_ARN: input.topicArn } : {}),
+    ...(input.clusters?.length ? { PGWARDEN_CLUSTERS: input.clusters.join(',') } : {}),
     POWERTOOLS_SERVICE_NAME: 'pgwarden-controller',
     POWERTOOLS_METRICS_NAMESPACE: 'pgwarden',
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',

@@ -16,6 +16,20 @@ export interface HealthCheckProfile {
   readonly unhealthyThreshold: number;
   /** Seconds a deregistered (unhealthy) target keeps its connections. */
   readonly deregistrationDelaySeconds: number;
+  /**
+   * Replicas further behind than this (bytes) leave the reader endpoint (`/replica?lag=`); the
+   * stack and the local topology set it from maximum_lag_on_failover. @default - no bound
+   */
+  readonly readerMaxLagBytes?: number;
+}
+
+/** The reader check: `/replica`, with the lag bound when there is one. */
+export function readerCheckPath(
+  profile: Pick<HealthCheckProfile, 'readerPath' | 'readerMaxLagBytes'>,
+): string {
+  return profile.readerMaxLagBytes === undefined
+    ? profile.readerPath
+    : `${profile.readerPath}?lag=${profile.readerMaxLagBytes}`;
 }
 
 /** NLB target groups: interval 5 s, timeout 3 s, thresholds 2/2 (≈ 10 s to leave, 10 s to join). */

@@ -15,6 +15,8 @@ export interface ControllerDeps extends ExecutorDeps {
   readonly metrics?: Metrics;
   /** Clusters evaluated at once. */
   readonly concurrency?: number;
+  /** Clusters kept whether or not the registry lists them (the stack's). */
+  readonly clusters?: readonly string[];
 }
 
 /** What one evaluation of one cluster concluded. */
@@ -83,11 +85,13 @@ export class Controller {
    */
   async tick(deadlineMs = Number.POSITIVE_INFINITY): Promise<Evaluation[]> {
     let clusters: string[];
+    const known = this.deps.clusters ?? [];
     try {
-      clusters = await this.deps.store.listClusters();
+      clusters = [...new Set([...known, ...(await this.deps.store.listClusters())])];
     } catch (error) {
       this.deps.logger.error('cannot list clusters', { error: (error as Error).message });
-      return [];
+      if (known.length === 0) return [];
+      clusters = [...known];
     }
     const started: Promise<Evaluation | undefined>[] = [];
     const limit = this.deps.concurrency ?? 16;

@@ -30,6 +30,7 @@ const settings = parseControllerSettings(
     region: env.AWS_REGION ?? 'us-east-1',
     ...(env.PGWARDEN_AWS_ENDPOINT ? { endpoint: env.PGWARDEN_AWS_ENDPOINT } : {}),
     ...(env.PGWARDEN_TICK_SECONDS ? { tick: Number(env.PGWARDEN_TICK_SECONDS) } : {}),
+    ...(env.PGWARDEN_CLUSTERS ? { clusters: env.PGWARDEN_CLUSTERS } : {}),
     ...(env.PGWARDEN_DEADLINE_MARGIN_SECONDS
       ? { deadline_margin: Number(env.PGWARDEN_DEADLINE_MARGIN_SECONDS) }
       : {}),
@@ -44,6 +45,7 @@ const controller = new Controller({
   metrics,
   clock: () => Date.now(),
   concurrency: settings.cluster_concurrency,
+  clusters: settings.clusters,
 });
 
 /** Time kept after the last wait of an invocation for its last writes (op item, metrics). */

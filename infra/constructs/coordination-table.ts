@@ -2,7 +2,6 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { REGISTRY_PK } from '../../core/constants.ts';
 import { TABLE_DEFINITION } from '../../core/store/table-definition.ts';
 
 export interface CoordinationTableProps {
@@ -39,8 +38,10 @@ export class CoordinationTable extends Construct {
   }
 
   /**
-   * What an agent of `cluster` may do: read and write its own cluster's items and its registry
-   * row, nothing else (`dynamodb:LeadingKeys`). No Scan, no other partition.
+   * What an agent of `cluster` may do: read and write its own cluster's items, nothing else
+   * (`dynamodb:LeadingKeys`). No Scan, no other partition, not the shared registry partition (a
+   * LeadingKeys condition cannot confine its sort keys, so one cluster's host could remove
+   * another cluster from the controller's view): the stack tells the controller its clusters.
    */
   grantAgent(grantee: iam.IGrantable, cluster: string): iam.Grant {
     return iam.Grant.addToPrincipal({
@@ -53,7 +54,7 @@ export class CoordinationTable extends Construct {
         'dynamodb:DeleteItem',
       ],
       resourceArns: [this.table.tableArn],
-      conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [cluster, REGISTRY_PK] } },
+      conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [cluster] } },
     });
   }
 

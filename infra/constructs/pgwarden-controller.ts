@@ -80,6 +80,9 @@ export class PgwardenController extends Construct {
         documentName: props.document.documentName,
         commandLogGroup: this.commandLogGroup.logGroupName,
         ...(props.topic ? { topicArn: props.topic.topicArn } : {}),
+        // The stack's clusters: the controller keeps them whether or not a host registered them
+        // (hosts cannot write the shared registry partition).
+        clusters: props.clusters,
       }),
       bundling: {
         format: OutputFormat.ESM,

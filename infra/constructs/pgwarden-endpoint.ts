@@ -3,7 +3,11 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as elbTargets from 'aws-cdk-lib/aws-elasticloadbalancingv2-targets';
 import { Construct } from 'constructs';
-import { DEFAULT_HEALTH_CHECK, type HealthCheckProfile } from '../../core/endpoints/health-check-profile.ts';
+import {
+  DEFAULT_HEALTH_CHECK,
+  type HealthCheckProfile,
+  readerCheckPath,
+} from '../../core/endpoints/health-check-profile.ts';
 
 export interface PgwardenEndpointProps {
   readonly vpc: ec2.IVpc;
@@ -57,6 +61,7 @@ export class PgwardenEndpoint extends Construct {
         protocol: elbv2.Protocol.TCP,
         targetType: elbv2.TargetType.INSTANCE,
         targets: props.instanceIds.map((id) => new elbTargets.InstanceIdTarget(id, 5432)),
+        // deregistration_delay.connection_termination: connections end when a target is deregistered.
         connectionTermination: true,
         deregistrationDelay: Duration.seconds(profile.deregistrationDelaySeconds),
         healthCheck: {
@@ -70,7 +75,11 @@ export class PgwardenEndpoint extends Construct {
         },
       });
     this.writerTargetGroup = group('Writer', profile.writerPath);
-    this.readerTargetGroup = group('Reader', profile.readerPath);
+    this.readerTargetGroup = group('Reader', readerCheckPath(profile));
+    // Connections to a target that turns unhealthy are closed (the attribute that does it: not the
+    // deregistration one above), so clients of a demoted or fenced primary reconnect at once.
+    for (const tg of [this.writerTargetGroup, this.readerTargetGroup])
+      tg.setAttribute('target_health_state.unhealthy.connection_termination.enabled', 'true');
     this.loadBalancer.addListener('WriterListener', {
       port: profile.writerPort,
       protocol: elbv2.Protocol.TCP,

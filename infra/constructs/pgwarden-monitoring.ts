@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
@@ -136,7 +136,8 @@ export class PgwardenMonitoring extends Construct {
     );
 
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
-      dashboardName: `pgwarden-${props.clusterName}`,
+      // Named after the stack and cluster: a second stack in the region has its own.
+      dashboardName: `${Stack.of(this).stackName}-${props.clusterName}`,
     });
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({

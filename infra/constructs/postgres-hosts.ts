@@ -1,9 +1,10 @@
-import { Fn, Stack, Tags } from 'aws-cdk-lib';
+import { Duration, Fn, Stack, Tags } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { stringify } from 'yaml';
 import { EC2_HOST_LAYOUT, hostDirectories, hostFiles } from '../../agent/host/host-layout.ts';
@@ -38,6 +39,21 @@ export interface PostgresHostsProps {
   readonly clientCidr?: string;
   /** @default - private subnets with egress */
   readonly subnets?: ec2.SubnetSelection;
+  /**
+   * The image. A host keeps the image of the launch-template version it was created from, so a
+   * newer image never replaces a running host (see hostTemplateVersions).
+   * @default - the latest Amazon Linux 2023 arm64 image (SSM public parameter) at each deploy
+   */
+  readonly machineImage?: ec2.IMachineImage;
+  /**
+   * The launch-template version each host runs (index 0 is host 1): a new image or user data makes
+   * a new version, never a new host. Moving one host to a newer version (a number, or `latest`)
+   * replaces that host alone; its empty volume then joins as a replica by itself.
+   * @default - version 1 for every host
+   */
+  readonly hostTemplateVersions?: readonly (number | 'latest')[];
+  /** How long CloudFormation waits for a new host's agent to answer /health. @default 60 minutes */
+  readonly bootTimeout?: Duration;
 }
 
 /**
@@ -50,6 +66,7 @@ export class PostgresHosts extends Construct {
   readonly securityGroup: ec2.SecurityGroup;
   readonly secret: secretsmanager.Secret;
   readonly instances: ec2.CfnInstance[] = [];
+  readonly bundleParameter: ssm.StringParameter;
 
   constructor(scope: Construct, id: string, props: PostgresHostsProps) {
     super(scope, id);
@@ -72,6 +89,18 @@ export class PostgresHosts extends Construct {
     if (!Number.isInteger(volume) || volume < 20 || volume > 16384) {
       throw new Error(`PostgresHosts volumeSizeGiB: got ${volume}, expected a whole number from 20 to 16384`);
     }
+    const versions = props.hostTemplateVersions ?? [];
+    for (const [i, v] of versions.entries()) {
+      if (v !== 'latest' && !(Number.isInteger(v) && v >= 1))
+        throw new Error(
+          `PostgresHosts hostTemplateVersions[${i}]: got ${JSON.stringify(v)}, expected a launch-template version number >= 1 or "latest"`,
+        );
+    }
+    if (versions.length > nodeCount)
+      throw new Error(
+        `PostgresHosts hostTemplateVersions: got ${versions.length} entries, expected at most nodeCount (${nodeCount})`,
+      );
+    const bootTimeout = props.bootTimeout ?? Duration.minutes(60);
     const dcs = parseClusterConfig(props.clusterConfig ?? {}, 'PostgresHosts clusterConfig');
     const subnets = props.vpc.selectSubnets(
       props.subnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
@@ -112,7 +141,35 @@ export class PostgresHosts extends Construct {
     failsafeSecret.grantRead(this.role);
     props.commandLogGroup?.grantWrite(this.role);
     const bundle = new Asset(this, 'AgentBundle', { path: props.agentBundlePath });
-    bundle.grantRead(this.role);
+    // The bundle's object only, not the whole asset bucket.
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:GetObject'],
+        resources: [
+          Fn.join('', [
+            'arn:',
+            Stack.of(this).partition,
+            ':s3:::',
+            bundle.s3BucketName,
+            '/',
+            bundle.s3ObjectKey,
+          ]),
+        ],
+      }),
+    );
+    // Where the current bundle is: hosts read it at boot, so a new bundle changes this parameter and
+    // never the user data (which would make a new launch-template version).
+    this.bundleParameter = new ssm.StringParameter(this, 'AgentBundleLocation', {
+      description: `pgwarden ${props.clusterName}: the S3 location of the agent bundle hosts install`,
+      stringValue: Fn.join('', ['s3://', bundle.s3BucketName, '/', bundle.s3ObjectKey]),
+    });
+    this.bundleParameter.grantRead(this.role);
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['cloudformation:SignalResource'],
+        resources: [Stack.of(this).stackId],
+      }),
+    );
 
     this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
       vpc: props.vpc,
@@ -130,15 +187,26 @@ export class PostgresHosts extends Construct {
 
     const userData = ec2.UserData.forLinux();
     userData.addCommands(
-      ...this.bootstrapScript({ props, dcs, version, bundle, replicationSecret, failsafeSecret }),
+      ...this.bootstrapScript({
+        props,
+        dcs,
+        version,
+        replicationSecret,
+        failsafeSecret,
+        bootTimeoutMinutes: bootTimeout.toMinutes(),
+      }),
     );
     const template = new ec2.LaunchTemplate(this, 'LaunchTemplate', {
-      machineImage: ec2.MachineImage.latestAmazonLinux2023({ cpuType: ec2.AmazonLinuxCpuType.ARM_64 }),
+      machineImage:
+        props.machineImage ??
+        ec2.MachineImage.latestAmazonLinux2023({ cpuType: ec2.AmazonLinuxCpuType.ARM_64 }),
       instanceType: props.instanceType ?? ec2.InstanceType.of(ec2.InstanceClass.T4G, ec2.InstanceSize.MEDIUM),
       role: this.role,
       securityGroup: this.securityGroup,
       userData,
       requireImdsv2: true,
+      // The user data reads its own logical id from the instance tags (for the boot signal).
+      instanceMetadataTags: true,
       detailedMonitoring: true,
       blockDevices: [
         {
@@ -152,15 +220,23 @@ export class PostgresHosts extends Construct {
     });
     for (let i = 0; i < nodeCount; i += 1) {
       const subnet = subnets.subnets[i % subnets.subnets.length]!;
+      const pinned = versions[i] ?? 1;
       const instance = new ec2.CfnInstance(this, `Host${i + 1}`, {
         launchTemplate: {
           launchTemplateId: template.launchTemplateId!,
-          version: template.latestVersionNumber,
+          // A fixed number: a new launch-template version (image, user data) leaves this host alone.
+          version: pinned === 'latest' ? template.latestVersionNumber : String(pinned),
         },
         subnetId: subnet.subnetId,
         disableApiTermination: true,
         monitoring: true,
       });
+      // CloudFormation waits for the agent to answer /health (the user data signals it).
+      instance.cfnOptions.creationPolicy = {
+        resourceSignal: { count: 1, timeout: `PT${Math.round(bootTimeout.toMinutes())}M` },
+      };
+      // No boot before the subnet's egress (NAT route) exists: packages and secrets come through it.
+      instance.node.addDependency(subnet.internetConnectivityEstablished);
       Tags.of(instance).add(CLUSTER_TAG, props.clusterName);
       Tags.of(instance).add('Name', `pgwarden-${props.clusterName}-${i + 1}`);
       this.instances.push(instance);
@@ -172,11 +248,11 @@ export class PostgresHosts extends Construct {
     props: PostgresHostsProps;
     dcs: ReturnType<typeof parseClusterConfig>;
     version: number;
-    bundle: Asset;
     replicationSecret: secretsmanager.Secret;
     failsafeSecret: secretsmanager.Secret;
+    bootTimeoutMinutes: number;
   }): string[] {
-    const { props, dcs, version, bundle } = input;
+    const { props, dcs, version } = input;
     const region = Stack.of(this).region;
     const config: AgentConfigInput = {
       scope: props.clusterName,
@@ -213,41 +289,55 @@ export class PostgresHosts extends Construct {
       const owner = f.owner === 'run_as' ? 'postgres:postgres' : 'root:root';
       return `cat > ${f.path} <<${marker}\n${f.content}PGWARDEN_EOF\nchmod ${f.mode.toString(8).padStart(4, '0')} ${f.path} && chown ${owner} ${f.path}`;
     });
+    const stack = Stack.of(this).stackName;
+    const secret = (arn: string, jq = '') =>
+      Fn.join('', [
+        `retry aws secretsmanager get-secret-value --region `,
+        region,
+        ' --secret-id ',
+        arn,
+        ` --query SecretString --output text${jq}`,
+      ]);
     return [
       'set -euo pipefail',
-      `dnf install -y postgresql${version}-server postgresql${version}-contrib nodejs22 jq`,
-      'NODE=$(command -v node-22 || command -v node)',
-      'TOKEN=$(curl -sfX PUT http://169.254.169.254/latest/api/token -H "X-aws-ec2-metadata-token-ttl-seconds: 300")',
+      // Every network call at boot is retried (an endpoint or the NAT may still be warming up).
+      'retry() { local n; for n in 1 2 3 4 5 6 7 8; do "$@" && return 0; sleep $((n * 5)); done; "$@"; }',
+      'TOKEN=$(retry curl -sfX PUT http://169.254.169.254/latest/api/token -H "X-aws-ec2-metadata-token-ttl-seconds: 300")',
       'IMDS() { curl -sf -H "X-aws-ec2-metadata-token: $TOKEN" "http://169.254.169.254/latest/meta-data/$1"; }',
-      'NAME=$(IMDS instance-id); IP=$(IMDS local-ipv4)',
+      'NAME=$(retry IMDS instance-id); IP=$(retry IMDS local-ipv4)',
+      // Which host of the stack this is (its logical id, an instance tag), for the signal.
+      'RESOURCE=$(retry IMDS tags/instance/aws:cloudformation:logical-id)',
+      // A failed first boot is reported to CloudFormation at once, not after the creation timeout.
+      Fn.join('', [
+        'signal() { aws cloudformation signal-resource --region ',
+        region,
+        " --stack-name '",
+        stack,
+        '\' --logical-resource-id "$RESOURCE" --unique-id "$NAME" --status "$1" || true; }',
+      ]),
+      "trap 'signal FAILURE' ERR",
+      `retry dnf install -y postgresql${version}-server postgresql${version}-contrib nodejs22 jq`,
+      'NODE=$(command -v node-22 || command -v node)',
       ...directories,
-      Fn.join('', ['aws s3 cp s3://', bundle.s3BucketName, '/', bundle.s3ObjectKey, ` ${layout.bundle}`]),
       Fn.join('', [
-        'SU=$(aws secretsmanager get-secret-value --region ',
+        'BUNDLE=$(retry aws ssm get-parameter --region ',
         region,
-        ' --secret-id ',
-        this.secret.secretArn,
-        ' --query SecretString --output text | jq -r .superuser_password)',
+        ' --name ',
+        this.bundleParameter.parameterName,
+        ' --query Parameter.Value --output text)',
       ]),
-      Fn.join('', [
-        'REPL=$(aws secretsmanager get-secret-value --region ',
-        region,
-        ' --secret-id ',
-        input.replicationSecret.secretArn,
-        ' --query SecretString --output text)',
-      ]),
-      Fn.join('', [
-        'FAILSAFE=$(aws secretsmanager get-secret-value --region ',
-        region,
-        ' --secret-id ',
-        input.failsafeSecret.secretArn,
-        ' --query SecretString --output text)',
-      ]),
+      `retry aws s3 cp "$BUNDLE" ${layout.bundle}`,
+      Fn.join('', ['SU=$(', secret(this.secret.secretArn, ' | jq -r .superuser_password'), ')']),
+      Fn.join('', ['REPL=$(', secret(input.replicationSecret.secretArn), ')']),
+      Fn.join('', ['FAILSAFE=$(', secret(input.failsafeSecret.secretArn), ')']),
       'umask 077',
       ...files,
       `sed -i "s#__NAME__#$NAME#g; s#__IP__#$IP#g" ${layout.configFile}`,
       `sed -i "s#^exec ${layout.node} #exec $NODE #" ${layout.launcher}`,
       'systemctl daemon-reload && systemctl enable --now pgwarden-agent',
+      // Signal success only once the agent answers /health (PostgreSQL running in its role).
+      `for i in $(seq 1 ${Math.round(input.bootTimeoutMinutes * 6)}); do curl -sf http://127.0.0.1:${DEFAULT_HEALTH_CHECK.apiPort}/health >/dev/null && break; sleep 10; done`,
+      `curl -sf http://127.0.0.1:${DEFAULT_HEALTH_CHECK.apiPort}/health >/dev/null && signal SUCCESS || signal FAILURE`,
     ];
   }
 }

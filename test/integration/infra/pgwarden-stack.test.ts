@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
@@ -59,7 +59,8 @@ describe('the pgwarden stack', () => {
   });
 
   it('gives the NLB target groups the health checks of the shared profile', () => {
-    for (const path of ['/primary', '/replica']) {
+    // The reader leaves replicas behind by more than maximum_lag_on_failover (1 MiB by default).
+    for (const path of ['/primary', '/replica?lag=1048576']) {
       template.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
         Port: 5432,
         Protocol: 'TCP',
@@ -73,6 +74,8 @@ describe('the pgwarden stack', () => {
         TargetGroupAttributes: Match.arrayWith([
           { Key: 'deregistration_delay.timeout_seconds', Value: '5' },
           { Key: 'deregistration_delay.connection_termination.enabled', Value: 'true' },
+          // The attribute that really closes connections to a target that turned unhealthy.
+          { Key: 'target_health_state.unhealthy.connection_termination.enabled', Value: 'true' },
         ]),
       });
     }
@@ -90,7 +93,7 @@ describe('the pgwarden stack', () => {
     expect(ports).toEqual([5432, 5433]);
   });
 
-  it('lets agents touch only their own cluster partition and the registry (LeadingKeys)', () => {
+  it('lets agents touch only their own cluster partition, not the shared registry (LeadingKeys)', () => {
     template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
@@ -102,7 +105,7 @@ describe('the pgwarden stack', () => {
               'dynamodb:UpdateItem',
               'dynamodb:DeleteItem',
             ],
-            Condition: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['demo', '#clusters'] } },
+            Condition: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['demo'] } },
           }),
         ]),
       },
@@ -119,7 +122,7 @@ describe('the pgwarden stack', () => {
       'SendOnlyToClusterInstances',
     ]);
     expect(JSON.stringify(sends.find((s) => s.Sid === 'SendOnlyTheActionDocument').Resource)).toContain(
-      'document/pgwarden-action',
+      'document/Pgwarden-action',
     );
     expect(sends.find((s) => s.Sid === 'SendOnlyToClusterInstances').Condition).toEqual({
       StringEquals: { 'ssm:resourceTag/pgwarden:cluster': ['demo'] },
@@ -131,7 +134,8 @@ describe('the pgwarden stack', () => {
 
   it('renders the SSM document from the same data the local command bus runs', () => {
     const doc = Object.values(template.findResources('AWS::SSM::Document'))[0]!.Properties;
-    expect(doc).toMatchObject({ Name: 'pgwarden-action', DocumentType: 'Command', DocumentFormat: 'JSON' });
+    // Named after the stack: a second stack in the region has its own.
+    expect(doc).toMatchObject({ Name: 'Pgwarden-action', DocumentType: 'Command', DocumentFormat: 'JSON' });
     expect(doc.Content).toEqual(JSON.parse(JSON.stringify(actionDocument(600))));
     expect(doc.Content.mainSteps).toHaveLength(1);
     expect(doc.Content.mainSteps[0].inputs.runCommand).toEqual([ACTION_COMMAND_TEMPLATE]);
@@ -162,7 +166,9 @@ describe('the pgwarden stack', () => {
         Variables: Match.objectLike({
           PGWARDEN_TICK_SECONDS: '1',
           PGWARDEN_DEADLINE_MARGIN_SECONDS: String(CONTROLLER_SCHEDULE.deadlineMarginSeconds),
-          PGWARDEN_DOCUMENT_NAME: 'pgwarden-action',
+          PGWARDEN_DOCUMENT_NAME: 'Pgwarden-action',
+          // The stack names its clusters to the controller (hosts cannot write the registry).
+          PGWARDEN_CLUSTERS: 'demo',
         }),
       },
     });
@@ -257,6 +263,135 @@ describe('the pgwarden stack', () => {
   });
 });
 
+describe('the stack as it behaves in an account (issue #13)', () => {
+  const synth = (overrides: Partial<ConstructorParameters<typeof PgwardenStack>[2]> = {}, agent = bundle) => {
+    const app2 = new App();
+    const st = new PgwardenStack(app2, 'Pgwarden', {
+      agentBundlePath: agent,
+      clusterName: 'demo',
+      ...overrides,
+    });
+    return Template.fromStack(st);
+  };
+  const instances = (t: Template) => t.findResources('AWS::EC2::Instance');
+  const userData = (t: Template) =>
+    JSON.stringify(
+      Object.values(t.findResources('AWS::EC2::LaunchTemplate'))[0]!.Properties.LaunchTemplateData.UserData,
+    );
+
+  it('a redeploy with a new agent bundle or a new image touches no database host', () => {
+    const dir = mkdtempSync('/tmp/pgwarden-bundle-');
+    const newer = join(dir, 'pgwarden-agent.mjs');
+    writeFileSync(newer, `${readFileSync(bundle, 'utf8')}\n// a new release\n`);
+    try {
+      const before = synth();
+      const newBundle = synth({}, newer);
+      const newImage = synth({
+        machineImage: ec2.MachineImage.genericLinux({ 'us-east-1': 'ami-0123456789abcdef0' }),
+      });
+      // The hosts are the same resources with the same properties: CloudFormation leaves them alone.
+      expect(instances(newBundle)).toEqual(instances(before));
+      expect(instances(newImage)).toEqual(instances(before));
+      // The bundle is not in the user data (a new bundle would be a new launch-template version):
+      // hosts read its location from an SSM parameter at boot.
+      expect(userData(newBundle)).toEqual(userData(before));
+      for (const i of Object.values(instances(before))) expect(i.Properties.LaunchTemplate.Version).toBe('1');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('moves one host at a time to a newer launch-template version when asked', () => {
+    const t = synth({ hostTemplateVersions: [1, 1, 'latest'] });
+    const versions = Object.entries(instances(t))
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([, i]) => i.Properties.LaunchTemplate.Version);
+    expect(versions.slice(0, 2)).toEqual(['1', '1']);
+    expect(versions[2]).toMatchObject({ 'Fn::GetAtt': [expect.any(String), 'LatestVersionNumber'] });
+  });
+
+  it('lets the host role read only the bundle object, not the asset bucket', () => {
+    const statements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
+      (p) => p.Properties.PolicyDocument.Statement,
+    );
+    const reads = statements.filter((st) => [st.Action].flat().some((a: string) => a.startsWith('s3:Get')));
+    expect(reads.length).toBeGreaterThan(0);
+    for (const st of reads) expect(JSON.stringify(st.Resource)).toMatch(/\.mjs"/);
+  });
+
+  it('reaches SSM, Secrets Manager and CloudWatch Logs through interface endpoints: failover does not need the NAT', () => {
+    const services = Object.values(template.findResources('AWS::EC2::VPCEndpoint')).map((e) =>
+      JSON.stringify(e.Properties.ServiceName),
+    );
+    for (const name of [
+      '.ssm"',
+      '.ssmmessages"',
+      '.ec2messages"',
+      '.secretsmanager"',
+      '.logs"',
+      's3',
+      'dynamodb',
+    ])
+      expect(
+        services.some((s) => s.includes(name)),
+        name,
+      ).toBe(true);
+    template.resourceCountIs('AWS::EC2::NatGateway', 1);
+    // The documented alternative: no interface endpoints, one NAT gateway per AZ.
+    synth({ interfaceEndpoints: false, natGateways: 2 }).resourceCountIs('AWS::EC2::VPCEndpoint', 2);
+    synth({ natGateways: 2 }).resourceCountIs('AWS::EC2::NatGateway', 2);
+    expect(() => synth({ natGateways: 0 })).toThrow('PgwardenStack natGateways: got 0, expected 1 to 3');
+  });
+
+  it('encrypts the events topic with a key CloudWatch alarms may use to publish', () => {
+    const topic = Object.values(template.findResources('AWS::SNS::Topic'))[0]!;
+    expect(JSON.stringify(topic.Properties.KmsMasterKeyId)).not.toContain('alias/aws/sns');
+    template.hasResourceProperties('AWS::KMS::Key', {
+      EnableKeyRotation: true,
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('waits for each new host to answer /health (creation policy), after its subnet has egress', () => {
+    for (const [id, i] of Object.entries(instances(template))) {
+      expect(i.CreationPolicy, id).toEqual({ ResourceSignal: { Count: 1, Timeout: 'PT60M' } });
+      expect(i.DependsOn?.length ?? 0, id).toBeGreaterThan(0);
+    }
+    const data = userData(template);
+    expect(data).toContain('signal-resource');
+    expect(data).toContain('/health');
+    expect(data).toContain('retry dnf install');
+    expect(data).toContain('retry aws s3 cp');
+    template.hasResourceProperties('AWS::EC2::LaunchTemplate', {
+      LaunchTemplateData: Match.objectLike({
+        MetadataOptions: Match.objectLike({ InstanceMetadataTags: 'enabled' }),
+      }),
+    });
+  });
+
+  it('names its document and dashboards after the stack: a second stack in the region does not collide', () => {
+    const other = Template.fromStack(
+      new PgwardenStack(new App(), 'Second', {
+        agentBundlePath: bundle,
+        clusterName: 'demo',
+        tableName: 'pgwarden-second',
+      }),
+    );
+    const names = (t: Template, type: string, key: string) =>
+      Object.values(t.findResources(type)).map((r) => r.Properties[key]);
+    expect(names(other, 'AWS::SSM::Document', 'Name')).toEqual(['Second-action']);
+    expect(names(template, 'AWS::CloudWatch::Dashboard', 'DashboardName')).toEqual(['Pgwarden-demo']);
+    expect(names(other, 'AWS::CloudWatch::Dashboard', 'DashboardName')).toEqual(['Second-demo']);
+  });
+});
+
 describe('one table and one controller for several clusters', () => {
   it('gives each cluster its hosts, endpoint and alarms, and the controller every cluster tag', () => {
     const multi = new PgwardenStack(new App(), 'Multi', {
@@ -278,12 +413,9 @@ describe('one table and one controller for several clusters', () => {
     const agentKeys = statements
       .filter((s) => s.Condition?.['ForAllValues:StringEquals'])
       .map((s) => s.Condition['ForAllValues:StringEquals']['dynamodb:LeadingKeys']);
-    expect(agentKeys).toEqual(
-      expect.arrayContaining([
-        ['orders', '#clusters'],
-        ['billing', '#clusters'],
-      ]),
-    );
+    expect(agentKeys).toEqual(expect.arrayContaining([['orders'], ['billing']]));
+    // Not one cluster's host may write the registry another cluster's presence depends on.
+    expect(agentKeys.flat()).not.toContain('#clusters');
     expect(Object.keys(t.toJSON().Outputs)).toEqual(
       expect.arrayContaining(['WriterEndpoint', 'WriterEndpointbilling']),
     );
@@ -305,6 +437,8 @@ describe('construct validation', () => {
     [{ postgresVersion: 14 }, 'PostgresHosts postgresVersion: got 14, expected one of 15'],
     [{ volumeSizeGiB: 5 }, 'PostgresHosts volumeSizeGiB: got 5'],
     [{ clusterConfig: { ttl: 3 } }, 'ttl: got 3, expected ttl >= loop_wait + 2*retry_timeout'],
+    [{ hostTemplateVersions: [1, 0] }, 'PostgresHosts hostTemplateVersions[1]: got 0'],
+    [{ hostTemplateVersions: [1, 1, 1, 1] }, 'PostgresHosts hostTemplateVersions: got 4 entries'],
   ])('PostgresHosts refuses %j', (patch, message) => {
     const { s, vpc } = vpcStack();
     const table = new CoordinationTable(s, 'T');
@@ -358,11 +492,23 @@ describe('construct validation', () => {
       nodeCount: '5',
       retainTable: 'false',
       clusterConfig: '{"ttl":20,"loop_wait":2,"retry_timeout":4}',
+      hostTemplateVersions: '1,1,latest',
+      natGateways: '3',
     } as Record<string, unknown>;
     expect(parseStackContext((k) => ctx[k])).toMatchObject({
       stackName: 'Pgwarden',
-      props: { clusterName: 'prod', nodeCount: 5, retainTable: false, clusterConfig: { ttl: 20 } },
+      props: {
+        clusterName: 'prod',
+        nodeCount: 5,
+        retainTable: false,
+        clusterConfig: { ttl: 20 },
+        hostTemplateVersions: [1, 1, 'latest'],
+        natGateways: 3,
+      },
     });
+    expect(() => parseStackContext((k) => ({ hostTemplateVersions: '1,0' })[k])).toThrow(
+      /hostTemplateVersions/,
+    );
     const bad: Record<string, unknown> = { nodeCount: '1', vpcId: 'vpc-x' };
     expect(() => parseStackContext((k) => bad[k])).toThrow(/vpcId: got "vpc-x", expected a VPC id/);
     expect(() => parseStackContext((k) => bad[k])).toThrow(/nodeCount: got "1"/);
