@@ -1,5 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { stringify } from 'yaml';
@@ -365,6 +374,20 @@ export class LocalTopology implements LocalHostDirectory {
 
   heal(name: string): void {
     this.node(name).dynamo.heal();
+  }
+
+  /**
+   * The host is replaced by a new instance with an empty volume (CDK: a new launch-template
+   * version, docs/operations.md): the old one is gone, its data and state directories are empty,
+   * its other files are what the user data writes (the same here). Start it with startAgent(): it
+   * joins as a replica by itself.
+   */
+  async replaceHost(name: string): Promise<void> {
+    const node = this.node(name);
+    const pids = this.killHost(name);
+    await waitFor(`${name}'s processes to exit`, 10_000, async () => !pids.some(processAlive), 20);
+    for (const dir of [node.dataDir, node.stateDir])
+      for (const entry of readdirSync(dir)) rmSync(join(dir, entry), { recursive: true, force: true });
   }
 
   /**

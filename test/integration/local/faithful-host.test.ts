@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolvePgUser } from '../../../agent/os-user.ts';
@@ -103,4 +103,20 @@ describe.skipIf(!asRoot)('the local topology runs every part as an EC2 host does
       }
     },
   );
+
+  it('a replacement host (a new instance, an empty volume) joins as a replica by itself', async () => {
+    const sysid = (await c.store.getSnapshot('test')).initialize!.system_identifier;
+    await c.replaceHost('node1');
+    expect(readdirSync(c.node('node1').dataDir)).toEqual([]);
+    c.startAgent('node1');
+    await c.waitFor('node1 streaming', 90_000, async () => {
+      return (await c.api('node1', '/replica?replication_state=streaming')).status === 200;
+    });
+    const [row] = await c.sql<{ id: string }>(
+      'node1',
+      'SELECT system_identifier::text AS id FROM pg_control_system()',
+    );
+    expect(row!.id).toBe(sysid);
+    expect(c.agentLog('node1')).toContain('base backup');
+  });
 });
