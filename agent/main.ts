@@ -66,16 +66,27 @@ export function buildProgram(): Command {
   program
     .command('action')
     .description('run one action and print one JSON result line (invoked by SSM or the local command bus)')
-    .argument('<name>', 'promote | demote | fence | rejoin | reinit | restart | reload | set-sync')
+    .argument(
+      '<name>',
+      'promote | demote | fence | rejoin | reinit | restart | reload | set-sync | upgrade-agent',
+    )
     .requiredOption('--cluster <name>', 'cluster (scope) the action is for')
     .requiredOption('--term <n>', 'the term the controller acts at')
     .option('--leader <name>', 'member to follow (rejoin, reinit)')
     .option('--standbys <names>', 'synchronous standbys, comma separated (set-sync)')
+    .option('--bundle <location>', 'agent bundle to install, s3://bucket/key or a path (upgrade-agent)')
     .option('-c, --config <path>', 'agent YAML config', DEFAULT_CONFIG)
     .action(
       async (
         name: string,
-        opts: { cluster: string; term: string; leader?: string; standbys?: string; config: string },
+        opts: {
+          cluster: string;
+          term: string;
+          leader?: string;
+          standbys?: string;
+          bundle?: string;
+          config: string;
+        },
       ) => {
         const args = parseActionArgs({ action: name, ...opts });
         const config = await loadAgentConfig(opts.config);

@@ -149,6 +149,10 @@ export class PgwardenStack extends Stack {
         description: `${clusterName}: the replicas (read-only)`,
       });
       new CfnOutput(this, `ClusterName${suffix}`, { value: clusterName });
+      new CfnOutput(this, `AgentBundleParameter${suffix}`, {
+        value: hosts.bundleParameter.parameterName,
+        description: `${clusterName}: SSM parameter naming this release's agent bundle (pgwarden upgrade-agent --bundle)`,
+      });
       new CfnOutput(this, `PasswordsSecretArn${suffix}`, {
         value: hosts.secret.secretArn,
         description: `${clusterName}: superuser password (JSON key superuser_password)`,

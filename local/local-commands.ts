@@ -34,6 +34,7 @@ import {
   SUPERVISOR_LOG,
 } from './state-file.ts';
 import { NODE_OPERATIONS, type NodeOperation } from './supervisor.ts';
+import { registerUpgradeAgent } from './upgrade-agent-command.ts';
 import { processAlive } from './wait-for.ts';
 
 const PGWARDEN_BIN = new URL('../bin/pgwarden.js', import.meta.url).pathname;
@@ -246,6 +247,7 @@ function dirOption(): Option {
 /** `pgwarden local ...`: the whole topology on this machine, behind a background supervisor. */
 export function registerLocal(program: Command, context: () => CliContext): void {
   registerController(program, context);
+  registerUpgradeAgent(program, context);
   const local = program
     .command('local')
     .description(

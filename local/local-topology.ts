@@ -37,6 +37,7 @@ import { freePort } from './free-port.ts';
 import { installHost } from './install-host.ts';
 import { LocalLambda } from './local-lambda.ts';
 import { LOCAL_PROFILES, type LocalProfile, type LocalProfileName } from './local-profiles.ts';
+import { installLocalSystemctl } from './local-systemctl.ts';
 import { LocalUnit } from './local-unit.ts';
 import { descendants, processAlive, waitFor } from './wait-for.ts';
 
@@ -176,6 +177,7 @@ export class LocalTopology implements LocalHostDirectory {
       bus: this.commandBus,
       fencer: this.fencer,
       notifier: this.cloudNotifier,
+      units: { restart: (host, unit) => this.restartUnit(host, unit) },
     });
     await this.cloud.listen(join(this.dir, LOCAL_CLOUD_SOCKET));
   }
@@ -252,6 +254,7 @@ export class LocalTopology implements LocalHostDirectory {
       secrets: { superuser: this.password, replication: this.password, failsafe: this.failsafeSecret },
     });
     installHost(layout, files, this.options.agentBundle ?? AGENT_BUNDLE, resolvePgUser('postgres'));
+    installLocalSystemctl(join(dir, 'usr/local/sbin/systemctl'), name, join(this.dir, LOCAL_CLOUD_SOCKET));
     this.nodes.set(name, node);
     return node;
   }
@@ -374,6 +377,34 @@ export class LocalTopology implements LocalHostDirectory {
 
   heal(name: string): void {
     this.node(name).dynamo.heal();
+  }
+
+  /**
+   * `systemctl restart pgwarden-agent` on a local host, as systemd does it: every process of the
+   * unit gets SIGINT (KillMode=control-group; PostgreSQL does a fast shutdown), SIGKILL after
+   * TimeoutStopSec (30 s), then ExecStart again; returns once the agent answers (Type=notify).
+   */
+  async restartUnit(name: string, unit: string): Promise<void> {
+    if (unit !== 'pgwarden-agent') throw new Error(`${name}: no unit ${unit} on a local host`);
+    const node = this.node(name);
+    const pids = this.hostPids(name);
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGINT');
+      } catch {}
+    }
+    const gone = await waitFor('the unit to stop', 30_000, async () => !pids.some(processAlive), 50).catch(
+      () => false,
+    );
+    if (gone === false) for (const pid of pids.filter(processAlive)) process.kill(pid, 'SIGKILL');
+    node.pid = undefined;
+    this.startAgent(name);
+    await waitFor(`${name}'s agent to answer`, 60_000, async () => {
+      const res = await fetch(`http://127.0.0.1:${node.apiPort}/liveness`, {
+        signal: AbortSignal.timeout(1000),
+      }).catch(() => undefined);
+      return res !== undefined;
+    });
   }
 
   /**

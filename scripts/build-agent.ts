@@ -5,7 +5,8 @@ import { NODE_BUNDLE_OPTIONS } from './bundle-options.ts';
 
 export const AGENT_BUNDLE = new URL('../dist/pgwarden-agent.mjs', import.meta.url).pathname;
 
-export async function buildAgentBundle(outfile = AGENT_BUNDLE): Promise<string> {
+/** `version`: another release's version string (the rolling-upgrade test builds a second agent). */
+export async function buildAgentBundle(outfile = AGENT_BUNDLE, version?: string): Promise<string> {
   await build({
     ...NODE_BUNDLE_OPTIONS,
     entryPoints: [new URL('../agent/entry.ts', import.meta.url).pathname],
@@ -15,7 +16,10 @@ export async function buildAgentBundle(outfile = AGENT_BUNDLE): Promise<string> 
     // pg looks for Cloudflare Workers with `typeof Response`; on Node 20 that getter loads the
     // whole fetch implementation (undici, and WebAssembly, which --jitless turns off): +13 MB.
     // Nothing else in the agent refers to the global Response.
-    define: { Response: 'undefined' },
+    define: {
+      Response: 'undefined',
+      ...(version ? { __PGWARDEN_AGENT_VERSION__: JSON.stringify(version) } : {}),
+    },
   });
   return outfile;
 }

@@ -13,6 +13,8 @@ export interface LocalServices {
   readonly bus: CommandBus;
   readonly fencer: InstanceFencer;
   readonly notifier: Notifier;
+  /** Each local host's systemd: what its `systemctl` asks for (local/local-systemctl.ts). */
+  readonly units?: { restart(host: string, unit: string): Promise<void> };
 }
 
 const targetSchema = z.object({
@@ -27,6 +29,7 @@ const sendSchema = z.object({
     term: z.number().int().nonnegative(),
     leader: z.string().optional(),
     standbys: z.array(z.string()).optional(),
+    bundle: z.string().optional(),
   }),
   timeoutMs: z.number().int().positive(),
 });
@@ -104,6 +107,11 @@ export class LocalCloudServer {
         return fencer.state(target).then((state) => reply(res, 200, { state }), failed);
       if (req.method === 'POST' && instance[2])
         return fencer.forceStop(target).then(() => reply(res, 200, {}), failed);
+    }
+    const unit = /^\/hosts\/([^/]+)\/units\/([^/]+)\/restart$/.exec(url.pathname);
+    if (req.method === 'POST' && unit && this.services.units) {
+      await this.services.units.restart(decodeURIComponent(unit[1]!), decodeURIComponent(unit[2]!));
+      return reply(res, 200, {});
     }
     if (req.method === 'POST' && url.pathname === '/notifications') {
       await notifier.notify(eventSchema.parse(await body(req)) as NotifyEvent);

@@ -11,9 +11,11 @@ import type { LocalHostDirectory } from './local-hosts.ts';
  * The environment SSM Run Command gives a command (the SSM Agent's service runs as root with
  * systemd's base environment; `aws:runShellScript` adds the instance and region).
  */
-export function ssmCommandEnvironment(member: string): Record<string, string> {
+export function ssmCommandEnvironment(member: string, root?: string): Record<string, string> {
+  // A local host's own programs (its `systemctl`) come first, as the real ones would on EC2.
+  const own = root ? `${root}/usr/local/sbin:` : '';
   return {
-    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    PATH: `${own}/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
     LANG: 'C.UTF-8',
     AWS_SSM_INSTANCE_ID: member,
     AWS_SSM_REGION_NAME: 'local',
@@ -55,13 +57,14 @@ export class LocalCommandBus implements CommandBus {
       term: String(request.term),
       leader: request.leader ?? '',
       standbys: request.standbys?.join(',') ?? '',
+      bundle: request.bundle ?? '',
     });
     if (argv[0] !== AGENT_COMMAND) throw new Error(`unexpected document command ${argv[0]}`);
     this.forgetOld();
     const id = randomUUID();
     const child = spawn(join(host.root, AGENT_COMMAND), argv.slice(1), {
       cwd: '/',
-      env: ssmCommandEnvironment(target.member),
+      env: ssmCommandEnvironment(target.member, host.root),
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });

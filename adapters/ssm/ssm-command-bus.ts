@@ -50,6 +50,7 @@ export class SsmCommandBus implements CommandBus {
             term: [String(request.term)],
             leader: [request.leader ?? ''],
             standbys: [request.standbys?.join(',') ?? ''],
+            bundle: [request.bundle ?? ''],
           },
           TimeoutSeconds: Math.max(30, Math.ceil(timeoutMs / 1000)),
           Comment: `pgwarden ${request.action} ${target.cluster}/${target.member} term ${request.term}`.slice(

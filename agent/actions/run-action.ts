@@ -14,6 +14,7 @@ import { rejoin } from './rejoin.ts';
 import { reload } from './reload.ts';
 import { restart } from './restart.ts';
 import { setSync } from './set-sync.ts';
+import { upgradeAgent } from './upgrade-agent.ts';
 
 export const ACTION_HANDLERS: Readonly<Record<AgentAction, ActionHandler>> = {
   promote,
@@ -24,6 +25,7 @@ export const ACTION_HANDLERS: Readonly<Record<AgentAction, ActionHandler>> = {
   restart,
   reload,
   'set-sync': setSync,
+  'upgrade-agent': upgradeAgent,
 };
 
 /**

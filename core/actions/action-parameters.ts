@@ -16,6 +16,8 @@ export const ACTION_PARAMETER_PATTERNS = {
   term: '^[0-9]{1,10}$',
   leader: `^(${NAME})?$`,
   standbys: `^(\\*|${NAME}(,${NAME}){0,15})?$`,
+  /** An agent bundle to install: an S3 object, or an absolute path on the host. */
+  bundle: '^((s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/|/)[A-Za-z0-9/._+-]{1,1024})?$',
 } as const;
 
 export const actionArgsSchema = z
@@ -40,6 +42,13 @@ export const actionArgsSchema = z
       })
       .optional()
       .transform((v) => (v === undefined ? undefined : v === '' ? [] : v.split(','))),
+    bundle: z
+      .string()
+      .regex(new RegExp(ACTION_PARAMETER_PATTERNS.bundle), {
+        error: 'an agent bundle: s3://bucket/key or an absolute path',
+      })
+      .optional()
+      .transform((v) => (v ? v : undefined)),
   })
   .superRefine((args, ctx) => {
     if (args.action === 'rejoin' && !args.leader) {
@@ -48,6 +57,14 @@ export const actionArgsSchema = z
         path: ['leader'],
         message: 'the member to follow (rejoin needs --leader)',
         input: args.leader,
+      });
+    }
+    if (args.action === 'upgrade-agent' && !args.bundle) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['bundle'],
+        message: 'the bundle to install (upgrade-agent needs --bundle)',
+        input: args.bundle,
       });
     }
     if (args.action === 'set-sync' && args.standbys === undefined) {
@@ -68,6 +85,7 @@ export function parseActionArgs(input: {
   term?: string;
   leader?: string;
   standbys?: string;
+  bundle?: string;
 }): ActionArgs {
   return parseOrThrow(actionArgsSchema, input, 'action arguments');
 }
@@ -79,6 +97,7 @@ export function actionArgv(args: {
   term: number;
   leader?: string;
   standbys?: readonly string[];
+  bundle?: string;
 }): string[] {
   return [
     'action',
@@ -91,6 +110,8 @@ export function actionArgv(args: {
     args.leader ?? '',
     '--standbys',
     args.standbys?.join(',') ?? '',
+    '--bundle',
+    args.bundle ?? '',
   ];
 }
 
@@ -105,6 +126,8 @@ export const actionResultSchema = z.object({
   lsn: z.number().optional(),
   timeline: z.number().optional(),
   code: z.string().optional(),
+  /** upgrade-agent: the version of the agent now installed. */
+  version: z.string().optional(),
 });
 export type ActionResult = z.output<typeof actionResultSchema>;
 

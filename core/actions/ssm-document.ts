@@ -10,9 +10,12 @@ export const AGENT_COMMAND = '/usr/local/bin/pgwarden-agent';
 /** The one command line the document runs; every parameter is restricted by a pattern below. */
 export const ACTION_COMMAND_TEMPLATE =
   `${AGENT_COMMAND} action {{ action }} --cluster {{ cluster }} --term {{ term }} ` +
-  '--leader "{{ leader }}" --standbys "{{ standbys }}"';
+  '--leader "{{ leader }}" --standbys "{{ standbys }}" --bundle "{{ bundle }}"';
 
-export type ActionDocumentParameters = Record<'action' | 'cluster' | 'term' | 'leader' | 'standbys', string>;
+export type ActionDocumentParameters = Record<
+  'action' | 'cluster' | 'term' | 'leader' | 'standbys' | 'bundle',
+  string
+>;
 
 /**
  * The `pgwarden-action` Command document (schema 2.2): one `aws:runShellScript` step with one
@@ -22,7 +25,7 @@ export function actionDocument(timeoutSeconds = 600) {
   return {
     schemaVersion: '2.2',
     description:
-      'pgwarden: run one agent action (promote, demote, fence, rejoin, reinit, restart, reload, set-sync) on this host',
+      'pgwarden: run one agent action (promote, demote, fence, rejoin, reinit, restart, reload, set-sync, upgrade-agent) on this host',
     parameters: {
       action: { type: 'String', description: 'the action', allowedValues: [...AGENT_ACTIONS] },
       cluster: {
@@ -46,6 +49,12 @@ export function actionDocument(timeoutSeconds = 600) {
         description: 'synchronous standbys, comma separated',
         default: '',
         allowedPattern: ACTION_PARAMETER_PATTERNS.standbys,
+      },
+      bundle: {
+        type: 'String',
+        description: 'agent bundle to install (upgrade-agent): s3://bucket/key',
+        default: '',
+        allowedPattern: ACTION_PARAMETER_PATTERNS.bundle,
       },
     },
     mainSteps: [

@@ -11,6 +11,7 @@ export const AGENT_ACTIONS = [
   'restart',
   'reload',
   'set-sync',
+  'upgrade-agent',
 ] as const;
 export type AgentAction = (typeof AGENT_ACTIONS)[number];
 

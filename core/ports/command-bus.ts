@@ -13,6 +13,8 @@ export interface CommandRequest {
   readonly term: number;
   readonly leader?: string;
   readonly standbys?: readonly string[];
+  /** upgrade-agent: the bundle to install. */
+  readonly bundle?: string;
 }
 
 /**

@@ -89,14 +89,14 @@ export class AgentCluster extends LocalTopology {
     name: string,
     action: AgentAction,
     term: number,
-    extra: { leader?: string; standbys?: string[]; cluster?: string } = {},
+    extra: { leader?: string; standbys?: string[]; cluster?: string; bundle?: string } = {},
   ): Promise<{ exitCode: number; result: ActionResult; stderr: string }> {
     const node = this.node(name);
     const argv = actionArgv({ action, cluster: extra.cluster ?? this.scope, term, ...extra });
     return new Promise((resolve, reject) => {
       const child = spawn(join(node.dir, AGENT_COMMAND), argv, {
         cwd: '/',
-        env: ssmCommandEnvironment(name),
+        env: ssmCommandEnvironment(name, node.dir),
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let out = '';

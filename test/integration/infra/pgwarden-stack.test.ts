@@ -145,6 +145,7 @@ describe('the pgwarden stack', () => {
       term: '4',
       leader: 'node1',
       standbys: '',
+      bundle: '',
     });
     expect(argv).toEqual([
       AGENT_COMMAND,
