@@ -60,22 +60,25 @@ function shownTags(m: Member): Record<string, unknown> {
 function stateOf(snapshot: ClusterSnapshot, m: Member, age: HeartbeatAge | undefined): string {
   const leader = snapshot.leader;
   const isLeader = leader?.holder === m.name && !leader.released;
-  if (age?.stale) return `unknown (no heartbeat for ${Math.round((age.unchangedMs ?? 0) / 1000)} s)`;
+  // The primary keeps its lease by failsafe pings: DynamoDB is out of its reach (DESIGN §3). It
+  // cannot say so itself then (its heartbeat goes stale); the members it pings do, in theirs.
+  const promisedBy = snapshot.members.filter(
+    (o) => o.failsafe_promise?.holder === m.name && o.failsafe_promise.term === leader?.term,
+  ).length;
+  const failsafe =
+    isLeader && (m.failsafe_active || promisedBy > 0)
+      ? ` (failsafe${promisedBy ? `: promised by ${promisedBy}` : ''})`
+      : '';
+  const silence = age?.stale ? ` (no heartbeat for ${Math.round((age.unchangedMs ?? 0) / 1000)} s)` : '';
+  if (age?.stale) return failsafe ? `${m.state}${failsafe}${silence}` : `unknown${silence}`;
   const op = snapshot.op;
   if (op?.to === m.name && op.step !== 'repoint') return 'promoting';
   if (op?.kind === 'switchover' && op.from === m.name && op.step !== 'repoint') return 'demoting';
   if (m.role === 'primary' && m.state === 'running' && !isLeader)
     return 'running as primary without the lease';
-  let state: string =
+  const state =
     m.state === 'running' && m.role === 'replica' && m.receiver_state === 'streaming' ? 'streaming' : m.state;
-  // The primary keeps its lease by failsafe pings: DynamoDB is out of its reach (DESIGN §3). It
-  // cannot say so itself then; the members it pings do, in their heartbeats.
-  const promisedBy = snapshot.members.filter(
-    (o) => o.failsafe_promise?.holder === m.name && o.failsafe_promise.term === leader?.term,
-  ).length;
-  if (isLeader && (m.failsafe_active || promisedBy > 0))
-    state = `${state} (failsafe${promisedBy ? `: promised by ${promisedBy}` : ''})`;
-  return state;
+  return `${state}${failsafe}`;
 }
 
 /**
