@@ -5,8 +5,15 @@ import { NODE_BUNDLE_OPTIONS } from './bundle-options.ts';
 
 export const AGENT_BUNDLE = new URL('../dist/pgwarden-agent.mjs', import.meta.url).pathname;
 
-/** `version`: another release's version string (the rolling-upgrade test builds a second agent). */
-export async function buildAgentBundle(outfile = AGENT_BUNDLE, version?: string): Promise<string> {
+/**
+ * `version`: another release's version string (the rolling-upgrade test builds a second agent).
+ * `plantedBug`: a deliberately broken build for the fault campaign's own check (bench/chaos).
+ */
+export async function buildAgentBundle(
+  outfile = AGENT_BUNDLE,
+  version?: string,
+  plantedBug?: 'unconditional-renewal',
+): Promise<string> {
   await build({
     ...NODE_BUNDLE_OPTIONS,
     entryPoints: [new URL('../agent/entry.ts', import.meta.url).pathname],
@@ -19,6 +26,7 @@ export async function buildAgentBundle(outfile = AGENT_BUNDLE, version?: string)
     define: {
       Response: 'undefined',
       ...(version ? { __PGWARDEN_AGENT_VERSION__: JSON.stringify(version) } : {}),
+      ...(plantedBug ? { __PGWARDEN_PLANTED_BUG__: JSON.stringify(plantedBug) } : {}),
     },
   });
   return outfile;

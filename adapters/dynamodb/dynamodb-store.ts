@@ -21,6 +21,13 @@ import { translateStoreError } from './errors.ts';
 /** History rows are garbage-collected by DynamoDB TTL after this long (never leases). */
 const HISTORY_RETENTION_S = 365 * 24 * 3600;
 
+/**
+ * Set only in the deliberately broken agent build of the fault campaign (bench/chaos/broken-build.ts),
+ * which must make its checkers report a violation; undefined in every real build.
+ */
+declare const __PGWARDEN_PLANTED_BUG__: string | undefined;
+const PLANTED_BUG = typeof __PGWARDEN_PLANTED_BUG__ === 'string' ? __PGWARDEN_PLANTED_BUG__ : undefined;
+
 /** The coordination store over one DynamoDB table (single-item conditional writes only). */
 export class DynamoDbStore implements CoordinationStore {
   constructor(
@@ -212,6 +219,21 @@ export class DynamoDbStore implements CoordinationStore {
     cluster: string,
     lease: { holder: string; term: number; ttl: number; lsn: number; timeline: number; renewedAt: number },
   ): Promise<Leader> {
+    if (PLANTED_BUG === 'unconditional-renewal')
+      return this.updateLeader('renewLease', 'never', cluster, {
+        set: {
+          holder: lease.holder,
+          term: lease.term,
+          released: false,
+          rvn: randomUUID(),
+          ttl: lease.ttl,
+          lsn: lease.lsn,
+          timeline: lease.timeline,
+          renewed_at: lease.renewedAt,
+        },
+        condition: 'attribute_exists(#holder)',
+        values: {},
+      });
     return this.updateLeader(
       'renewLease',
       `${lease.holder} no longer holds the lease at term ${lease.term}`,

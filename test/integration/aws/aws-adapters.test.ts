@@ -62,6 +62,7 @@ describe.skipIf(motoBackend.skipReason !== undefined)('the AWS adapters against 
     expect(described.Document?.SchemaVersion).toBe('2.2');
     expect(described.Document?.Parameters?.map((p) => p.Name).sort()).toEqual([
       'action',
+      'bundle',
       'cluster',
       'leader',
       'standbys',
@@ -86,7 +87,14 @@ describe.skipIf(motoBackend.skipReason !== undefined)('the AWS adapters against 
     expect(sent).toMatchObject({
       DocumentName: 'pgwarden-action',
       InstanceIds: [instanceId],
-      Parameters: { action: ['rejoin'], cluster: ['demo'], term: ['7'], leader: ['node1'], standbys: [''] },
+      Parameters: {
+        action: ['rejoin'],
+        cluster: ['demo'],
+        term: ['7'],
+        leader: ['node1'],
+        standbys: [''],
+        bundle: [''],
+      },
       CloudWatchOutputConfig: { CloudWatchOutputEnabled: true, CloudWatchLogGroupName: '/pgwarden/commands' },
     });
     const listed = await new SSMClient(aws(moto.endpoint)).send(new ListCommandsCommand({}));

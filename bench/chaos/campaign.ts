@@ -1,0 +1,290 @@
+import { randomUUID } from 'node:crypto';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { storedClusterConfig } from '../../core/config/cluster-config.ts';
+import { AckedWriter, lostWalBytes } from '../../local/acked-writer.ts';
+import { LocalTopology } from '../../local/local-topology.ts';
+import { loopbackClient } from '../../local/loopback-client.ts';
+import { processAlive, waitFor } from '../../local/wait-for.ts';
+import { WritableInvariant } from '../../local/writable-invariant.ts';
+import { FAULT_KINDS, type FaultKind, injectFault, seededRandom } from './faults.ts';
+
+export interface CampaignOptions {
+  readonly faults: number;
+  readonly seed: number;
+  readonly sync?: boolean;
+  /** Fault kinds to draw from. @default every kind */
+  readonly kinds?: readonly FaultKind[];
+  /** Longest a fault stays before it heals. @default 8000 */
+  readonly maxFaultMs?: number;
+  /** Longest the cluster may take to recover after a heal. @default 90000 */
+  readonly recoveryMs?: number;
+  /** A deliberately broken agent build (the checkers must then report a violation). */
+  readonly agentBundle?: string;
+  readonly log?: (line: string) => void;
+}
+
+export interface FaultRecord {
+  readonly n: number;
+  readonly kind: FaultKind;
+  readonly target: string;
+  readonly at: number;
+  readonly heldMs: number;
+  /** From the heal to a serving primary with every other node streaming; undefined: never. */
+  readonly recoveryMs: number | undefined;
+}
+
+export interface CampaignReport {
+  readonly seed: number;
+  readonly mode: 'synchronous' | 'asynchronous';
+  readonly faults: readonly FaultRecord[];
+  readonly byKind: Record<string, { count: number; recoveryP50Ms: number; recoveryMaxMs: number }>;
+  readonly acked: number;
+  readonly lost: number;
+  readonly lostBytes: number;
+  readonly failovers: number;
+  readonly longestWriteGapMs: number;
+  readonly secondsWithoutWrite: number;
+  readonly readerFailures: number;
+  readonly invariantSamples: number;
+  readonly violations: readonly { readonly what: string; readonly at?: number; readonly detail: string }[];
+  readonly durationMs: number;
+}
+
+const median = (xs: number[]) => {
+  if (xs.length === 0) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor((s.length - 1) / 2)]!;
+};
+
+/** A reader through the reader endpoint: counts queries that fail. */
+function startReader(port: number, password: string) {
+  let running = true;
+  let failures = 0;
+  const loop = (async () => {
+    while (running) {
+      const client = loopbackClient(port, password, { connectMs: 1000, queryMs: 2000 });
+      try {
+        await client.connect();
+        await client.query('SELECT 1');
+      } catch {
+        failures += 1;
+      } finally {
+        await client.end().catch(() => {});
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  })();
+  return {
+    get failures() {
+      return failures;
+    },
+    stop: async () => {
+      running = false;
+      await loop;
+    },
+  };
+}
+
+/** Until a lease holder serves writes and every other node streams from it; the time it took. */
+async function recovered(t: LocalTopology, boundMs: number): Promise<number | undefined> {
+  const started = Date.now();
+  const ok = await waitFor(
+    'recovery',
+    boundMs,
+    async () => {
+      const snapshot = await t.store.getSnapshot(t.scope);
+      const leader = snapshot.leader;
+      if (!leader || leader.released || snapshot.op) return false;
+      if ((await t.api(leader.holder, '/primary').catch(() => ({ status: 0 }))).status !== 200) return false;
+      for (const name of t.nodes.keys()) {
+        if (name === leader.holder) continue;
+        const res = await t.api(name, '/replica?replication_state=streaming').catch(() => ({ status: 0 }));
+        if (res.status !== 200) return false;
+      }
+      return true;
+    },
+    250,
+  ).catch(() => false);
+  return ok ? Date.now() - started : undefined;
+}
+
+/**
+ * A Jepsen-style campaign on a local topology (issue #18): a seeded nemesis injects `faults`
+ * faults one after the other, each healed after a random time, while two writers (through the
+ * writer endpoint and straight to the nodes) and a reader run and the invariant checker samples
+ * every node. Checked at the end: never two writable nodes, acknowledged writes on the final
+ * primary (synchronous) or within maximum_lag_on_failover per failover (asynchronous), one
+ * history row per term, every node streaming, and no process of the harness left behind.
+ */
+export async function runCampaign(options: CampaignOptions): Promise<CampaignReport> {
+  const log = options.log ?? (() => {});
+  const random = seededRandom(options.seed);
+  const kinds = options.kinds ?? FAULT_KINDS;
+  const dir = mkdtempSync('/tmp/pgwarden-chaos-');
+  chmodSync(dir, 0o755);
+  const startedAt = Date.now();
+  const violations: { what: string; at?: number; detail: string }[] = [];
+  const records: FaultRecord[] = [];
+  const t = await LocalTopology.create({
+    dir,
+    nodes: 3,
+    profile: 'fast',
+    scope: 'chaos',
+    logLevel: 'warn',
+    sync: options.sync ?? false,
+    ...(options.agentBundle ? { agentBundle: options.agentBundle } : {}),
+  });
+  const pidsSeen = new Set<number>();
+  const remember = () => {
+    for (const name of t.nodes.keys()) for (const pid of t.hostPids(name)) pidsSeen.add(pid);
+  };
+  try {
+    const endpoint = await t.startEndpoint();
+    await t.startAll();
+    const controller = t.startController({ logLevel: 'ERROR' });
+    const first = await t.store.getLeader(t.scope);
+    const setup = loopbackClient(t.node(first!.holder).pgPort, t.password);
+    await setup.connect();
+    await setup.query('CREATE TABLE acks (id int PRIMARY KEY)');
+    await setup.end();
+    if ((await recovered(t, 60_000)) === undefined) throw new Error('the topology did not become healthy');
+    const invariant = new WritableInvariant(t).start();
+    const viaEndpoint = new AckedWriter({ ports: [endpoint.writerPort], password: t.password }).start();
+    const direct = new AckedWriter({
+      ports: [...t.nodes.values()].map((n) => n.pgPort),
+      password: t.password,
+      firstId: 10_000_000,
+    }).start();
+    const reader = startReader(endpoint.readerPort, t.password);
+    for (let n = 1; n <= options.faults; n += 1) {
+      remember();
+      const kind = kinds[Math.floor(random() * kinds.length)]!;
+      const primary = (await t.store.getLeader(t.scope).catch(() => undefined))?.holder;
+      const at = Date.now();
+      const fault = await injectFault(kind, {
+        topology: t,
+        primary,
+        controller,
+        random,
+        requestSwitchover: async () => {
+          await t.store.putIntent(
+            t.scope,
+            {
+              id: randomUUID(),
+              kind: 'switchover',
+              ...(primary ? { from: primary } : {}),
+              requested_by: 'chaos',
+              requested_at: Date.now(),
+            },
+            { onlyIfAbsent: true },
+          );
+        },
+      });
+      const heldMs = 1000 + Math.floor(random() * ((options.maxFaultMs ?? 8000) - 1000));
+      await new Promise((r) => setTimeout(r, heldMs));
+      remember();
+      await fault.heal();
+      const recoveryMs = await recovered(t, options.recoveryMs ?? 90_000);
+      records.push({ n, kind, target: fault.target, at, heldMs, recoveryMs });
+      log(
+        `fault ${n}/${options.faults}: ${kind} on ${fault.target} for ${heldMs} ms, recovered ${recoveryMs === undefined ? 'NEVER' : `in ${recoveryMs} ms`}`,
+      );
+      if (recoveryMs === undefined) {
+        violations.push({ what: 'no recovery', at: Date.now(), detail: `${kind} on ${fault.target}` });
+        for (const name of t.nodes.keys())
+          if (t.node(name).down || !processAlive(t.node(name).pid)) t.startAgent(name);
+        await recovered(t, options.recoveryMs ?? 90_000);
+      }
+    }
+    await Promise.all([viaEndpoint.stop(), direct.stop(), reader.stop(), invariant.stop()]);
+    for (const v of invariant.violations)
+      violations.push({ what: 'two writable nodes', at: v.at, detail: v.writable.join(', ') });
+    const snapshot = await t.store.getSnapshot(t.scope);
+    const leader = snapshot.leader!;
+    const final = loopbackClient(t.node(leader.holder).pgPort, t.password);
+    await final.connect();
+    const present = new Set((await final.query<{ id: number }>('SELECT id FROM acks')).rows.map((r) => r.id));
+    await final.end();
+    const lost = [...viaEndpoint.lost(present), ...direct.lost(present)];
+    const terms = snapshot.history.map((h) => h.term);
+    if (new Set(terms).size !== terms.length)
+      violations.push({ what: 'history', detail: `terms repeated: ${terms.join(', ')}` });
+    const failovers = snapshot.history.filter((h) => h.kind === 'failover').length;
+    const { config } = storedClusterConfig(snapshot.config?.data);
+    const lostBytes = lostWalBytes(lost);
+    if (options.sync && lost.length > 0)
+      violations.push({
+        what: 'lost writes (synchronous)',
+        detail: `${lost.length} acknowledged writes missing`,
+      });
+    if (!options.sync && lostBytes > config.maximum_lag_on_failover * Math.max(1, failovers))
+      violations.push({
+        what: 'lost writes beyond maximum_lag_on_failover',
+        detail: `${lostBytes} bytes over ${failovers} failover(s)`,
+      });
+    if ((await recovered(t, 60_000)) === undefined)
+      violations.push({ what: 'not healthy at the end', detail: 'a node does not stream from the primary' });
+    const acks = [...viaEndpoint.acks, ...direct.acks].sort((a, b) => a.at - b.at);
+    const end = Date.now();
+    let silent = 0;
+    for (let s = startedAt; s < end; s += 1000)
+      if (!acks.some((a) => a.at >= s && a.at < s + 1000)) silent += 1;
+    const byKind: CampaignReport['byKind'] = {};
+    for (const kind of new Set(records.map((r) => r.kind))) {
+      const times = records
+        .filter((r) => r.kind === kind && r.recoveryMs !== undefined)
+        .map((r) => r.recoveryMs!);
+      byKind[kind] = {
+        count: records.filter((r) => r.kind === kind).length,
+        recoveryP50Ms: median(times),
+        recoveryMaxMs: times.length ? Math.max(...times) : 0,
+      };
+    }
+    remember();
+    await t.stop();
+    const left = [...pidsSeen].filter(processAlive);
+    if (left.length > 0) violations.push({ what: 'processes left behind', detail: left.join(', ') });
+    return {
+      seed: options.seed,
+      mode: options.sync ? 'synchronous' : 'asynchronous',
+      faults: records,
+      byKind,
+      acked: acks.length,
+      lost: lost.length,
+      lostBytes,
+      failovers,
+      longestWriteGapMs: viaEndpoint.longestGap(startedAt, end),
+      secondsWithoutWrite: silent,
+      readerFailures: reader.failures,
+      invariantSamples: invariant.samples,
+      violations,
+      durationMs: Date.now() - startedAt,
+    };
+  } finally {
+    await t.stop().catch(() => []);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The report as a short Markdown table. */
+export function reportMarkdown(r: CampaignReport): string {
+  const rows = Object.entries(r.byKind).map(
+    ([kind, k]) =>
+      `| ${kind} | ${k.count} | ${(k.recoveryP50Ms / 1000).toFixed(1)} | ${(k.recoveryMaxMs / 1000).toFixed(1)} |`,
+  );
+  return [
+    `Seed ${r.seed}, ${r.mode}, ${r.faults.length} faults in ${Math.round(r.durationMs / 1000)} s: ${r.acked} writes acknowledged, ${r.lost} lost (${r.lostBytes} bytes of WAL), ${r.failovers} failovers, longest write gap through the endpoint ${(r.longestWriteGapMs / 1000).toFixed(1)} s, ${r.readerFailures} failed reads, ${r.invariantSamples} invariant samples, **${r.violations.length} violations**.`,
+    '',
+    '| fault | count | recovery p50 s | recovery max s |',
+    '| --- | ---: | ---: | ---: |',
+    ...rows,
+    ...(r.violations.length
+      ? [
+          '',
+          ...r.violations.map(
+            (v) => `- ${v.what}${v.at ? ` at ${new Date(v.at).toISOString()}` : ''}: ${v.detail}`,
+          ),
+        ]
+      : []),
+  ].join('\n');
+}
