@@ -16,7 +16,7 @@ export interface CampaignOptions {
   readonly kinds?: readonly FaultKind[];
   /** Longest a fault stays before it heals. @default 8000 */
   readonly maxFaultMs?: number;
-  /** Longest the cluster may take to recover after a heal. @default 90000 */
+  /** Longest the cluster may take to recover after a heal. @default 60000 */
   readonly recoveryMs?: number;
   /** A deliberately broken agent build (the checkers must then report a violation). */
   readonly agentBundle?: string;
@@ -85,6 +85,43 @@ function startReader(port: number, password: string) {
   };
 }
 
+/**
+ * Watches the lease item the whole campaign: its term never goes down, and its holder never
+ * changes without a new term (DESIGN §3: a term names one holder). A lease renewed without its
+ * condition breaks this at once.
+ */
+function startLeaseMonitor(t: LocalTopology) {
+  let running = true;
+  const violations: { at: number; detail: string }[] = [];
+  let last: { holder: string; term: number } | undefined;
+  const loop = (async () => {
+    while (running) {
+      const leader = await t.store.getLeader(t.scope).catch(() => undefined);
+      if (leader && last) {
+        if (leader.term < last.term)
+          violations.push({
+            at: Date.now(),
+            detail: `term went down: ${last.holder}@${last.term} -> ${leader.holder}@${leader.term}`,
+          });
+        else if (leader.term === last.term && leader.holder !== last.holder)
+          violations.push({
+            at: Date.now(),
+            detail: `holder changed at term ${leader.term}: ${last.holder} -> ${leader.holder}`,
+          });
+      }
+      if (leader) last = { holder: leader.holder, term: leader.term };
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  })();
+  return {
+    violations,
+    stop: async () => {
+      running = false;
+      await loop;
+    },
+  };
+}
+
 /** Until a lease holder serves writes and every other node streams from it; the time it took. */
 async function recovered(t: LocalTopology, boundMs: number): Promise<number | undefined> {
   const started = Date.now();
@@ -112,7 +149,8 @@ async function recovered(t: LocalTopology, boundMs: number): Promise<number | un
  * A Jepsen-style campaign on a local topology (issue #18): a seeded nemesis injects `faults`
  * faults one after the other, each healed after a random time, while two writers (through the
  * writer endpoint and straight to the nodes) and a reader run and the invariant checker samples
- * every node. Checked at the end: never two writable nodes, acknowledged writes on the final
+ * every node and a monitor watches the lease (its term never goes down, a holder per term).
+ * Checked at the end: never two writable nodes, acknowledged writes on the final
  * primary (synchronous) or within maximum_lag_on_failover per failover (asynchronous), one
  * history row per term, every node streaming, and no process of the harness left behind.
  */
@@ -134,6 +172,19 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     sync: options.sync ?? false,
     ...(options.agentBundle ? { agentBundle: options.agentBundle } : {}),
   });
+  // Interrupted (Ctrl-C, a timeout): stop everything the topology started before exiting.
+  const onSignal = (signal: NodeJS.Signals) => {
+    log(`${signal}: stopping the topology`);
+    void t
+      .stop()
+      .catch(() => [])
+      .finally(() => {
+        rmSync(dir, { recursive: true, force: true });
+        process.exit(130);
+      });
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const pidsSeen = new Set<number>();
   const remember = () => {
     for (const name of t.nodes.keys()) for (const pid of t.hostPids(name)) pidsSeen.add(pid);
@@ -156,6 +207,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
       firstId: 10_000_000,
     }).start();
     const reader = startReader(endpoint.readerPort, t.password);
+    const lease = startLeaseMonitor(t);
     for (let n = 1; n <= options.faults; n += 1) {
       remember();
       const kind = kinds[Math.floor(random() * kinds.length)]!;
@@ -184,7 +236,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
       await new Promise((r) => setTimeout(r, heldMs));
       remember();
       await fault.heal();
-      const recoveryMs = await recovered(t, options.recoveryMs ?? 90_000);
+      const recoveryMs = await recovered(t, options.recoveryMs ?? 60_000);
       records.push({ n, kind, target: fault.target, at, heldMs, recoveryMs });
       log(
         `fault ${n}/${options.faults}: ${kind} on ${fault.target} for ${heldMs} ms, recovered ${recoveryMs === undefined ? 'NEVER' : `in ${recoveryMs} ms`}`,
@@ -193,10 +245,11 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
         violations.push({ what: 'no recovery', at: Date.now(), detail: `${kind} on ${fault.target}` });
         for (const name of t.nodes.keys())
           if (t.node(name).down || !processAlive(t.node(name).pid)) t.startAgent(name);
-        await recovered(t, options.recoveryMs ?? 90_000);
+        await recovered(t, options.recoveryMs ?? 60_000);
       }
     }
-    await Promise.all([viaEndpoint.stop(), direct.stop(), reader.stop(), invariant.stop()]);
+    await Promise.all([viaEndpoint.stop(), direct.stop(), reader.stop(), invariant.stop(), lease.stop()]);
+    for (const v of lease.violations) violations.push({ what: 'lease', at: v.at, detail: v.detail });
     for (const v of invariant.violations)
       violations.push({ what: 'two writable nodes', at: v.at, detail: v.writable.join(', ') });
     const snapshot = await t.store.getSnapshot(t.scope);
@@ -261,6 +314,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
       durationMs: Date.now() - startedAt,
     };
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     await t.stop().catch(() => []);
     rmSync(dir, { recursive: true, force: true });
   }
