@@ -14,6 +14,14 @@ function troubled(f: AgentFacts, m: AgentMemory): AgentMemory {
   return { fencing: false, troubleSince: m.troubleSince ?? f.now };
 }
 
+/** Fence: /primary answers 503 from this decision (the memory), PostgreSQL stops. */
+const fenceFor = (why: string): AgentOutcome => ({
+  reason: `${why}: fencing`,
+  steps: [{ kind: 'fence', why }],
+  level: 'error',
+  memory: fencing(),
+});
+
 const nothing = (reason: string, level: AgentOutcome['level'] = 'debug'): AgentOutcome => ({
   reason,
   steps: [],
@@ -130,13 +138,7 @@ export const AGENT_RULES: readonly AgentRule[] = [
     decide: (f, m) => {
       if (!primary(f) || f.renewal !== 'lost') return undefined;
       if (m.fencing) return nothing('the lease is held by someone else: fencing', 'error');
-      const why = 'the lease is held by someone else';
-      return {
-        reason: `${why}: fencing`,
-        steps: [{ kind: 'fence', why }],
-        level: 'error',
-        memory: fencing(),
-      };
+      return fenceFor('the lease is held by someone else');
     },
   },
   {
@@ -349,13 +351,7 @@ export const AGENT_RULES: readonly AgentRule[] = [
     when: "the timer's renewal lost its condition and no fence began",
     decide: (f, m) => {
       if (f.renewal !== 'lost' || m.fencing) return undefined;
-      const why = 'the lease is held by someone else';
-      return {
-        reason: `${why}: fencing`,
-        steps: [{ kind: 'fence', why }],
-        level: 'error',
-        memory: fencing(),
-      };
+      return fenceFor('the lease is held by someone else');
     },
   },
   {
@@ -378,13 +374,7 @@ export const AGENT_RULES: readonly AgentRule[] = [
     on: 'lease-lost',
     when: 'the lease was taken, or its local deadline passed',
     decide: (f) => {
-      const why = `lease lost (${f.leaseLoss?.reason ?? 'deadline'}): ${f.leaseLoss?.detail ?? ''}`.trim();
-      return {
-        reason: `${why}: fencing`,
-        steps: [{ kind: 'fence', why }],
-        level: 'error',
-        memory: fencing(),
-      };
+      return fenceFor(`lease lost (${f.leaseLoss?.reason ?? 'deadline'}): ${f.leaseLoss?.detail ?? ''}`.trim());
     },
   },
 ];

@@ -74,20 +74,14 @@ describe('failsafe: the primary through a DynamoDB outage', () => {
       // The agents' own tables say why (docs/rules.md): the primary in failsafe, a replica promised.
       const decision = async (node: string) =>
         ((await c.api(node, '/patroni')).body as { decision?: { rule: number; reason: string } }).decision;
-      expect(
-        await c.waitFor(
-          'the primary decides by rule 330',
+      const decidesBy = (node: string, rule: number) =>
+        c.waitFor(
+          `${node} decides by rule ${rule}`,
           2 * TTL,
-          async () => (await decision('node1'))?.rule === 330,
-        ),
-      ).toBe(true);
-      expect(
-        await c.waitFor(
-          'a replica decides by rule 415',
-          2 * TTL,
-          async () => (await decision('node2'))?.rule === 415,
-        ),
-      ).toBe(true);
+          async () => (await decision(node))?.rule === rule,
+        );
+      expect(await decidesBy('node1', 330)).toBe(true);
+      expect(await decidesBy('node2', 415)).toBe(true);
       expect((await decision('node2'))?.reason).toContain('promised node1');
       await new Promise((r) => setTimeout(r, 5 * TTL - (Date.now() - cutAt)));
       expect((await c.api('node1', '/primary')).status).toBe(200);
