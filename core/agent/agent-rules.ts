@@ -374,7 +374,9 @@ export const AGENT_RULES: readonly AgentRule[] = [
     on: 'lease-lost',
     when: 'the lease was taken, or its local deadline passed',
     decide: (f) => {
-      return fenceFor(`lease lost (${f.leaseLoss?.reason ?? 'deadline'}): ${f.leaseLoss?.detail ?? ''}`.trim());
+      return fenceFor(
+        `lease lost (${f.leaseLoss?.reason ?? 'deadline'}): ${f.leaseLoss?.detail ?? ''}`.trim(),
+      );
     },
   },
 ];
