@@ -364,6 +364,15 @@ export class LocalTopology implements LocalHostDirectory {
     else this.controllerDynamo?.heal();
   }
 
+  /**
+   * DynamoDB has a bad day for everyone (every agent and the controller): slow by `latencyMs`
+   * each way, or failing `errorRate` of its requests with HTTP 500. heal() and isolateController(false) end it.
+   */
+  degradeStore(options: { latencyMs?: number; errorRate?: number; random?: () => number }): void {
+    for (const node of this.nodes.values()) node.dynamo.degrade(options);
+    this.controllerDynamo?.degrade(options);
+  }
+
   /** The node's agent loses DynamoDB (connections dropped, new ones unanswered). */
   isolate(name: string): void {
     this.node(name).dynamo.isolate();

@@ -4,11 +4,13 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 /**
  * A loopback TCP proxy that can cut one host off from a service (DynamoDB, say) without
  * touching the service: `isolate()` drops every open connection and swallows new ones
- * unanswered (a network partition, not a refusal); `heal()` forwards again.
+ * unanswered (a network partition, not a refusal); `degrade()` makes it slow or failing (a bad
+ * day of the service, not an outage); `heal()` forwards again.
  */
 export class SwitchableProxy {
   private server: Server | undefined;
   private isolated = false;
+  private degraded: { latencyMs: number; errorRate: number; random: () => number } | undefined;
   private readonly sockets = new Set<Socket>();
 
   constructor(
@@ -47,11 +49,64 @@ export class SwitchableProxy {
   private accept(client: Socket): void {
     this.track(client);
     if (this.isolated) return; // accepted, never answered: the caller times out
+    const degraded = this.degraded;
+    if (degraded && degraded.random() < degraded.errorRate) return this.failRequest(client);
     const upstream = connect(this.target.port, this.target.host);
+    if (degraded) {
+      // Every chunk each way waits latencyMs, in order; the connection is dropped after a second
+      // so that the next request draws again.
+      this.track(upstream);
+      const delayed = (from: Socket, to: Socket) => {
+        let last = 0;
+        from.on('data', (chunk) => {
+          const at = Math.max(Date.now() + degraded.latencyMs, last);
+          last = at;
+          setTimeout(() => to.writable && to.write(chunk), at - Date.now());
+        });
+      };
+      delayed(client, upstream);
+      delayed(upstream, client);
+      setTimeout(() => client.destroy(), 1000 + degraded.latencyMs).unref();
+      client.once('close', () => upstream.destroy());
+      upstream.once('close', () => client.destroy());
+      return;
+    }
     this.track(upstream);
     client.pipe(upstream).pipe(client);
     client.once('close', () => upstream.destroy());
     upstream.once('close', () => client.destroy());
+  }
+
+  /** Reads one HTTP request and answers it as DynamoDB does when it fails (HTTP 500), then closes. */
+  private failRequest(client: Socket): void {
+    let seen = '';
+    client.on('data', (chunk) => {
+      seen += chunk.toString('latin1');
+      const end = seen.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const length = Number(/content-length:\s*(\d+)/i.exec(seen.slice(0, end))?.[1] ?? 0);
+      if (seen.length < end + 4 + length) return;
+      const body = JSON.stringify({
+        __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError',
+        message: 'injected by the local proxy',
+      });
+      client.end(
+        `HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    });
+  }
+
+  /**
+   * The service has a bad day: every request waits `latencyMs` each way, and `errorRate` of them
+   * fail with HTTP 500. Open connections are dropped so that every request feels it.
+   */
+  degrade(options: { latencyMs?: number; errorRate?: number; random?: () => number }): void {
+    this.degraded = {
+      latencyMs: options.latencyMs ?? 0,
+      errorRate: options.errorRate ?? 0,
+      random: options.random ?? Math.random,
+    };
+    for (const socket of this.sockets) socket.destroy();
   }
 
   isolate(): void {
@@ -61,6 +116,7 @@ export class SwitchableProxy {
 
   heal(): void {
     this.isolated = false;
+    this.degraded = undefined;
     for (const socket of this.sockets) socket.destroy();
   }
 

@@ -20,6 +20,8 @@ export const FAULT_KINDS = [
   'postgres-pause',
   'node-cut-from-store',
   'store-down',
+  'store-slow',
+  'store-errors',
   'primary-api-cut',
   'controller-crash',
   'two-controllers',
@@ -101,6 +103,22 @@ export async function injectFault(kind: FaultKind, ctx: FaultContext): Promise<I
       return {
         kind,
         target: 'everyone',
+        heal: async () => {
+          for (const n of names) t.heal(n);
+          t.isolateController(false);
+        },
+      };
+    }
+    case 'store-slow':
+    case 'store-errors': {
+      const options =
+        kind === 'store-slow'
+          ? { latencyMs: 200 + Math.floor(ctx.random() * 1800) }
+          : { errorRate: 0.3 + ctx.random() * 0.6, random: ctx.random };
+      t.degradeStore(options);
+      return {
+        kind,
+        target: kind === 'store-slow' ? `everyone (+${options.latencyMs} ms)` : 'everyone (errors)',
         heal: async () => {
           for (const n of names) t.heal(n);
           t.isolateController(false);
