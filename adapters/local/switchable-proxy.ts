@@ -50,7 +50,10 @@ export class SwitchableProxy {
     this.track(client);
     if (this.isolated) return; // accepted, never answered: the caller times out
     const degraded = this.degraded;
-    if (degraded && degraded.random() < degraded.errorRate) return this.failRequest(client);
+    if (degraded && degraded.random() < degraded.errorRate) {
+      this.failRequest(client);
+      return;
+    }
     const upstream = connect(this.target.port, this.target.host);
     if (degraded) {
       // Every chunk each way waits latencyMs, in order; the connection is dropped after a second
