@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DynamoBackend, externalBackend, motoBackend } from '../../helpers/dynamo-backends.ts';
 import { runCli } from '../../helpers/run-cli.ts';
@@ -10,17 +10,20 @@ import { runCli } from '../../helpers/run-cli.ts';
  */
 describe.each([motoBackend, externalBackend])('pgwarden local up --aws-endpoint ($name)', (backend) => {
   let db: DynamoBackend | undefined;
-  const base = mkdtempSync('/tmp/pgwarden-endpoint-');
-  chmodSync(base, 0o755);
-  const env = { PGWARDEN_LOCAL_DIR: `${base}/local` };
-  const cli = (...args: string[]) => runCli(args, env);
+  let base = '';
+  const cli = (...args: string[]) => runCli(args, { PGWARDEN_LOCAL_DIR: `${base}/local` });
 
   beforeAll(async () => {
-    if (!backend.skipReason) db = await backend.start();
+    if (backend.skipReason) return;
+    base = mkdtempSync('/tmp/pgwarden-endpoint-');
+    chmodSync(base, 0o755);
+    db = await backend.start();
   });
   afterAll(async () => {
+    if (!base) return;
     await cli('local', 'down');
     await db?.stop();
+    rmSync(base, { recursive: true, force: true });
   });
 
   it.skipIf(backend.skipReason)(
