@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
+import { descendants } from '../../../local/wait-for.ts';
 import { AgentCluster } from '../../helpers/agent-cluster.ts';
 import { NotifySocket } from '../../helpers/notify-socket.ts';
 
@@ -58,11 +59,21 @@ describe('the agent and the systemd watchdog', () => {
   });
 
   it('withholds the watchdog while the agent is frozen', async () => {
+    // The agent and what it runs (a systemd-notify already on its way would otherwise still
+    // deliver, late, under load) are frozen; PostgreSQL is not its child.
     const pid = c.node('node2').pid!;
-    process.kill(pid, 'SIGSTOP');
+    const frozen = [pid, ...descendants([pid])];
+    const signal = (sig: NodeJS.Signals) => {
+      for (const p of frozen) {
+        try {
+          process.kill(p, sig);
+        } catch {}
+      }
+    };
+    signal('SIGSTOP');
     const frozenAt = Date.now();
     await new Promise((r) => setTimeout(r, 2 * WATCHDOG_MS));
-    process.kill(pid, 'SIGCONT');
+    signal('SIGCONT');
     const thawedAt = Date.now();
     await new Promise((r) => setTimeout(r, WATCHDOG_MS));
     const pets = notify.times('WATCHDOG=1');
