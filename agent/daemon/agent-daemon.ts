@@ -30,9 +30,10 @@ import {
   initializationPending,
   prepareDirectories,
 } from './bootstrap.ts';
-import { buildMember, memberRole, memberState } from './build-member.ts';
+import { buildMember, type MemberFacts, memberRole, memberState } from './build-member.ts';
 import { cyclePeriodMs } from './cycle-period.ts';
 import { DecisionLog } from './decision-log.ts';
+import { LoopSleep } from './loop-sleep.ts';
 import { PostgresStarter } from './postgres-starter.ts';
 import { fenceMyself, releaseLease } from './self-fence.ts';
 import { watchStateDir } from './state-dir-watch.ts';
@@ -60,7 +61,7 @@ export class AgentDaemon {
   private lastCycleAt: number | undefined;
   private lastStoreSuccessAt: number | undefined;
   private pgVersion: string | undefined;
-  private wake: (() => void) | undefined;
+  private readonly loopSleep = new LoopSleep();
   private watcher: FSWatcher | undefined;
   private stopped = false;
   private readonly slots: SlotKeeper;
@@ -84,7 +85,7 @@ export class AgentDaemon {
       onLost: (reason, detail) => this.onLeaseLost(reason, detail),
     });
     this.slots = new SlotKeeper(rt.observer, rt.config.name, rt.logger, this.monotonic);
-    this.starter = new PostgresStarter(rt, () => this.wake?.());
+    this.starter = new PostgresStarter(rt, () => this.loopSleep.wake());
     this.decisions = new DecisionLog(rt.logger, this.monotonic);
     this.failsafe = new FailsafePrimary({
       cluster: rt.config.scope,
@@ -131,7 +132,7 @@ export class AgentDaemon {
   async run(): Promise<void> {
     await prepareDirectories(this.rt);
     this.pgVersion = await this.rt.postgres.version().catch(() => undefined);
-    this.watcher = watchStateDir(this.rt.paths, () => this.wake?.());
+    this.watcher = watchStateDir(this.rt.paths, () => this.loopSleep.wake());
     this.scheduleRenewalKeeper();
     this.failsafe.start(
       () =>
@@ -152,7 +153,7 @@ export class AgentDaemon {
         retrySoon,
         now: Date.now(),
       });
-      await this.sleep(Math.max(50, period - (this.monotonic() - started)));
+      await this.loopSleep.sleep(Math.max(50, period - (this.monotonic() - started)));
     }
   }
 
@@ -169,19 +170,8 @@ export class AgentDaemon {
     this.failsafe.stop();
     this.watcher?.close();
     this.lease.clear();
-    this.wake?.();
+    this.loopSleep.wake();
     this.rt.observer.close();
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = done;
-    });
   }
 
   /** One cycle. Returns true when something should be retried sooner than loop_wait. */
@@ -223,7 +213,7 @@ export class AgentDaemon {
       if (!decision.again) break;
       facts = { ...facts, ...learned, failsafeActive: this.failsafe.active, now: this.monotonic() };
     }
-    await this.heartbeat();
+    await this.heartbeat(promise);
     this.lastCycleAt = this.monotonic();
     return retrySoon;
   }
@@ -291,7 +281,7 @@ export class AgentDaemon {
         case 'fence':
           this.lease.clear();
           this.local = await fenceMyself(rt, cfg, step.why, local);
-          this.wake?.();
+          this.loopSleep.wake();
           break;
         case 'release-lease':
           if (local) await releaseLease(rt, local.term);
@@ -386,8 +376,8 @@ export class AgentDaemon {
     );
   }
 
-  private async heartbeat(): Promise<void> {
-    const promise = await this.rt.promises.inForce().catch(() => undefined);
+  /** `promise`: the failsafe promise in force, as this cycle read it. */
+  private async heartbeat(promise?: MemberFacts['promise']): Promise<void> {
     const facts = {
       observation: this.observation,
       local: this.local,
