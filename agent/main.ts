@@ -9,6 +9,7 @@ import { startHealthServer } from './health/health-server.ts';
 import { createRuntime } from './runtime.ts';
 import { systemdNotifier } from './systemd/sd-notify.ts';
 import { feedWatchdog } from './systemd/watchdog.ts';
+import { issueHostCertificate } from './tls/host-certificate.ts';
 import { AGENT_VERSION } from './version.ts';
 
 const DEFAULT_CONFIG = process.env.PGWARDEN_CONFIG ?? '/etc/pgwarden/pgwarden.yml';
@@ -95,7 +96,32 @@ export function buildProgram(): Command {
         process.exitCode = result.ok ? EXIT.ok : EXIT.failed;
       },
     );
+  program
+    .command('issue-certificate')
+    .description("give this host a TLS certificate from the cluster's authority (run at boot, as root)")
+    .requiredOption('--authority <file>', 'the authority as JSON {"cert": PEM, "key": PEM}')
+    .requiredOption('--out <dir>', 'where ca.crt, server.crt and server.key are written')
+    .requiredOption('--name <name>', "the certificate's common name (the member name)")
+    .option('--ip <address>', 'an address clients reach this host at (repeatable)', collect, [])
+    .option('--dns <name>', 'a DNS name clients reach this host at (repeatable)', collect, [])
+    .option('--owner <user>', 'the OS user that owns the private key', 'postgres')
+    .action(
+      async (opts: {
+        authority: string;
+        out: string;
+        name: string;
+        ip: string[];
+        dns: string[];
+        owner: string;
+      }) => {
+        await issueHostCertificate(opts);
+      },
+    );
   return program;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, ...value.split(',').filter(Boolean)];
 }
 
 export async function main(argv: string[]): Promise<void> {

@@ -3,10 +3,12 @@
 // default "sync,async"): a 3-node local topology (fsync on), HAProxy in front, the controller
 // ticking, two writers at 20 Hz (one through the writer endpoint, one straight to the nodes, finding
 // the writable one), then BENCH_ROUNDS (default 5) host-crash failovers and as many switchovers.
+
 import { chmodSync, mkdtempSync } from 'node:fs';
 import { type Ack, AckedWriter } from '../local/acked-writer.ts';
 import type { LocalProfileName } from '../local/local-profiles.ts';
 import { LocalTopology } from '../local/local-topology.ts';
+import { loopbackClient } from '../local/loopback-client.ts';
 import { waitFor } from '../local/wait-for.ts';
 import { buildAgentBundle } from '../scripts/build-agent.ts';
 import { runCli } from '../test/helpers/run-cli.ts';
@@ -53,20 +55,15 @@ async function run(profile: LocalProfileName, sync: boolean) {
         );
       await new Promise((r) => setTimeout(r, 2000));
     };
-    const setup = new (await import('pg')).default.Client({
-      host: '127.0.0.1',
-      port: portOf('node1'),
-      user: 'postgres',
-      password: t.password,
-    });
+    const setup = loopbackClient(portOf('node1'), t.login, { connectMs: 5000, queryMs: 30_000 });
     await setup.connect();
     await setup.query('CREATE TABLE acks (id int PRIMARY KEY)');
     await setup.end();
     await healthy('node1');
     // A commit waiting for a synchronous standby is acknowledged when one confirms: let it wait.
     const queryMs = 10_000;
-    const viaEndpoint = new AckedWriter({ ports: [ep.writerPort], password: t.password, queryMs }).start();
-    const direct = new AckedWriter({ ports, password: t.password, firstId: 10_000_000, queryMs }).start();
+    const viaEndpoint = new AckedWriter({ ports: [ep.writerPort], login: t.login, queryMs }).start();
+    const direct = new AckedWriter({ ports, login: t.login, firstId: 10_000_000, queryMs }).start();
     const crash = { direct: [] as number[], endpoint: [] as number[] };
     const gaps = { direct: [] as number[], endpoint: [] as number[] };
     for (let i = 0; i < ROUNDS; i += 1) {
@@ -129,12 +126,7 @@ async function run(profile: LocalProfileName, sync: boolean) {
     await viaEndpoint.stop();
     await direct.stop();
     const final = await primary();
-    const c = new (await import('pg')).default.Client({
-      host: '127.0.0.1',
-      port: portOf(final),
-      user: 'postgres',
-      password: t.password,
-    });
+    const c = loopbackClient(portOf(final), t.login, { connectMs: 5000, queryMs: 30_000 });
     await c.connect();
     const present = new Set((await c.query<{ id: number }>('SELECT id FROM acks')).rows.map((r) => r.id));
     await c.end();

@@ -5,10 +5,12 @@
 // for the outage, then healed. Reported per mode: the longest time without an acknowledged write
 // from the cut to 30 s after the heal, the seconds without any write, failovers (changes of term),
 // and acknowledged writes missing from the final primary.
+
 import { chmodSync, mkdtempSync } from 'node:fs';
 import { AckedWriter } from '../local/acked-writer.ts';
 import type { LocalProfileName } from '../local/local-profiles.ts';
 import { LocalTopology } from '../local/local-topology.ts';
+import { loopbackClient } from '../local/loopback-client.ts';
 import { waitFor } from '../local/wait-for.ts';
 import { buildAgentBundle } from '../scripts/build-agent.ts';
 import { buildControllerBundle } from '../scripts/build-controller.ts';
@@ -31,19 +33,13 @@ async function run(failsafe: boolean) {
   try {
     await t.startAll();
     const ctl = t.startController({ logLevel: 'WARN' });
-    const client = new (await import('pg')).default.Client({
-      host: '127.0.0.1',
-      port: t.node('node1').pgPort,
-      user: 'postgres',
-      password: t.password,
-      database: 'postgres',
-    });
+    const client = loopbackClient(t.node('node1').pgPort, t.login, { connectMs: 5000, queryMs: 30_000 });
     await client.connect();
     await client.query('CREATE TABLE acks (id int PRIMARY KEY)');
     await client.end();
     writer = new AckedWriter({
       ports: [...t.nodes.values()].map((n) => n.pgPort),
-      password: t.password,
+      login: t.login,
     }).start();
     await new Promise((r) => setTimeout(r, 5000));
     const before = (await t.store.getLeader('bench'))!.term;
@@ -59,13 +55,7 @@ async function run(failsafe: boolean) {
     await writer.stop();
     const leader = await waitFor('a leader', 60_000, async () => t.store.getLeader('bench'));
     const primary = leader.holder;
-    const c2 = new (await import('pg')).default.Client({
-      host: '127.0.0.1',
-      port: t.node(primary).pgPort,
-      user: 'postgres',
-      password: t.password,
-      database: 'postgres',
-    });
+    const c2 = loopbackClient(t.node(primary).pgPort, t.login, { connectMs: 5000, queryMs: 30_000 });
     await c2.connect();
     const { rows } = await c2.query<{ id: number }>('SELECT id FROM acks');
     await c2.end();

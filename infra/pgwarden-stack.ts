@@ -155,7 +155,15 @@ export class PgwardenStack extends Stack {
       });
       new CfnOutput(this, `PasswordsSecretArn${suffix}`, {
         value: hosts.secret.secretArn,
-        description: `${clusterName}: superuser password (JSON key superuser_password)`,
+        description: `${clusterName}: superuser password (JSON key superuser_password; the superuser logs in only on a host's local socket)`,
+      });
+      new CfnOutput(this, `AppRoleSecretArn${suffix}`, {
+        value: hosts.appSecret.secretArn,
+        description: `${clusterName}: what applications log in as (JSON username, password; TLS required)`,
+      });
+      new CfnOutput(this, `CertificateAuthoritySecretArn${suffix}`, {
+        value: hosts.authority.secret.secretArn,
+        description: `${clusterName}: the servers' CA (JSON cert is the PEM clients verify with, sslmode=verify-full)`,
       });
     }
   }

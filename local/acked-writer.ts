@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { loopbackClient } from './loopback-client.ts';
+import { type LoopbackLogin, loopbackClient } from './loopback-client.ts';
 
 /** One acknowledged write: its id, when the commit returned, and the WAL position it wrote at. */
 export interface Ack {
@@ -15,7 +15,7 @@ export interface Ack {
 export interface AckedWriterOptions {
   /** Ports to write to: one (an endpoint) or every node's (direct: it finds the writable one). */
   readonly ports: readonly number[];
-  readonly password: string;
+  readonly login: LoopbackLogin;
   /** Writes per second. @default 20 */
   readonly hz?: number;
   readonly table?: string;
@@ -75,7 +75,7 @@ export class AckedWriter {
 
   private async connect(): Promise<pg.Client | undefined> {
     for (const port of this.options.ports) {
-      const client = loopbackClient(port, this.options.password, { queryMs: this.options.queryMs ?? 2000 });
+      const client = loopbackClient(port, this.options.login, { queryMs: this.options.queryMs ?? 2000 });
       try {
         await client.connect();
         if (this.options.ports.length > 1) {

@@ -32,6 +32,7 @@ import {
   SOCKET_FILE,
   STATE_FILE,
   SUPERVISOR_LOG,
+  stateLogin,
 } from './state-file.ts';
 import { NODE_OPERATIONS, type NodeOperation } from './supervisor.ts';
 import { registerUpgradeAgent } from './upgrade-agent-command.ts';
@@ -233,8 +234,8 @@ async function nodeStatus(node: LocalState['nodes'][number]): Promise<NodeStatus
 
 function summary(state: LocalState): string[] {
   return [
-    `writer endpoint: ${state.writer}   (${libpqUri(state.writer!, state.password)})`,
-    `reader endpoint: ${state.reader}   (${libpqUri(state.reader!, state.password)})`,
+    `writer endpoint: ${state.writer}   (${libpqUri(state.writer!, stateLogin(state))})`,
+    `reader endpoint: ${state.reader}   (${libpqUri(state.reader!, stateLogin(state))})`,
     `cluster ${state.settings.scope}, ${state.settings.nodes} nodes, profile ${state.settings.profile}${state.settings.sync ? ', synchronous' : ''}; DynamoDB ${state.dynamodb.endpoint} table ${state.settings.table}`,
     'try: pgwarden list · pgwarden local status · pgwarden local kill <node> · pgwarden local down',
   ];
@@ -457,8 +458,8 @@ async function statusJson(state: LocalState) {
     writer: state.writer,
     reader: state.reader,
     haproxy_pid: state.haproxyPid ?? null,
-    dsn: state.writer ? libpqUri(state.writer, state.password) : null,
-    reader_dsn: state.reader ? libpqUri(state.reader, state.password) : null,
+    dsn: state.writer ? libpqUri(state.writer, stateLogin(state)) : null,
+    reader_dsn: state.reader ? libpqUri(state.reader, stateLogin(state)) : null,
     nodes: await Promise.all(state.nodes.map(nodeStatus)),
   };
 }

@@ -22,8 +22,16 @@ import { LocalFencer } from '../adapters/local/local-fencer.ts';
 import type { LocalHost, LocalHostDirectory } from '../adapters/local/local-hosts.ts';
 import { LogNotifier } from '../adapters/local/log-notifier.ts';
 import { SwitchableProxy } from '../adapters/local/switchable-proxy.ts';
-import { type HostLayout, hostFiles, rootedLayout } from '../agent/host/host-layout.ts';
+import { createAuthority, type PemPair } from '../adapters/tls/certificates.ts';
+import {
+  APP_ROLE,
+  type HostLayout,
+  hostFiles,
+  hostSecurityConfig,
+  rootedLayout,
+} from '../agent/host/host-layout.ts';
 import { resolvePgUser } from '../agent/os-user.ts';
+import { readAuthority, writeHostCertificate } from '../agent/tls/host-certificate.ts';
 import type { AgentConfigInput } from '../core/config/agent-config.ts';
 import { type ClusterConfigInput, parseClusterConfig } from '../core/config/cluster-config.ts';
 import { controllerEnvironment } from '../core/controller/controller-environment.ts';
@@ -39,6 +47,7 @@ import { LocalLambda } from './local-lambda.ts';
 import { LOCAL_PROFILES, type LocalProfile, type LocalProfileName } from './local-profiles.ts';
 import { installLocalSystemctl } from './local-systemctl.ts';
 import { LocalUnit } from './local-unit.ts';
+import type { LoopbackLogin } from './loopback-client.ts';
 import { descendants, processAlive, waitFor } from './wait-for.ts';
 
 /** The agent bundle (`npm run build:agent`): what EC2 hosts run, and what local hosts run. */
@@ -126,6 +135,9 @@ export class LocalTopology implements LocalHostDirectory {
   readonly password: string;
   /** The cluster's shared secret that signs failsafe pings, kept in the topology's directory. */
   readonly failsafeSecret: string;
+  /** How clients log in to the nodes and endpoints: the application role over verified TLS. */
+  readonly login: LoopbackLogin;
+  private authorityPromise: Promise<PemPair> | undefined;
   private endpointProcess: HaproxyEndpoint | undefined;
   private endpointPorts: EndpointPorts | undefined;
   private controllers: RunningController[] = [];
@@ -149,6 +161,25 @@ export class LocalTopology implements LocalHostDirectory {
     this.profile = LOCAL_PROFILES[options.profile ?? 'default'];
     this.password = options.password ?? randomBytes(12).toString('base64url');
     this.failsafeSecret = LocalTopology.failsafeSecretOf(dir);
+    this.login = { user: APP_ROLE, password: this.password, ca: join(dir, 'tls', 'ca.crt') };
+  }
+
+  /**
+   * The topology's certificate authority (`tls/authority.json`, 0600; `tls/ca.crt` for clients),
+   * made on first use: what the stack's CA secret is to EC2 hosts.
+   */
+  private authority(): Promise<PemPair> {
+    this.authorityPromise ??= (async () => {
+      const path = join(this.dir, 'tls', 'authority.json');
+      if (!existsSync(path)) {
+        mkdirSync(join(this.dir, 'tls'), { recursive: true, mode: 0o755 });
+        const authority = await createAuthority(`pgwarden ${this.scope} local CA`);
+        writeFileSync(path, JSON.stringify(authority), { mode: 0o600 });
+        writeFileSync(this.login.ca!, authority.cert, { mode: 0o644 });
+      }
+      return readAuthority(path);
+    })();
+    return this.authorityPromise;
   }
 
   /** The failsafe secret of the topology in `dir` (`failsafe.secret`, 0600), made on first use. */
@@ -227,6 +258,17 @@ export class LocalTopology implements LocalHostDirectory {
       dynamo,
       peerApi,
     };
+    // The host's certificate, as its boot issues it on EC2 (pgwarden-agent issue-certificate).
+    const pgUser = resolvePgUser('postgres');
+    await writeHostCertificate({
+      authority: await this.authority(),
+      dir: layout.tlsDir,
+      name,
+      ips: ['127.0.0.1'],
+      dnsNames: ['localhost'],
+      owner: pgUser,
+    });
+    const security = hostSecurityConfig(layout);
     const config: AgentConfigInput = {
       scope: this.scope,
       name,
@@ -234,11 +276,18 @@ export class LocalTopology implements LocalHostDirectory {
       postgresql: {
         listen: `127.0.0.1:${pgPort}`,
         data_dir: node.dataDir,
-        parameters: { shared_buffers: '16MB', max_connections: 40, ...this.options.pgParameters },
+        parameters: {
+          shared_buffers: '16MB',
+          max_connections: 40,
+          ...security.parameters,
+          ...this.options.pgParameters,
+        },
+        authentication: security.authentication,
       },
       tags,
       dynamodb: { table: this.table, endpoint: dynamo.endpoint },
       bootstrap: {
+        post_bootstrap: security.post_bootstrap,
         dcs: {
           ...this.profile.dcs,
           ...(this.options.sync ? { synchronous_mode: true } : {}),
@@ -251,9 +300,15 @@ export class LocalTopology implements LocalHostDirectory {
     // The passwords reach the agent as they do on EC2: through agent.env, not the YAML.
     const files = hostFiles(layout, {
       config: stringify(config),
-      secrets: { superuser: this.password, replication: this.password, failsafe: this.failsafeSecret },
+      secrets: {
+        superuser: this.password,
+        replication: this.password,
+        rewind: this.password,
+        app: this.password,
+        failsafe: this.failsafeSecret,
+      },
     });
-    installHost(layout, files, this.options.agentBundle ?? AGENT_BUNDLE, resolvePgUser('postgres'));
+    installHost(layout, files, this.options.agentBundle ?? AGENT_BUNDLE, pgUser);
     installLocalSystemctl(join(dir, 'usr/local/sbin/systemctl'), name, join(this.dir, LOCAL_CLOUD_SOCKET));
     this.nodes.set(name, node);
     return node;

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import type { LoopbackLogin } from './loopback-client.ts';
 import { processAlive } from './wait-for.ts';
 
 /** Where `pgwarden local` keeps a topology when no --dir is given. */
@@ -54,6 +55,9 @@ export const localStateSchema = z.object({
   reader: hostPort.optional(),
   haproxyPid: z.number().optional(),
   password: z.string(),
+  /** The role clients log in as, and the CA that verifies the servers (the topology's). */
+  user: z.string().default('postgres'),
+  ca: z.string().optional(),
   nodes: z.array(nodeStateSchema),
   updatedAt: z.string(),
 });
@@ -95,11 +99,17 @@ export function runningState(dir: string): LocalState | undefined {
   }
 }
 
+/** A libpq URI for the application role; with a CA, TLS that verifies the server (verify-full). */
 export function libpqUri(
   hostPortPair: string,
-  password: string,
-  user = 'postgres',
+  login: { user: string; password: string; ca?: string | undefined },
   dbname = 'postgres',
 ): string {
-  return `postgresql://${user}:${encodeURIComponent(password)}@${hostPortPair}/${dbname}`;
+  const tls = login.ca ? `?sslmode=verify-full&sslrootcert=${encodeURIComponent(login.ca)}` : '';
+  return `postgresql://${encodeURIComponent(login.user)}:${encodeURIComponent(login.password)}@${hostPortPair}/${dbname}${tls}`;
+}
+
+/** How clients of the topology that `state` describes log in. */
+export function stateLogin(state: Pick<LocalState, 'user' | 'password' | 'ca'>): LoopbackLogin {
+  return { user: state.user, password: state.password, ca: state.ca };
 }

@@ -2,7 +2,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { LocalTopology } from './local-topology.ts';
-import { loopbackClient } from './loopback-client.ts';
+import { type LoopbackLogin, loopbackClient } from './loopback-client.ts';
 import { type LocalSettings, type LocalState, SOCKET_FILE, writeState } from './state-file.ts';
 import { processAlive, waitFor } from './wait-for.ts';
 
@@ -15,8 +15,8 @@ function log(line: string): void {
 }
 
 /** Whether a connection through `port` lands on a primary (false: a standby), or undefined. */
-async function recovery(port: number, password: string): Promise<boolean | undefined> {
-  const client = loopbackClient(port, password);
+async function recovery(port: number, login: LoopbackLogin): Promise<boolean | undefined> {
+  const client = loopbackClient(port, login);
   try {
     await client.connect();
     const { rows } = await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
@@ -52,6 +52,7 @@ export class Supervisor {
       settings,
       dynamodb: { endpoint: settings.awsEndpoint ?? 'embedded', embedded: !settings.awsEndpoint },
       password: '',
+      user: 'postgres',
       nodes: [],
       updatedAt: new Date().toISOString(),
     };
@@ -67,6 +68,8 @@ export class Supervisor {
     const t = this.topology;
     if (t) {
       this.state.password = t.password;
+      this.state.user = t.login.user;
+      this.state.ca = t.login.ca;
       this.state.nodes = [...t.nodes.values()].map((n) => ({
         name: n.name,
         pgPort: n.pgPort,
@@ -145,11 +148,11 @@ export class Supervisor {
       'the writer endpoint to reach the primary',
       timeoutMs,
       async () => {
-        if ((await recovery(ep.writerPort, t.password)) !== false) return false;
+        if ((await recovery(ep.writerPort, t.login)) !== false) return false;
         if (t.nodes.size === 1) return true;
         // Several reader connections in a row, all on standbys: the primary has left the reader pool.
         for (let i = 0; i < t.nodes.size * 2; i += 1)
-          if ((await recovery(ep.readerPort, t.password)) !== true) return false;
+          if ((await recovery(ep.readerPort, t.login)) !== true) return false;
         return true;
       },
       250,

@@ -37,7 +37,7 @@ export class WritableInvariant {
   }
 
   private async acceptsWrite(name: string): Promise<boolean> {
-    const client = loopbackClient(this.cluster.node(name).pgPort, this.cluster.password, { connectMs: 500 });
+    const client = loopbackClient(this.cluster.node(name).pgPort, this.cluster.login, { connectMs: 500 });
     try {
       await client.connect();
       await client.query('BEGIN');

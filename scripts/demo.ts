@@ -5,7 +5,7 @@ import { runCli } from '../cli/entry.ts';
 import { formatLsn } from '../core/format.ts';
 import { AckedWriter } from '../local/acked-writer.ts';
 import { loopbackClient } from '../local/loopback-client.ts';
-import { readState } from '../local/state-file.ts';
+import { readState, stateLogin } from '../local/state-file.ts';
 import { waitFor } from '../local/wait-for.ts';
 
 const profile = process.argv.includes('--default') ? 'default' : 'fast';
@@ -27,11 +27,11 @@ try {
   const writerPort = Number(state.writer!.split(':')[1]);
 
   say('\n== an application writing through the writer endpoint, 20 transactions a second');
-  const setup = loopbackClient(writerPort, state.password, { connectMs: 5000, queryMs: 5000 });
+  const setup = loopbackClient(writerPort, stateLogin(state), { connectMs: 5000, queryMs: 5000 });
   await setup.connect();
   await setup.query('CREATE TABLE IF NOT EXISTS acks (id int PRIMARY KEY)');
   await setup.end();
-  writer = new AckedWriter({ ports: [writerPort], password: state.password }).start();
+  writer = new AckedWriter({ ports: [writerPort], login: stateLogin(state) }).start();
   await new Promise((r) => setTimeout(r, 3000));
   say(`${writer.acks.length} writes acknowledged so far`);
   await cli('list');
@@ -78,7 +78,7 @@ try {
   );
   await writer.stop();
   const present = await waitFor('the acknowledged ids from the new primary', 30_000, async () => {
-    const client = loopbackClient(writerPort, state.password, { queryMs: 5000 });
+    const client = loopbackClient(writerPort, stateLogin(state), { queryMs: 5000 });
     try {
       await client.connect();
       return new Set((await client.query<{ id: number }>('SELECT id FROM acks')).rows.map((r) => r.id));

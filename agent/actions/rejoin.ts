@@ -1,5 +1,6 @@
 import { runCallback } from '../callbacks.ts';
 import { ActionRefusedError } from '../errors.ts';
+import { rewindCredentials } from '../postgres/conninfo.ts';
 import { setStandbySignal, writePgConfig } from '../postgres/pg-conf.ts';
 import { checkpointUpstream, replicaSettings, type UpstreamEndpoint } from '../postgres/start-as.ts';
 import { type LocalState, writeLocalState } from '../state/local-state.ts';
@@ -36,7 +37,7 @@ export async function rebuildFrom(
   const { postgresql } = rt.config;
   await rt.postgres.baseBackup(
     upstream,
-    postgresql.authentication.replication.username,
+    postgresql.authentication.replication,
     3_600_000,
     postgresql.basebackup,
   );
@@ -111,7 +112,7 @@ export const rejoin: ActionHandler = async (ctx) => {
     await checkpointUpstream(rt, upstream);
     const rewind = await rt.postgres.rewind(
       upstream,
-      rt.config.postgresql.authentication.superuser.username,
+      rewindCredentials(rt.config.postgresql.authentication),
       600_000,
     );
     rt.logger.info('pg_rewind finished', {

@@ -17,6 +17,8 @@ export const ENV_OVERRIDES: Readonly<Record<string, readonly string[]>> = {
   PGWARDEN_SUPERUSER_PASSWORD: ['postgresql', 'authentication', 'superuser', 'password'],
   PGWARDEN_REPLICATION_USERNAME: ['postgresql', 'authentication', 'replication', 'username'],
   PGWARDEN_REPLICATION_PASSWORD: ['postgresql', 'authentication', 'replication', 'password'],
+  PGWARDEN_REWIND_USERNAME: ['postgresql', 'authentication', 'rewind', 'username'],
+  PGWARDEN_REWIND_PASSWORD: ['postgresql', 'authentication', 'rewind', 'password'],
   PGWARDEN_DYNAMODB_TABLE: ['dynamodb', 'table'],
   PGWARDEN_DYNAMODB_REGION: ['dynamodb', 'region'],
   PGWARDEN_DYNAMODB_ENDPOINT: ['dynamodb', 'endpoint'],

@@ -1,8 +1,11 @@
 import type { ClusterConfig } from '../../core/config/cluster-config.ts';
+import { splitHostPort } from '../../core/config/units.ts';
 import { parseLsn } from '../../core/format.ts';
 import type { ClusterSnapshot } from '../../core/model/snapshot.ts';
+import { splitCommandLine } from '../command-line.ts';
 import { ensureOwnedDir } from '../os-user.ts';
 import { writePgpass } from '../postgres/pg-conf.ts';
+import { runProgram } from '../postgres/run-program.ts';
 import { startAsPrimary, startAsReplica } from '../postgres/start-as.ts';
 import type { AgentRuntime } from '../runtime.ts';
 import { type LocalState, writeLocalState } from '../state/local-state.ts';
@@ -24,7 +27,7 @@ export async function prepareDirectories(rt: AgentRuntime): Promise<void> {
 
 /** Sets the superuser's password and creates (or updates) the replication role: safe to repeat. */
 async function createRoles(rt: AgentRuntime): Promise<void> {
-  const { superuser, replication } = rt.config.postgresql.authentication;
+  const { superuser, replication, rewind } = rt.config.postgresql.authentication;
   const run = async (sql: string, params: string[]) => {
     const [row] = await rt.observer.query<{ stmt: string }>(`SELECT ${sql} AS stmt`, params);
     await rt.observer.query(row!.stmt);
@@ -35,12 +38,56 @@ async function createRoles(rt: AgentRuntime): Promise<void> {
       superuser.password,
     ]);
   }
-  await run(
+  const upsert = (attributes: string) =>
     `format(CASE WHEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1::text)
-       THEN 'ALTER ROLE %I WITH REPLICATION LOGIN PASSWORD %L'
-       ELSE 'CREATE ROLE %I WITH REPLICATION LOGIN PASSWORD %L' END, $1::text, $2::text)`,
-    [replication.username, replication.password ?? ''],
-  );
+       THEN 'ALTER ROLE %I WITH ${attributes} PASSWORD %L'
+       ELSE 'CREATE ROLE %I WITH ${attributes} PASSWORD %L' END, $1::text, $2::text)`;
+  await run(upsert('REPLICATION LOGIN'), [replication.username, replication.password ?? '']);
+  if (rewind) {
+    // What pg_rewind reads on its source (as Patroni grants it), and CHECKPOINT (pg_checkpoint,
+    // PostgreSQL 15+) that a starting replica asks its upstream for.
+    await run(upsert('LOGIN'), [rewind.username, rewind.password ?? '']);
+    for (const fn of [
+      'pg_ls_dir(text, boolean, boolean)',
+      'pg_stat_file(text, boolean)',
+      'pg_read_binary_file(text)',
+      'pg_read_binary_file(text, bigint, bigint, boolean)',
+    ]) {
+      await run(`format('GRANT EXECUTE ON FUNCTION pg_catalog.${fn} TO %I', $1::text)`, [rewind.username]);
+    }
+    await run("format('GRANT pg_checkpoint TO %I', $1::text)", [rewind.username]);
+  }
+}
+
+function definedEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
+}
+
+/**
+ * Patroni's `post_bootstrap` (or `post_init`): the user's command with a connection URL for the
+ * superuser over the local socket, PGPASSFILE set, as the PostgreSQL user. A failure stops the
+ * initialization (it is resumed, and the command run again, on the agent's next attempt).
+ */
+async function runPostBootstrap(rt: AgentRuntime): Promise<void> {
+  const key = rt.config.bootstrap.post_bootstrap ? 'bootstrap.post_bootstrap' : 'bootstrap.post_init';
+  const command = rt.config.bootstrap.post_bootstrap ?? rt.config.bootstrap.post_init;
+  if (!command) return;
+  const [program, ...args] = splitCommandLine(command, key);
+  const { superuser } = rt.config.postgresql.authentication;
+  const port = splitHostPort(rt.config.postgresql.listen).port;
+  const url = `postgresql://${encodeURIComponent(superuser.username)}@${encodeURIComponent(rt.paths.socketDir)}:${port}/postgres`;
+  rt.logger.info('running post_bootstrap', { command });
+  const result = await runProgram(program!, [...args, url], rt.user, {
+    timeoutMs: 600_000,
+    // The agent's environment (agent.env's secrets among it), as Patroni passes its own.
+    env: { ...definedEnv(process.env), PGPASSFILE: rt.paths.pgpass },
+    allowFailure: true,
+  });
+  if (result.code !== 0) {
+    throw new Error(
+      `${key} '${command}' exited with ${result.code}: ${(result.stderr || result.stdout).trim().slice(-500)}`,
+    );
+  }
 }
 
 /**
@@ -87,6 +134,7 @@ async function initializeCluster(
   }
   if ((await postgres.postmasterPid()) === undefined) await startAsPrimary(rt, cluster, []);
   await createRoles(rt);
+  await runPostBootstrap(rt);
   const [row] = await rt.observer.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
   const position = { lsn: parseLsn(row!.lsn), timeline: 1 };
   const control = await postgres.controlData();
@@ -188,7 +236,7 @@ export async function bootstrapMember(
   rt.logger.info('cloning with pg_basebackup', { source: source.name });
   await rt.postgres.baseBackup(
     memberEndpoint(source),
-    config.postgresql.authentication.replication.username,
+    config.postgresql.authentication.replication,
     3_600_000,
     config.postgresql.basebackup,
   );

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AGENT_COMMAND } from '../../core/actions/ssm-document.ts';
 import { AGENT_ENV, AGENT_NODE_FLAGS } from '../node-flags.ts';
+import { tlsFiles } from '../tls/host-certificate.ts';
 
 const SYSTEMD_DIR = new URL('../systemd/', import.meta.url).pathname;
 
@@ -24,6 +25,12 @@ export interface HostLayout {
   readonly unitFile: string;
   /** The node binary the launcher execs. */
   readonly node: string;
+  /** The host's TLS files (ca.crt, server.crt, server.key): `pgwarden-agent issue-certificate` writes them at boot. */
+  readonly tlsDir: string;
+  /** The `bootstrap.post_bootstrap` script that creates the application role. */
+  readonly postBootstrap: string;
+  /** PostgreSQL's programs (psql for the post_bootstrap script). */
+  readonly pgBinDir: string;
 }
 
 /** The deployed host's layout (Amazon Linux 2023, PostgreSQL from dnf). */
@@ -37,10 +44,17 @@ export const EC2_HOST_LAYOUT: HostLayout = {
   stateDir: '/var/lib/pgsql/pgwarden',
   unitFile: '/etc/systemd/system/pgwarden-agent.service',
   node: '/usr/bin/node',
+  tlsDir: '/etc/pgwarden/tls',
+  postBootstrap: '/etc/pgwarden/post-bootstrap.sh',
+  pgBinDir: '/usr/bin',
 };
 
 /** The same layout rooted at `root` (a local node's directory), with the given node binary. */
-export function rootedLayout(root: string, node: string): HostLayout {
+export function rootedLayout(
+  root: string,
+  node: string,
+  pgBinDir = '/usr/lib/postgresql/15/bin',
+): HostLayout {
   const under = (path: string) => join(root, path);
   return {
     configFile: under(EC2_HOST_LAYOUT.configFile),
@@ -52,6 +66,9 @@ export function rootedLayout(root: string, node: string): HostLayout {
     stateDir: under('state'),
     unitFile: under(EC2_HOST_LAYOUT.unitFile),
     node,
+    tlsDir: under(EC2_HOST_LAYOUT.tlsDir),
+    postBootstrap: under(EC2_HOST_LAYOUT.postBootstrap),
+    pgBinDir,
   };
 }
 
@@ -108,6 +125,10 @@ export function renderUnit(layout: HostLayout): string {
 export interface HostSecrets {
   readonly superuser: string;
   readonly replication: string;
+  /** The rewind role's: pg_rewind and the checkpoint request reach other members as it. */
+  readonly rewind: string;
+  /** The application role's (Patroni's `admin`), for the post_bootstrap script. */
+  readonly app: string;
   /** The cluster's shared secret that signs failsafe pings (DESIGN §3). */
   readonly failsafe: string;
 }
@@ -117,9 +138,52 @@ export function renderAgentEnv(secrets: HostSecrets): string {
   return [
     `PGWARDEN_SUPERUSER_PASSWORD=${secrets.superuser}`,
     `PGWARDEN_REPLICATION_PASSWORD=${secrets.replication}`,
+    `PGWARDEN_REWIND_PASSWORD=${secrets.rewind}`,
+    `PGWARDEN_APP_PASSWORD=${secrets.app}`,
     `PGWARDEN_FAILSAFE_SECRET=${secrets.failsafe}`,
     '',
   ].join('\n');
+}
+
+/** The role applications log in as (Patroni's `admin`: CREATEDB, CREATEROLE). */
+export const APP_ROLE = 'admin';
+/** The role pg_rewind and the replicas' checkpoint request use: the superuser never leaves the socket. */
+export const REWIND_ROLE = 'rewind';
+
+/**
+ * The post_bootstrap script: creates (or updates) the application role with the password from
+ * agent.env, and lets it create tables in the `postgres` database's public schema. Idempotent:
+ * a resumed initialization runs it again.
+ */
+export function renderPostBootstrap(layout: HostLayout): string {
+  return `#!/bin/sh
+# ${layout.postBootstrap}: pgwarden's bootstrap.post_bootstrap (Patroni's contract: the last
+# argument is the superuser's connection URL over the local socket). Written by
+# agent/host/host-layout.ts.
+if [ -z "$PGWARDEN_APP_PASSWORD" ]; then echo "$0: agent.env sets no PGWARDEN_APP_PASSWORD" >&2; exit 1; fi
+set -eu
+exec ${layout.pgBinDir}/psql "$1" -X -q -v ON_ERROR_STOP=1 -v role=${APP_ROLE} -v password="$PGWARDEN_APP_PASSWORD" <<'SQL'
+SELECT format('CREATE ROLE %I', :'role') WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'role') \\gexec
+SELECT format('ALTER ROLE %I WITH LOGIN CREATEDB CREATEROLE PASSWORD %L', :'role', :'password') \\gexec
+SELECT format('GRANT CREATE ON SCHEMA public TO %I', :'role') \\gexec
+SQL
+`;
+}
+
+/**
+ * The agent config a host gets for TLS and its roles (DESIGN §8: EC2 and the local topology
+ * alike): PostgreSQL serves TLS with the host's certificate; replication and pg_rewind verify
+ * the upstream's certificate and name (verify-full); the superuser stays on the local socket
+ * (the rewind role exists); the post_bootstrap script creates the application role.
+ */
+export function hostSecurityConfig(layout: HostLayout) {
+  const tls = tlsFiles(layout.tlsDir);
+  const verify = { sslmode: 'verify-full' as const, sslrootcert: tls.ca };
+  return {
+    parameters: { ssl: 'on', ssl_cert_file: tls.cert, ssl_key_file: tls.key, ssl_ca_file: tls.ca },
+    authentication: { replication: verify, rewind: { username: REWIND_ROLE, ...verify } },
+    post_bootstrap: layout.postBootstrap,
+  };
 }
 
 /** What systemd takes from the unit's [Service] section to start the daemon. */
@@ -198,6 +262,7 @@ export function hostFiles(
       ...(input.expandsShell ? { expandsShell: true } : {}),
     },
     { path: layout.launcher, content: renderLauncher(layout), mode: 0o755, owner: 'root' },
+    { path: layout.postBootstrap, content: renderPostBootstrap(layout), mode: 0o755, owner: 'root' },
     { path: layout.unitFile, content: renderUnit(layout), mode: 0o644, owner: 'root' },
   ];
 }

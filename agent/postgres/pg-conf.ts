@@ -4,6 +4,7 @@ import type { ClusterConfig } from '../../core/config/cluster-config.ts';
 import { splitHostPort } from '../../core/config/units.ts';
 import type { OsUser } from '../os-user.ts';
 import type { AgentPaths } from '../paths.ts';
+import { serverConninfo } from './conninfo.ts';
 
 /** synchronous_standby_names of a new primary in synchronous mode: no standby has this name,
  * so it acknowledges nothing until the controller records and applies a real standby. */
@@ -77,16 +78,15 @@ export function renderManagedConf(
     synchronous_standby_names: syncStandbyNames(settings.syncStandbys),
   };
   if (settings.upstream) {
-    const repl = config.postgresql.authentication.replication;
-    values.primary_conninfo = [
-      `host=${settings.upstream.host}`,
-      `port=${settings.upstream.port}`,
-      `user=${repl.username}`,
-      `passfile=${paths.pgpass}`,
-      `application_name=${config.name}`,
-      'connect_timeout=3',
-      'sslmode=prefer',
-    ].join(' ');
+    values.primary_conninfo = serverConninfo(
+      settings.upstream,
+      config.postgresql.authentication.replication,
+      {
+        passfile: paths.pgpass,
+        application_name: config.name,
+        connect_timeout: 3,
+      },
+    );
     values.primary_slot_name = settings.upstream.slot ?? '';
   } else {
     values.primary_conninfo = '';
@@ -96,19 +96,30 @@ export function renderManagedConf(
   return `# Managed by pgwarden-agent: rewritten before every start and reload. Do not edit.\n${lines.join('\n')}\n`;
 }
 
-export function renderHba(config: AgentConfig): string {
-  const su = config.postgresql.authentication.superuser.username;
-  const repl = config.postgresql.authentication.replication.username;
-  const method = config.postgresql.authentication.superuser.password ? 'scram-sha-256' : 'trust';
+/** Whether the server takes TLS connections (`ssl` on in the parameters). */
+function serverSsl(config: AgentConfig, cluster?: ClusterConfig): boolean {
+  const value = config.postgresql.parameters.ssl ?? cluster?.postgresql.parameters.ssl;
+  return value === true || value === 'on' || value === 'true' || value === 1;
+}
+
+/**
+ * pg_hba.conf: the config's `pg_hba` lines first (first match wins), then pgwarden's: anyone on
+ * the local socket; over the network only with a password, only over TLS when the server has it
+ * (plain text then matches no line), and never as the superuser when a rewind role exists (the
+ * superuser is then needed over the network by nothing pgwarden runs).
+ */
+export function renderHba(config: AgentConfig, cluster?: ClusterConfig): string {
+  const { superuser, replication, rewind } = config.postgresql.authentication;
+  const method = superuser.password ? 'scram-sha-256' : 'trust';
+  const host = serverSsl(config, cluster) ? 'hostssl' : 'host   ';
+  const both = (line: (net: string) => string) => [line('0.0.0.0/0'), line('::/0       ')];
   return [
     '# Managed by pgwarden-agent. Extra lines come from postgresql.pg_hba in the agent config.',
     'local   all          all                    trust',
     ...config.postgresql.pg_hba,
-    `host    replication  ${repl}   0.0.0.0/0   ${method}`,
-    `host    replication  ${repl}   ::/0        ${method}`,
-    `host    all          ${su}     0.0.0.0/0   ${method}`,
-    `host    all          ${su}     ::/0        ${method}`,
-    `host    all          all       0.0.0.0/0   ${method}`,
+    ...(rewind ? both((net) => `host    all          ${superuser.username}     ${net}   reject`) : []),
+    ...both((net) => `${host} replication  ${replication.username}   ${net}   ${method}`),
+    ...both((net) => `${host} all          all       ${net}   ${method}`),
     '',
   ].join('\n');
 }
@@ -127,7 +138,7 @@ export async function writePgConfig(
   settings: ManagedSettings,
 ): Promise<void> {
   await writeOwned(paths.managedConf, renderManagedConf(config, cluster, paths, settings), user);
-  await writeOwned(paths.hbaFile, renderHba(config), user);
+  await writeOwned(paths.hbaFile, renderHba(config, cluster), user);
   const main = await readFile(paths.postgresqlConf, 'utf8').catch(() => '');
   if (!/^include_if_exists = 'pgwarden.conf'/m.test(main)) {
     await appendFile(
@@ -145,8 +156,8 @@ export async function writePgpass(
   user: OsUser | undefined,
 ): Promise<void> {
   const esc = (s: string) => s.replace(/\\/g, '\\\\').replace(/:/g, '\\:');
-  const { superuser, replication } = config.postgresql.authentication;
-  const lines = [replication, superuser]
+  const { superuser, replication, rewind } = config.postgresql.authentication;
+  const lines = [replication, superuser, ...(rewind ? [rewind] : [])]
     .filter((c) => c.password)
     .map((c) => `*:*:*:${esc(c.username)}:${esc(c.password!)}`);
   await writeOwned(paths.pgpass, `${lines.join('\n')}\n`, user);

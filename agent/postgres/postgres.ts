@@ -1,8 +1,10 @@
 import { chmod, readdir, readFile, rm } from 'node:fs/promises';
+import type { Credentials } from '../../core/config/agent-config.ts';
 import { parseLsn } from '../../core/format.ts';
 import { PgCommandError } from '../errors.ts';
 import type { OsUser } from '../os-user.ts';
 import type { AgentPaths } from '../paths.ts';
+import { serverConninfo } from './conninfo.ts';
 import { type ProgramResult, runProgram } from './run-program.ts';
 
 export interface ControlData {
@@ -184,7 +186,7 @@ export class Postgres {
 
   async baseBackup(
     source: Upstream,
-    replicationUser: string,
+    replication: Credentials,
     timeoutMs: number,
     options: readonly (string | Readonly<Record<string, string | number>>)[] = [],
   ): Promise<void> {
@@ -198,12 +200,8 @@ export class Postgres {
         'stream',
         '-c',
         'fast',
-        '-h',
-        source.host,
-        '-p',
-        String(source.port),
-        '-U',
-        replicationUser,
+        '-d',
+        serverConninfo(source, replication, { passfile: this.paths.pgpass, connect_timeout: 10 }),
         '--no-password',
         ...options.flatMap((o) =>
           typeof o === 'string' ? [`--${o}`] : Object.entries(o).map(([k, v]) => `--${k}=${v}`),
@@ -215,8 +213,12 @@ export class Postgres {
   }
 
   /** Rewinds this (stopped) data directory onto the source's timeline. */
-  async rewind(source: Upstream, superuser: string, timeoutMs: number): Promise<ProgramResult> {
-    const conn = `host=${source.host} port=${source.port} user=${superuser} dbname=postgres passfile=${this.paths.pgpass} connect_timeout=3`;
+  async rewind(source: Upstream, credentials: Credentials, timeoutMs: number): Promise<ProgramResult> {
+    const conn = serverConninfo(source, credentials, {
+      dbname: 'postgres',
+      passfile: this.paths.pgpass,
+      connect_timeout: 3,
+    });
     return this.run('pg_rewind', ['-D', this.paths.dataDir, `--source-server=${conn}`], timeoutMs, {
       allowFailure: true,
     });

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { ClusterConfig } from '../../core/config/cluster-config.ts';
 import type { AgentRuntime } from '../runtime.ts';
+import { clientSsl, rewindCredentials } from './conninfo.ts';
 import { type ManagedSettings, setStandbySignal, slotName, writePgConfig, writePgpass } from './pg-conf.ts';
 
 export interface UpstreamEndpoint {
@@ -39,12 +40,22 @@ export async function startAsReplica(
  * at a checkpoint), and pg_rewind reads the source's timeline from its last checkpoint.
  */
 export async function checkpointUpstream(rt: AgentRuntime, upstream: UpstreamEndpoint): Promise<void> {
-  const su = rt.config.postgresql.authentication.superuser;
+  const role = rewindCredentials(rt.config.postgresql.authentication);
+  let ssl: ReturnType<typeof clientSsl>;
+  try {
+    ssl = clientSsl(role);
+  } catch (error) {
+    rt.logger.warn('cannot read the TLS files to ask the upstream for a checkpoint', {
+      error: (error as Error).message,
+    });
+    return;
+  }
   const client = new pg.Client({
     host: upstream.host,
     port: upstream.port,
-    user: su.username,
-    ...(su.password ? { password: su.password } : {}),
+    user: role.username,
+    ...(role.password ? { password: role.password } : {}),
+    ssl,
     database: 'postgres',
     connectionTimeoutMillis: 2000,
     query_timeout: 10_000,

@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { storedClusterConfig } from '../../core/config/cluster-config.ts';
 import { AckedWriter, lostWalBytes } from '../../local/acked-writer.ts';
 import { LocalTopology } from '../../local/local-topology.ts';
-import { loopbackClient } from '../../local/loopback-client.ts';
+import { type LoopbackLogin, loopbackClient } from '../../local/loopback-client.ts';
 import { processAlive, waitFor } from '../../local/wait-for.ts';
 import { WritableInvariant } from '../../local/writable-invariant.ts';
 import { FAULT_KINDS, type FaultKind, injectFault, seededRandom } from './faults.ts';
@@ -57,12 +57,12 @@ const median = (xs: number[]) => {
 };
 
 /** A reader through the reader endpoint: counts queries that fail. */
-function startReader(port: number, password: string) {
+function startReader(port: number, login: LoopbackLogin) {
   let running = true;
   let failures = 0;
   const loop = (async () => {
     while (running) {
-      const client = loopbackClient(port, password, { connectMs: 1000, queryMs: 2000 });
+      const client = loopbackClient(port, login, { connectMs: 1000, queryMs: 2000 });
       try {
         await client.connect();
         await client.query('SELECT 1');
@@ -194,19 +194,19 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     await t.startAll();
     const controller = t.startController({ logLevel: 'ERROR' });
     const first = await t.store.getLeader(t.scope);
-    const setup = loopbackClient(t.node(first!.holder).pgPort, t.password);
+    const setup = loopbackClient(t.node(first!.holder).pgPort, t.login);
     await setup.connect();
     await setup.query('CREATE TABLE acks (id int PRIMARY KEY)');
     await setup.end();
     if ((await recovered(t, 60_000)) === undefined) throw new Error('the topology did not become healthy');
     const invariant = new WritableInvariant(t).start();
-    const viaEndpoint = new AckedWriter({ ports: [endpoint.writerPort], password: t.password }).start();
+    const viaEndpoint = new AckedWriter({ ports: [endpoint.writerPort], login: t.login }).start();
     const direct = new AckedWriter({
       ports: [...t.nodes.values()].map((n) => n.pgPort),
-      password: t.password,
+      login: t.login,
       firstId: 10_000_000,
     }).start();
-    const reader = startReader(endpoint.readerPort, t.password);
+    const reader = startReader(endpoint.readerPort, t.login);
     const lease = startLeaseMonitor(t);
     for (let n = 1; n <= options.faults; n += 1) {
       remember();
@@ -254,7 +254,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
       violations.push({ what: 'two writable nodes', at: v.at, detail: v.writable.join(', ') });
     const snapshot = await t.store.getSnapshot(t.scope);
     const leader = snapshot.leader!;
-    const final = loopbackClient(t.node(leader.holder).pgPort, t.password);
+    const final = loopbackClient(t.node(leader.holder).pgPort, t.login);
     await final.connect();
     const present = new Set((await final.query<{ id: number }>('SELECT id FROM acks')).rows.map((r) => r.id));
     await final.end();

@@ -3,12 +3,33 @@ import { clusterConfigSchema } from './cluster-config.ts';
 import { hostPort, memberName } from './units.ts';
 import { parseOrThrow } from './validation.ts';
 
+const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
+const filePath = z
+  .string({ error: 'an absolute file path' })
+  .startsWith('/', { error: 'an absolute file path' });
+
+/** A role and how to reach a server as it: Patroni's `authentication.*` keys (libpq's names). */
+const credentialFields = {
+  username: z.string({ error: 'a role name' }).min(1),
+  password: z.string({ error: 'a password string' }).optional(),
+  sslmode: z.enum(SSL_MODES, { error: `one of ${SSL_MODES.join(', ')}` }).optional(),
+  sslrootcert: filePath.optional(),
+  sslcert: filePath.optional(),
+  sslkey: filePath.optional(),
+  sslpassword: z.string().optional(),
+  sslcrl: filePath.optional(),
+  sslcrldir: filePath.optional(),
+  gssencmode: z.enum(['disable', 'prefer', 'require'], { error: 'disable, prefer or require' }).optional(),
+  channel_binding: z
+    .enum(['disable', 'prefer', 'require'], { error: 'disable, prefer or require' })
+    .optional(),
+};
+const credentialsObject = z.strictObject(credentialFields);
+export type Credentials = z.output<typeof credentialsObject>;
+
 const credentials = (defaultUser: string) =>
   z
-    .strictObject({
-      username: z.string({ error: 'a role name' }).min(1).default(defaultUser),
-      password: z.string({ error: 'a password string' }).optional(),
-    })
+    .strictObject({ ...credentialFields, username: credentialFields.username.default(defaultUser) })
     .prefault({});
 
 /** Member tags, as Patroni names them. */
@@ -62,6 +83,11 @@ export const agentConfigSchema = z.strictObject({
       .strictObject({
         superuser: credentials('postgres'),
         replication: credentials('replicator'),
+        /**
+         * The role pg_rewind (and the replicas' checkpoint request) connects as; without it the
+         * superuser is used, and so may log in over the network. Created at bootstrap.
+         */
+        rewind: credentialsObject.optional(),
       })
       .prefault({}),
     parameters: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
@@ -100,6 +126,13 @@ export const agentConfigSchema = z.strictObject({
       /** Initial dynamic configuration, written by whoever initialises the cluster. */
       dcs: clusterConfigSchema.optional(),
       initdb: z.array(z.union([z.string(), z.record(z.string(), z.string())])).default([]),
+      /**
+       * A command run once the new cluster's primary is up (Patroni: `post_bootstrap`, or
+       * `post_init`), given a connection URL for the superuser over the local socket; PGPASSFILE
+       * is set. It may run again if the agent stops before the initialization completes.
+       */
+      post_bootstrap: z.string({ error: 'a command line' }).min(1).optional(),
+      post_init: z.string({ error: 'a command line' }).min(1).optional(),
     })
     .prefault({}),
   /**

@@ -13,6 +13,18 @@ import type { ActionDocument } from './action-document.ts';
 import type { CoordinationTable } from './coordination-table.ts';
 
 export const CLUSTER_TAG = 'pgwarden:cluster';
+
+/** How pgwarden's functions are bundled: one ESM file with every dependency, for nodejs22.x. */
+export const LAMBDA_BUNDLING = {
+  format: OutputFormat.ESM,
+  target: 'node22',
+  minify: true,
+  sourceMap: false,
+  mainFields: ['module', 'main'],
+  externalModules: [],
+  banner: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+  forceDockerBundling: false,
+};
 const HANDLER = new URL('../../functions/controller/handler.ts', import.meta.url).pathname;
 
 export interface PgwardenControllerProps {
@@ -84,16 +96,7 @@ export class PgwardenController extends Construct {
         // (hosts cannot write the shared registry partition).
         clusters: props.clusters,
       }),
-      bundling: {
-        format: OutputFormat.ESM,
-        target: 'node22',
-        minify: true,
-        sourceMap: false,
-        mainFields: ['module', 'main'],
-        externalModules: [],
-        banner: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
-        forceDockerBundling: false,
-      },
+      bundling: LAMBDA_BUNDLING,
     });
     // A failed or throttled invocation is not retried by Lambda (two retries, and throttled
     // events for up to six hours, by default): the next scheduled one replaces it.

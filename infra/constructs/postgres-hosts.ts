@@ -7,13 +7,20 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { stringify } from 'yaml';
-import { EC2_HOST_LAYOUT, hostDirectories, hostFiles } from '../../agent/host/host-layout.ts';
+import {
+  APP_ROLE,
+  EC2_HOST_LAYOUT,
+  hostDirectories,
+  hostFiles,
+  hostSecurityConfig,
+} from '../../agent/host/host-layout.ts';
 import type { AgentConfigInput } from '../../core/config/agent-config.ts';
 import { type ClusterConfigInput, parseClusterConfig } from '../../core/config/cluster-config.ts';
 import { NAME_PATTERN } from '../../core/config/units.ts';
 import { DEFAULT_HEALTH_CHECK } from '../../core/endpoints/health-check-profile.ts';
 import type { CoordinationTable } from './coordination-table.ts';
 import { CLUSTER_TAG } from './pgwarden-controller.ts';
+import { TlsAuthority } from './tls-authority.ts';
 
 export const SUPPORTED_POSTGRES_VERSIONS = [15] as const;
 
@@ -65,6 +72,9 @@ export class PostgresHosts extends Construct {
   readonly role: iam.Role;
   readonly securityGroup: ec2.SecurityGroup;
   readonly secret: secretsmanager.Secret;
+  /** The application role's name and password (JSON username, password). */
+  readonly appSecret: secretsmanager.Secret;
+  readonly authority: TlsAuthority;
   readonly instances: ec2.CfnInstance[] = [];
   readonly bundleParameter: ssm.StringParameter;
 
@@ -124,6 +134,22 @@ export class PostgresHosts extends Construct {
       description: `pgwarden ${props.clusterName}: replication password`,
       generateSecretString: { excludePunctuation: true, passwordLength: 32 },
     });
+    const rewindSecret = new secretsmanager.Secret(this, 'RewindPassword', {
+      description: `pgwarden ${props.clusterName}: password of the rewind role (pg_rewind between members)`,
+      generateSecretString: { excludePunctuation: true, passwordLength: 32 },
+    });
+    // What applications log in as (Patroni's admin: CREATEDB, CREATEROLE): the superuser has no
+    // network login. Created by the post_bootstrap script from agent.env.
+    this.appSecret = new secretsmanager.Secret(this, 'AppRolePassword', {
+      description: `pgwarden ${props.clusterName}: the application role (${APP_ROLE}) and its password`,
+      generateSecretString: {
+        secretStringTemplate: JSON.stringify({ username: APP_ROLE }),
+        generateStringKey: 'password',
+        excludePunctuation: true,
+        passwordLength: 32,
+      },
+    });
+    this.authority = new TlsAuthority(this, 'TlsAuthority', { clusterName: props.clusterName });
     // Signs the primary's failsafe pings (DESIGN §3); hosts read it at boot, like the passwords.
     const failsafeSecret = new secretsmanager.Secret(this, 'FailsafeSecret', {
       description: `pgwarden ${props.clusterName}: shared secret that signs failsafe pings between members`,
@@ -139,6 +165,9 @@ export class PostgresHosts extends Construct {
     this.secret.grantRead(this.role);
     replicationSecret.grantRead(this.role);
     failsafeSecret.grantRead(this.role);
+    rewindSecret.grantRead(this.role);
+    this.appSecret.grantRead(this.role);
+    this.authority.secret.grantRead(this.role);
     props.commandLogGroup?.grantWrite(this.role);
     const bundle = new Asset(this, 'AgentBundle', { path: props.agentBundlePath });
     // The bundle's object only, not the whole asset bucket.
@@ -193,6 +222,7 @@ export class PostgresHosts extends Construct {
         version,
         replicationSecret,
         failsafeSecret,
+        rewindSecret,
         bootTimeoutMinutes: bootTimeout.toMinutes(),
       }),
     );
@@ -237,6 +267,8 @@ export class PostgresHosts extends Construct {
       };
       // No boot before the subnet's egress (NAT route) exists: packages and secrets come through it.
       instance.node.addDependency(subnet.internetConnectivityEstablished);
+      // The authority is in its secret before any host boots (each issues its certificate from it).
+      instance.node.addDependency(this.authority.resource);
       Tags.of(instance).add(CLUSTER_TAG, props.clusterName);
       Tags.of(instance).add('Name', `pgwarden-${props.clusterName}-${i + 1}`);
       this.instances.push(instance);
@@ -250,10 +282,13 @@ export class PostgresHosts extends Construct {
     version: number;
     replicationSecret: secretsmanager.Secret;
     failsafeSecret: secretsmanager.Secret;
+    rewindSecret: secretsmanager.Secret;
     bootTimeoutMinutes: number;
   }): string[] {
     const { props, dcs, version } = input;
     const region = Stack.of(this).region;
+    const layout = EC2_HOST_LAYOUT;
+    const security = hostSecurityConfig(layout);
     const config: AgentConfigInput = {
       scope: props.clusterName,
       name: '__NAME__',
@@ -266,15 +301,16 @@ export class PostgresHosts extends Construct {
         connect_address: '__IP__:5432',
         data_dir: EC2_HOST_LAYOUT.dataDir,
         bin_dir: '/usr/bin',
+        parameters: security.parameters,
+        authentication: security.authentication,
         pg_hba: [],
       },
       tags: {},
       dynamodb: { table: props.table.table.tableName, region },
-      bootstrap: { dcs },
+      bootstrap: { dcs, post_bootstrap: security.post_bootstrap },
       instance_id: '__NAME__',
       state_dir: EC2_HOST_LAYOUT.stateDir,
     };
-    const layout = EC2_HOST_LAYOUT;
     // The same directories and files the local topology gives its hosts (agent/host/host-layout.ts).
     const directories = hostDirectories(layout).map(
       (d) =>
@@ -282,7 +318,13 @@ export class PostgresHosts extends Construct {
     );
     const files = hostFiles(layout, {
       config: stringify(config),
-      secrets: { superuser: '$SU', replication: '$REPL', failsafe: '$FAILSAFE' },
+      secrets: {
+        superuser: '$SU',
+        replication: '$REPL',
+        rewind: '$REWIND',
+        app: '$APP',
+        failsafe: '$FAILSAFE',
+      },
       expandsShell: true,
     }).map((f) => {
       const marker = f.expandsShell ? 'PGWARDEN_EOF' : "'PGWARDEN_EOF'";
@@ -330,10 +372,17 @@ export class PostgresHosts extends Construct {
       Fn.join('', ['SU=$(', secret(this.secret.secretArn, ' | jq -r .superuser_password'), ')']),
       Fn.join('', ['REPL=$(', secret(input.replicationSecret.secretArn), ')']),
       Fn.join('', ['FAILSAFE=$(', secret(input.failsafeSecret.secretArn), ')']),
+      Fn.join('', ['REWIND=$(', secret(input.rewindSecret.secretArn), ')']),
+      Fn.join('', ['APP=$(', secret(this.appSecret.secretArn, ' | jq -r .password'), ')']),
       'umask 077',
       ...files,
       `sed -i "s#__NAME__#$NAME#g; s#__IP__#$IP#g" ${layout.configFile}`,
       `sed -i "s#^exec ${layout.node} #exec $NODE #" ${layout.launcher}`,
+      // This host's certificate (its IP and name), from the cluster's authority; the authority's
+      // key is on disk only for this step.
+      Fn.join('', [secret(this.authority.secret.secretArn), ' > /run/pgwarden-authority.json']),
+      `${layout.launcher} issue-certificate --authority /run/pgwarden-authority.json --out ${layout.tlsDir} --name "$NAME" --ip "$IP" --dns "$(hostname)" --owner postgres`,
+      'rm -f /run/pgwarden-authority.json',
       'systemctl daemon-reload && systemctl enable --now pgwarden-agent',
       // Signal success only once the agent answers /health (PostgreSQL running in its role).
       `for i in $(seq 1 ${Math.round(input.bootTimeoutMinutes * 6)}); do curl -sf http://127.0.0.1:${DEFAULT_HEALTH_CHECK.apiPort}/health >/dev/null && break; sleep 10; done`,

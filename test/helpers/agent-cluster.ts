@@ -9,7 +9,7 @@ import type { AgentConfigInput } from '../../core/config/agent-config.ts';
 import { type ClusterConfigInput, FAST_PROFILE } from '../../core/config/cluster-config.ts';
 import type { AgentAction } from '../../core/decide/steps.ts';
 import { AGENT_BUNDLE, type LocalNode, LocalTopology } from '../../local/local-topology.ts';
-import { loopbackClient } from '../../local/loopback-client.ts';
+import { loopbackClient, socketClient } from '../../local/loopback-client.ts';
 import { descendants, waitFor } from '../../local/wait-for.ts';
 
 /** The agent bundle, built by test/global-setup.ts (what hosts run). */
@@ -70,12 +70,29 @@ export class AgentCluster extends LocalTopology {
     };
   }
 
+  /** SQL on a node as the superuser, over its local socket (the superuser has no network login). */
   async sql<T extends pg.QueryResultRow = Record<string, unknown>>(
     name: string,
     text: string,
     params: unknown[] = [],
   ): Promise<T[]> {
-    const client = loopbackClient(this.node(name).pgPort, this.password, { connectMs: 2000, queryMs: 5000 });
+    const node = this.node(name);
+    const client = socketClient(node.stateDir, node.pgPort, { connectMs: 2000, queryMs: 5000 });
+    await client.connect();
+    try {
+      return (await client.query<T>(text, params)).rows;
+    } finally {
+      await client.end().catch(() => {});
+    }
+  }
+
+  /** SQL on a node as an application runs it: the application role over verified TLS. */
+  async appSql<T extends pg.QueryResultRow = Record<string, unknown>>(
+    name: string,
+    text: string,
+    params: unknown[] = [],
+  ): Promise<T[]> {
+    const client = loopbackClient(this.node(name).pgPort, this.login, { connectMs: 2000, queryMs: 5000 });
     await client.connect();
     try {
       return (await client.query<T>(text, params)).rows;

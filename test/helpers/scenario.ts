@@ -29,7 +29,7 @@ export class Scenario {
     try {
       const endpoint = await cluster.startEndpoint();
       await cluster.startAll();
-      await cluster.sql('node1', 'CREATE TABLE acks (id int PRIMARY KEY)');
+      await cluster.appSql('node1', 'CREATE TABLE acks (id int PRIMARY KEY)');
       // Replication is asynchronous: a crash right after the start could otherwise lose the table.
       for (const name of [...cluster.nodes.keys()].slice(1))
         await cluster.waitFor(`the acks table on ${name}`, 30_000, async () => {
@@ -43,7 +43,7 @@ export class Scenario {
         cluster,
         endpoint,
         new WritableInvariant(cluster),
-        new AckedWriter({ ports: [endpoint.writerPort], password: cluster.password }),
+        new AckedWriter({ ports: [endpoint.writerPort], login: cluster.login }),
       );
       for (let i = 0; i < (options.controllers ?? 1); i += 1)
         scenario.controllers.push(
@@ -76,7 +76,7 @@ export class Scenario {
   async writerServes(name: string, timeoutMs = 60_000): Promise<void> {
     const port = this.cluster.node(name).pgPort;
     await this.cluster.waitFor(`the writer endpoint to serve ${name}`, timeoutMs, async () => {
-      const client = loopbackClient(this.endpoint.writerPort, this.cluster.password);
+      const client = loopbackClient(this.endpoint.writerPort, this.cluster.login);
       try {
         await client.connect();
         const { rows } = await client.query<{ port: number; ro: boolean }>(

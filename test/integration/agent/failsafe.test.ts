@@ -37,7 +37,7 @@ describe('failsafe: the primary through a DynamoDB outage', () => {
   beforeAll(async () => {
     c = await AgentCluster.create({ nodes: 3 });
     await c.startAll();
-    await c.sql('node1', 'CREATE TABLE acks (id int PRIMARY KEY)');
+    await c.appSql('node1', 'CREATE TABLE acks (id int PRIMARY KEY)');
     ctl = c.startController({ tickMs: 500, logLevel: process.env.PGWARDEN_TEST_LOG ?? 'ERROR' });
   });
   afterEach(async () => {
@@ -58,7 +58,7 @@ describe('failsafe: the primary through a DynamoDB outage', () => {
 
   it('keeps the primary writable with no failover and no fencing while DynamoDB is down for everyone for 5 x ttl', async () => {
     const before = await leader();
-    writer = new AckedWriter({ ports: [c.node('node1').pgPort], password: c.password }).start();
+    writer = new AckedWriter({ ports: [c.node('node1').pgPort], login: c.login }).start();
     await new Promise((r) => setTimeout(r, 1000));
     const cutAt = Date.now();
     cutAll(true);
@@ -108,7 +108,7 @@ describe('failsafe: the primary through a DynamoDB outage', () => {
 
   it('fails over nobody while only the primary is cut off from DynamoDB and every replica promised it', async () => {
     const before = await leader();
-    await c.sql('node1', 'CREATE TABLE acks_primary_cut (id int PRIMARY KEY)');
+    await c.appSql('node1', 'CREATE TABLE acks_primary_cut (id int PRIMARY KEY)');
     // The outage before left the replicas to catch up: both must be in node1's failsafe set again.
     await c.waitFor('node2 and node3 in the failsafe set', 30_000, async () => {
       const body = (await c.api('node1', '/failsafe')).body as Record<string, string>;
@@ -116,7 +116,7 @@ describe('failsafe: the primary through a DynamoDB outage', () => {
     });
     writer = new AckedWriter({
       ports: [c.node('node1').pgPort],
-      password: c.password,
+      login: c.login,
       table: 'acks_primary_cut',
     }).start();
     c.isolate('node1');

@@ -377,6 +377,54 @@ describe('the stack as it behaves in an account (issue #13)', () => {
     });
   });
 
+  it('gives PostgreSQL TLS from a CA the stack provisions; replication verifies it; the superuser stays on the socket', () => {
+    const authorities = template.findResources('Custom::PgwardenTlsAuthority');
+    const [[authorityId, authority]] = Object.entries(authorities) as [
+      [string, { Properties: { SecretArn: unknown } }],
+    ];
+    const caSecret = (authority.Properties.SecretArn as { Ref: string }).Ref;
+    expect(template.findResources('AWS::SecretsManager::Secret')[caSecret]).toBeDefined();
+    // Every host boots after the authority is in its secret.
+    for (const [id, i] of Object.entries(instances(template))) expect(i.DependsOn, id).toContain(authorityId);
+    const data = userData(template);
+    expect(data).toContain(
+      'issue-certificate --authority /run/pgwarden-authority.json --out /etc/pgwarden/tls',
+    );
+    expect(data).toContain('rm -f /run/pgwarden-authority.json');
+    expect(data).toContain(caSecret);
+    // The agent config (YAML in the user data): TLS on, verify-full replication and rewind, the
+    // rewind role (so pg_hba rejects the superuser over the network), the post_bootstrap script.
+    expect(data).toContain('ssl: on');
+    expect(data).toContain('sslmode: verify-full');
+    expect(data).toContain('sslrootcert: /etc/pgwarden/tls/ca.crt');
+    expect(data).toContain('username: rewind');
+    expect(data).toContain('post_bootstrap: /etc/pgwarden/post-bootstrap.sh');
+    expect(data).toContain('PGWARDEN_APP_PASSWORD=$APP');
+    // Hosts may read the CA; only the CA function may write it.
+    const statements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap((p) =>
+      p.Properties.PolicyDocument.Statement.map((st: Record<string, unknown>) => ({
+        ...st,
+        roles: p.Properties.Roles,
+      })),
+    );
+    const refersTo = (st: { Resource?: unknown }) => JSON.stringify(st.Resource ?? '').includes(caSecret);
+    const writers = statements.filter(
+      (st) => refersTo(st) && JSON.stringify(st.Action).includes('secretsmanager:PutSecretValue'),
+    );
+    expect(writers).toHaveLength(1);
+    expect(JSON.stringify(writers[0].roles)).toContain('TlsAuthorityFunction');
+    const hostReads = statements.filter(
+      (st) =>
+        refersTo(st) &&
+        JSON.stringify(st.Action).includes('secretsmanager:GetSecretValue') &&
+        JSON.stringify(st.roles).includes('HostsRole'),
+    );
+    expect(hostReads).toHaveLength(1);
+    const outputs = template.toJSON().Outputs;
+    expect(outputs.AppRoleSecretArn.Value).toEqual({ Ref: expect.stringMatching(/^HostsAppRolePassword/) });
+    expect(outputs.CertificateAuthoritySecretArn.Value).toEqual({ Ref: caSecret });
+  });
+
   it('names its document and dashboards after the stack: a second stack in the region does not collide', () => {
     const other = Template.fromStack(
       new PgwardenStack(new App(), 'Second', {
@@ -401,7 +449,9 @@ describe('one table and one controller for several clusters', () => {
     });
     const t = Template.fromStack(multi);
     t.resourceCountIs('AWS::DynamoDB::GlobalTable', 1);
-    t.resourceCountIs('AWS::Lambda::Function', 1);
+    // One controller; per cluster a certificate authority function and its provider's.
+    t.resourceCountIs('AWS::Lambda::Function', 1 + 2 * 2);
+    t.resourceCountIs('Custom::PgwardenTlsAuthority', 2);
     t.resourceCountIs('AWS::ElasticLoadBalancingV2::LoadBalancer', 2);
     t.resourceCountIs('AWS::EC2::Instance', 6);
     const statements = Object.values(t.findResources('AWS::IAM::Policy')).flatMap(

@@ -1,22 +1,14 @@
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HaproxyEndpoint, renderHaproxyConfig } from '../../../adapters/local/haproxy-endpoint.ts';
 import { DEFAULT_HEALTH_CHECK, FAST_HEALTH_CHECK } from '../../../core/endpoints/health-check-profile.ts';
 import { freePort } from '../../../local/free-port.ts';
-import { AgentCluster, TEST_PASSWORD } from '../../helpers/agent-cluster.ts';
+import { type LoopbackLogin, loopbackClient } from '../../../local/loopback-client.ts';
+import { AgentCluster } from '../../helpers/agent-cluster.ts';
 import { type RunningController, startController } from '../../helpers/controller-harness.ts';
 
-async function whoAnswers(port: number): Promise<{ port: number; replica: boolean }> {
-  const client = new pg.Client({
-    host: '127.0.0.1',
-    port,
-    user: 'postgres',
-    password: TEST_PASSWORD,
-    database: 'postgres',
-    connectionTimeoutMillis: 2000,
-  });
-  client.on('error', () => {});
+async function whoAnswers(port: number, login: LoopbackLogin): Promise<{ port: number; replica: boolean }> {
+  const client = loopbackClient(port, login, { connectMs: 2000 });
   await client.connect();
   try {
     const { rows } = await client.query<{ port: number; replica: boolean }>(
@@ -80,11 +72,15 @@ describe('HAProxy in front of real agents', () => {
     await new Promise((r) =>
       setTimeout(r, (FAST_HEALTH_CHECK.unhealthyThreshold + 1) * FAST_HEALTH_CHECK.intervalSeconds * 1000),
     );
-    await c.waitFor('writer endpoint up', 20_000, async () => (await whoAnswers(writer)).replica === false);
-    expect((await whoAnswers(writer)).port).toBe(c.node('node1').pgPort);
+    await c.waitFor(
+      'writer endpoint up',
+      20_000,
+      async () => (await whoAnswers(writer, c.login)).replica === false,
+    );
+    expect((await whoAnswers(writer, c.login)).port).toBe(c.node('node1').pgPort);
     const seen = new Set<number>();
     for (let i = 0; i < 6; i += 1) {
-      const answer = await whoAnswers(reader);
+      const answer = await whoAnswers(reader, c.login);
       expect(answer.replica).toBe(true);
       seen.add(answer.port);
     }
@@ -94,7 +90,7 @@ describe('HAProxy in front of real agents', () => {
   it('follows a failover: the writer endpoint serves the new primary', async () => {
     c.killHost('node1');
     const answer = await c.waitFor('writer endpoint on a new primary', 60_000, async () => {
-      const a = await whoAnswers(writer).catch(() => undefined);
+      const a = await whoAnswers(writer, c.login).catch(() => undefined);
       return a && !a.replica && a.port !== c.node('node1').pgPort ? a : undefined;
     });
     const leader = (await c.store.getLeader('test'))!.holder;

@@ -59,7 +59,7 @@ describe('the host layout', () => {
       expect(dirs.find((d) => d.path === path)?.owner).toBe('run_as');
     const files = hostFiles(EC2_HOST_LAYOUT, {
       config: 'scope: x\n',
-      secrets: { superuser: 'a', replication: 'b', failsafe: 'c' },
+      secrets: { superuser: 'a', replication: 'b', rewind: 'd', app: 'e', failsafe: 'c' },
     });
     expect(files.find((f) => f.path === EC2_HOST_LAYOUT.envFile)).toMatchObject({
       mode: 0o600,
