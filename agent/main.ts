@@ -34,6 +34,13 @@ async function runDaemon(configPath: string): Promise<void> {
   });
   const api = await startHealthServer(config, () => daemon.status(), failsafe);
   rt.logger.info('agent started', { api: config.restapi.listen, version: AGENT_VERSION });
+  const inactive = config.inactive_keys ?? {};
+  if (Object.keys(inactive).length > 0) {
+    // One warning for the whole file: each Patroni key pgwarden accepts and does not act on, and why.
+    rt.logger.warn(`config keys accepted but not acted on: ${Object.keys(inactive).join(', ')}`, {
+      inactive,
+    });
+  }
   notify.ready();
   const shutdown = (signal: string) => {
     rt.logger.info('agent stopping', { signal });

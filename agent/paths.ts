@@ -35,7 +35,7 @@ export function agentPaths(config: AgentConfig): AgentPaths {
     postgresqlConf: join(dataDir, 'postgresql.conf'),
     hbaFile: join(dataDir, 'pg_hba.conf'),
     standbySignal: join(dataDir, 'standby.signal'),
-    pgpass: join(stateDir, 'pgpass'),
+    pgpass: config.postgresql.pgpass ?? join(stateDir, 'pgpass'),
     socketDir: stateDir,
     localState: join(stateDir, 'state.json'),
     actionLock: join(stateDir, 'action.lock'),

@@ -95,7 +95,7 @@ export const rejoin: ActionHandler = async (ctx) => {
   }
   await rt.postgres.stop(cluster.primary_stop_timeout * 1000);
   let how = 'restarted';
-  if (cluster.postgresql.use_pg_rewind) {
+  if (rt.config.postgresql.use_pg_rewind ?? cluster.postgresql.use_pg_rewind) {
     const { state } = await rt.postgres.controlData();
     if (state === 'shut down in recovery') {
       const recovery = await rt.postgres.finishRecoveryAlone(600_000);

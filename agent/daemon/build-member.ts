@@ -41,7 +41,8 @@ export function memberState(facts: MemberFacts): PgState {
 export function buildMember(config: AgentConfig, facts: MemberFacts): Member {
   const obs = facts.observation;
   const api = config.restapi.connect_address ?? config.restapi.listen;
-  const pg = config.postgresql.connect_address ?? config.postgresql.listen;
+  // Without connect_address, the first of listen's hosts (Patroni requires connect_address).
+  const pg = config.postgresql.connect_address ?? config.postgresql.listen.replace(/,[^:]*(?=:\d+$)/, '');
   return {
     name: config.name,
     role: memberRole(facts),

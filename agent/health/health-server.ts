@@ -6,8 +6,8 @@ import { splitHostPort } from '../../core/config/units.ts';
 import type { AgentStatus } from '../daemon/agent-daemon.ts';
 import type { FailsafeMember } from '../failsafe/failsafe-member.ts';
 import { SIGNATURE_HEADER } from '../failsafe/ping-signature.ts';
-import { answerHealth, BadHealthQueryError } from './health-checks.ts';
-import { createAgentMetrics } from './metrics.ts';
+import { answerHealth } from './health-checks.ts';
+import { createAgentMetrics, patroniMetrics } from './metrics.ts';
 
 function send(
   res: ServerResponse,
@@ -62,36 +62,39 @@ export async function startHealthServer(
       send(res, answer.status, answer.body, false);
       return;
     }
-    if (req.method !== 'GET' && !head) {
-      res.setHeader('allow', 'GET, HEAD');
+    const method = req.method === 'HEAD' || req.method === 'OPTIONS' ? req.method : 'GET';
+    if (req.method !== 'GET' && req.method !== method) {
+      res.setHeader('allow', 'GET, HEAD, OPTIONS');
       send(
         res,
         405,
         {
-          error: `method ${req.method} not allowed: the health API is read-only (GET, HEAD; POST only for /failsafe)`,
+          error: `method ${req.method} not allowed: pgwarden's REST API changes nothing (GET, HEAD, OPTIONS; POST only for /failsafe); use the pgwarden CLI`,
         },
         false,
       );
       return;
     }
     const url = new URL(req.url ?? '/', 'http://agent');
-    if (url.pathname === '/metrics') {
-      send(res, 200, await metrics.metrics(), head, metrics.contentType);
+    if (url.pathname === '/metrics' && method === 'GET') {
+      send(res, 200, patroniMetrics(status(), config) + (await metrics.metrics()), head, metrics.contentType);
       return;
     }
-    try {
-      const answer = answerHealth(
-        url.pathname.replace(/\/+$/, '') || '/',
-        url.searchParams,
-        status(),
-        config,
-        performance.now(),
-      );
-      send(res, answer.status, answer.body, head);
-    } catch (error) {
-      if (error instanceof BadHealthQueryError) send(res, 400, { error: error.message }, head);
-      else send(res, 500, { error: (error as Error).message }, head);
+    const answer = answerHealth(
+      url.pathname.replace(/\/+$/, '') || '/',
+      url.searchParams,
+      status(),
+      config,
+      performance.now(),
+      method,
+    );
+    if (answer.warning) res.setHeader('x-pgwarden-warning', answer.warning);
+    if (answer.statusOnly) {
+      res.writeHead(answer.status, { 'content-length': 0, 'cache-control': 'no-store' });
+      res.end();
+      return;
     }
+    send(res, answer.status, answer.body, head);
   };
   const server = createServer((req, res) => {
     handle(req, res).catch((error) => send(res, 500, { error: String(error) }, false));

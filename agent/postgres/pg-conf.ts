@@ -65,13 +65,17 @@ export function renderManagedConf(
   settings: ManagedSettings,
 ): string {
   const listen = splitHostPort(config.postgresql.listen);
+  // The agent's socket first (it connects there); a socket directory the config names stays too.
+  const sockets = [paths.socketDir, config.postgresql.parameters.unix_socket_directories]
+    .filter((d): d is string => typeof d === 'string' && d !== '')
+    .join(', ');
   const values: Record<string, string | number | boolean> = {
     ...REPLICATION_DEFAULTS,
     ...cluster.postgresql.parameters,
     ...config.postgresql.parameters,
-    listen_addresses: listen.host,
+    listen_addresses: listen.host.replace(/\s+/g, ''),
     port: listen.port,
-    unix_socket_directories: paths.socketDir,
+    unix_socket_directories: sockets,
     cluster_name: config.name,
     hba_file: paths.hbaFile,
     recovery_target_timeline: 'latest',
@@ -116,7 +120,7 @@ export function renderHba(config: AgentConfig, cluster?: ClusterConfig): string 
   return [
     '# Managed by pgwarden-agent. Extra lines come from postgresql.pg_hba in the agent config.',
     'local   all          all                    trust',
-    ...config.postgresql.pg_hba,
+    ...(config.postgresql.pg_hba.length > 0 ? config.postgresql.pg_hba : (cluster?.postgresql.pg_hba ?? [])),
     ...(rewind ? both((net) => `host    all          ${superuser.username}     ${net}   reject`) : []),
     ...both((net) => `${host} replication  ${replication.username}   ${net}   ${method}`),
     ...both((net) => `${host} all          all       ${net}   ${method}`),

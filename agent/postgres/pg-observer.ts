@@ -18,7 +18,19 @@ export interface PgObservation {
   readonly replication?: ReplicationRow[];
   readonly pendingRestart?: boolean;
   readonly serverVersion?: string;
+  /** server_version_num, e.g. 150004 (Patroni's integer `server_version`). */
+  readonly serverVersionNum?: number;
   readonly systemIdentifier?: string;
+  /** pg_postmaster_start_time(), as Patroni prints it ("2026-12-01 15:01:34.123456+00:00"). */
+  readonly postmasterStartTime?: string;
+  /** Replica: pg_last_xact_replay_timestamp(), as above (null before any replayed commit). */
+  readonly replayTimestamp?: string | null;
+  /** Replica: pg_is_wal_replay_paused(). */
+  readonly replayPaused?: boolean;
+  /** Replica: WAL written by the receiver (Patroni's received_location: written, else latest end). */
+  readonly writtenLsn?: number | null;
+  /** Settings waiting for a restart: name → the running and the configured value. */
+  readonly pendingRestartReason?: Readonly<Record<string, { old_value: string; new_value: string }>>;
 }
 
 const OBSERVE_SQL = `
@@ -35,8 +47,17 @@ SELECT pg_is_in_recovery() AS in_recovery,
        current_setting('server_version') AS server_version,
        (SELECT system_identifier::text FROM pg_control_system()) AS system_identifier,
        (SELECT count(*) > 0 FROM pg_settings WHERE pending_restart) AS pending_restart,
+       (SELECT json_object_agg(s.name, json_build_object('old_value', s.setting, 'new_value',
+                 coalesce((SELECT f.setting FROM pg_file_settings f WHERE f.name = s.name ORDER BY f.seqno DESC LIMIT 1), '')))
+          FROM pg_settings s WHERE s.pending_restart) AS pending_restart_reason,
+       current_setting('server_version_num')::int AS server_version_num,
+       to_char(pg_postmaster_start_time() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00:00' AS postmaster_start_time,
+       to_char(pg_last_xact_replay_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00:00' AS replay_timestamp,
+       CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() END AS replay_paused,
+       (SELECT coalesce(written_lsn, latest_end_lsn)::text FROM pg_stat_wal_receiver) AS written_lsn,
        (SELECT coalesce(json_agg(json_build_object('name', application_name, 'state', state,
-                'sync_state', sync_state, 'flush_lsn', flush_lsn::text, 'replay_lsn', replay_lsn::text)), '[]')
+                'sync_state', sync_state, 'flush_lsn', flush_lsn::text, 'replay_lsn', replay_lsn::text,
+                'usename', usename, 'client_addr', host(client_addr), 'sync_priority', sync_priority)), '[]')
           FROM pg_stat_replication) AS replication`;
 
 const lsnOrNull = (v: unknown) => (typeof v === 'string' ? parseLsn(v) : null);
@@ -110,6 +131,9 @@ export class PgObserver {
       sync_state: String(r.sync_state),
       flush_lsn: lsnOrNull(r.flush_lsn),
       replay_lsn: lsnOrNull(r.replay_lsn),
+      usename: r.usename === null || r.usename === undefined ? undefined : String(r.usename),
+      client_addr: r.client_addr === null || r.client_addr === undefined ? undefined : String(r.client_addr),
+      sync_priority: typeof r.sync_priority === 'number' ? r.sync_priority : undefined,
     }));
     return {
       at: now,
@@ -124,7 +148,14 @@ export class PgObserver {
       replication,
       pendingRestart: row.pending_restart === true,
       serverVersion: String(row.server_version),
+      serverVersionNum: Number(row.server_version_num),
       systemIdentifier: String(row.system_identifier),
+      postmasterStartTime: String(row.postmaster_start_time),
+      replayTimestamp: (row.replay_timestamp as string | null) ?? null,
+      ...(inRecovery
+        ? { replayPaused: row.replay_paused === true, writtenLsn: lsnOrNull(row.written_lsn) }
+        : {}),
+      pendingRestartReason: (row.pending_restart_reason as PgObservation['pendingRestartReason']) ?? {},
     };
   }
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { clusterConfigSchema } from './cluster-config.ts';
-import { hostPort, memberName } from './units.ts';
+import { hostPort, listenAddresses, memberName } from './units.ts';
 import { parseOrThrow } from './validation.ts';
 
 const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
@@ -71,12 +71,16 @@ export const agentConfigSchema = z.strictObject({
     request_timeout: z.number().positive().default(2),
   }),
   postgresql: z.strictObject({
-    listen: hostPort,
+    listen: listenAddresses,
     connect_address: hostPort.optional(),
     data_dir: z
       .string({ error: 'an absolute directory path' })
       .startsWith('/', { error: 'an absolute directory path' }),
     bin_dir: z.string({ error: 'a directory path' }).default('/usr/lib/postgresql/15/bin'),
+    /** Patroni's: where the agent writes the password file for replication and pg_rewind. */
+    pgpass: z.string().startsWith('/', { error: 'an absolute file path' }).optional(),
+    /** Patroni's local override of the dynamic `postgresql.use_pg_rewind`. */
+    use_pg_rewind: z.boolean({ error: 'true or false' }).optional(),
     /** pgwarden: the OS user that runs PostgreSQL's programs when the agent runs as root. */
     run_as: z.string({ error: 'an OS user name' }).default('postgres'),
     authentication: z
@@ -156,6 +160,8 @@ export const agentConfigSchema = z.strictObject({
 export type AgentConfig = z.output<typeof agentConfigSchema> & {
   /** The tag names the config file set (not filled in by a default), for Patroni's tag display. */
   readonly configured_tags?: readonly string[];
+  /** Patroni keys the file set that pgwarden accepts and does not act on, with why. */
+  readonly inactive_keys?: Readonly<Record<string, string>>;
 };
 export type AgentConfigInput = z.input<typeof agentConfigSchema>;
 

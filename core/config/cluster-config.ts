@@ -52,6 +52,8 @@ export const clusterConfigSchema = z
         use_pg_rewind: z.boolean({ error: 'true or false' }).default(true),
         use_slots: z.boolean({ error: 'true or false' }).default(true),
         parameters: z.record(z.string(), pgParameterValue).default({}),
+        /** Patroni's dynamic pg_hba lines; a member's own postgresql.pg_hba takes their place. */
+        pg_hba: z.array(z.string({ error: 'a pg_hba.conf line' })).optional(),
       })
       .prefault({}),
   })

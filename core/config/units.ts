@@ -14,6 +14,19 @@ export const hostPort = z
     error: 'a port number from 0 to 65535',
   });
 
+/**
+ * Patroni's `postgresql.listen`: one or several comma-separated hosts and one port
+ * (`127.0.0.1,10.0.0.5:5432`, `*:5432`).
+ */
+export const listenAddresses = z
+  .string({ error: 'a "host[,host...]:port" string' })
+  .regex(/^(\*|\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(\s*,\s*(\*|\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+))*:\d{1,5}$/, {
+    error: 'a "host[,host...]:port" string, like 127.0.0.1:5432 or 127.0.0.1,10.0.0.5:5432',
+  })
+  .refine((v) => Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, {
+    error: 'a port number from 0 to 65535',
+  });
+
 export function splitHostPort(value: string): { host: string; port: number } {
   const at = value.lastIndexOf(':');
   const host = value.slice(0, at).replace(/^\[(.*)\]$/, '$1');

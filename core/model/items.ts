@@ -32,6 +32,10 @@ export const replicationRowSchema = z.object({
   sync_state: z.string(),
   flush_lsn: lsn.nullable(),
   replay_lsn: lsn.nullable(),
+  /** What Patroni's /patroni shows of the walsender: role, client address, sync priority. */
+  usename: z.string().optional(),
+  client_addr: z.string().optional(),
+  sync_priority: z.number().int().optional(),
 });
 export type ReplicationRow = z.output<typeof replicationRowSchema>;
 

@@ -83,7 +83,7 @@ describe('pgwarden local', () => {
     expect(run.stdout).toContain('node1: primary');
     expect(run.stdout).toContain('node3: streaming replica');
     expect(run.stdout).toMatch(
-      /writer endpoint: 127\.0\.0\.1:\d+ +\(postgresql:\/\/postgres:.+@127\.0\.0\.1:\d+\/postgres\)/,
+      /writer endpoint: 127\.0\.0\.1:\d+ +\(postgresql:\/\/admin:.+@127\.0\.0\.1:\d+\/postgres\?sslmode=verify-full&sslrootcert=\S+ca\.crt\)/,
     );
     const s = await status();
     expect(s.phase).toBe('healthy');

@@ -87,15 +87,29 @@ describe('three agents bootstrapping from empty data directories', () => {
     ['node3', '/replica', 503],
     ['node3', '/read-only', 503],
     ['node3', '/health', 200],
-    ['node3', '/asynchronous', 200],
+    // Patroni: every replica check (async included) honours noloadbalance.
+    ['node3', '/asynchronous', 503],
+    // Patroni: `/` is the primary check, and a path no check knows fails (503), not 404.
+    ['node1', '/', 200],
+    ['node2', '/', 503],
+    ['node2', '/nope', 503],
+    ['node1', '/standby-leader', 503],
+    ['node2', '/read-only-sync', 503],
+    ['node1', '/read-only-sync', 200],
+    ['node2', '/readiness?lag=0&mode=write', 200],
   ])('answers %s %s with %i', async (name, path, status) => {
     expect((await cluster.api(name, path)).status).toBe(status);
   });
 
-  it('answers HEAD like GET, without a body', async () => {
-    const res = await fetch(`http://127.0.0.1:${cluster.node('node1').apiPort}/primary`, { method: 'HEAD' });
-    expect(res.status).toBe(200);
-    expect(await res.text()).toBe('');
+  it("answers HEAD and OPTIONS (HAProxy's option httpchk) with the status alone", async () => {
+    const url = (name: string, path: string) => `http://127.0.0.1:${cluster.node(name).apiPort}${path}`;
+    for (const method of ['HEAD', 'OPTIONS']) {
+      const primary = await fetch(url('node1', '/'), { method });
+      expect(primary.status, method).toBe(200);
+      expect(await primary.text()).toBe('');
+      expect((await fetch(url('node2', '/'), { method })).status, method).toBe(503);
+      expect((await fetch(url('node2', '/replica'), { method })).status, method).toBe(200);
+    }
   });
 
   it('mutates nothing: other methods get 405', async () => {
@@ -103,15 +117,21 @@ describe('three agents bootstrapping from empty data directories', () => {
     expect((await cluster.api('node1', '/restart', 'POST')).status).toBe(405);
   });
 
-  it('answers 404 for an unknown path and 400 naming a bad query value', async () => {
-    expect((await cluster.api('node1', '/nope')).status).toBe(404);
-    const bad = await cluster.api('node2', '/replica?lag=lots');
-    expect(bad.status).toBe(400);
-    expect(JSON.stringify(bad.body)).toContain('lag: got \\"lots\\"');
+  it('takes a bad lag= as Patroni does (no bound), and says so in a header', async () => {
+    const res = await fetch(`http://127.0.0.1:${cluster.node('node2').apiPort}/replica?lag=lots`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-pgwarden-warning')).toContain('lag="lots" is not a size');
   });
 
   it('serves Patroni-shaped /patroni and /cluster JSON', async () => {
-    const patroni = (await cluster.api('node1', '/patroni')).body as Record<string, unknown>;
+    // The primary's last observation after both replicas stream (not one from their base backups).
+    const patroni = await cluster.waitFor('node1 to report both replicas', 10_000, async () => {
+      const body = (await cluster.api('node1', '/patroni')).body as Record<string, unknown>;
+      const names = ((body.replication ?? []) as Array<{ application_name: string }>).map(
+        (r) => r.application_name,
+      );
+      return names.includes('node2') && names.includes('node3') ? body : undefined;
+    });
     expect(patroni).toMatchObject({
       state: 'running',
       role: 'primary',
@@ -119,26 +139,73 @@ describe('three agents bootstrapping from empty data directories', () => {
       patroni: { scope: 'test', name: 'node1' },
       decision: { rule: 340, reason: 'primary: the lease is renewed and PostgreSQL answers' },
     });
+    expect(patroni).toMatchObject({
+      server_version: expect.any(Number),
+      postmaster_start_time: expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}\+00:00$/),
+      xlog: { location: expect.any(Number) },
+      database_system_identifier: expect.stringMatching(/^\d+$/),
+      dcs_last_seen: expect.any(Number),
+    });
+    expect(patroni.server_version as number).toBeGreaterThanOrEqual(150000);
+    expect(patroni.replication).toEqual(
+      expect.arrayContaining([
+        {
+          usename: 'replicator',
+          application_name: 'node2',
+          client_addr: '127.0.0.1',
+          state: 'streaming',
+          sync_state: 'async',
+          sync_priority: 0,
+        },
+      ]),
+    );
+    expect(patroni).not.toHaveProperty('cluster_unlocked');
     const replica = (await cluster.api('node2', '/patroni')).body as Record<string, unknown>;
     expect(replica).toMatchObject({
       role: 'replica',
-      xlog: { received_location: expect.any(Number) },
+      replication_state: 'streaming',
+      xlog: {
+        received_location: expect.any(Number),
+        replayed_location: expect.any(Number),
+        paused: false,
+      },
       decision: { rule: 420 },
     });
-    const clusterJson = (await cluster.api('node2', '/cluster')).body as {
-      members: Array<{ name: string; role: string }>;
-    };
+    expect(replica.xlog).toHaveProperty('replayed_timestamp');
+    const node3 = (await cluster.api('node3', '/patroni')).body as Record<string, unknown>;
+    expect(node3.tags).toEqual({ noloadbalance: true, nofailover: true, failover_priority: 0 });
+    // The snapshot node2 answers from is its last cycle's: wait until it has seen itself stream.
+    const clusterJson = await cluster.waitFor('node2 to see itself streaming', 10_000, async () => {
+      const body = (await cluster.api('node2', '/cluster')).body as {
+        members: Array<{ name: string; role: string; state: string }>;
+      };
+      return body.members[1]?.state === 'streaming' ? body : undefined;
+    });
     expect(clusterJson.members.map((m) => m.name)).toEqual(['node1', 'node2', 'node3']);
     expect(clusterJson.members[0]!.role).toBe('leader');
+    expect(clusterJson.members[1]).toMatchObject({
+      role: 'replica',
+      state: 'streaming',
+      host: '127.0.0.1',
+      lsn: expect.stringMatching(/^[0-9A-F]+\/[0-9A-F]+$/),
+      receive_lsn: expect.any(String),
+      replay_lsn: expect.any(String),
+      lag: expect.any(Number),
+      receive_lag: expect.any(Number),
+      replay_lag: expect.any(Number),
+    });
+    expect(clusterJson.members[0]).not.toHaveProperty('lsn');
+    expect((await cluster.api('node1', '/history')).body).toEqual([]);
+    expect((await cluster.api('node1', '/config')).body).toMatchObject({ ttl: expect.any(Number) });
   });
 
   it('exposes Prometheus metrics', async () => {
     const text = String((await cluster.api('node1', '/metrics')).body);
-    expect(text).toMatch(/pgwarden_primary\{scope="test",name="node1"\} 1/);
+    expect(text).toMatch(/patroni_primary\{scope="test",name="node1"\} 1/);
     expect(text).toMatch(/pgwarden_lease_remaining_seconds\{[^}]*\} [1-9]/);
     expect(text).toContain('pgwarden_agent_process_resident_memory_bytes');
     const replica = String((await cluster.api('node2', '/metrics')).body);
-    expect(replica).toMatch(/pgwarden_replica\{scope="test",name="node2"\} 1/);
+    expect(replica).toMatch(/patroni_replica\{scope="test",name="node2"\} 1/);
   });
 
   it('resumes its role safely when an agent restarts with data in place', async () => {

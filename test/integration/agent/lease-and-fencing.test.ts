@@ -93,7 +93,7 @@ describe('the primary agent and its lease (DESIGN §3)', () => {
     const c = cluster;
     await c.waitFor('pause seen', 5000, async () =>
       String((await c.api('node1', '/metrics')).body).includes(
-        'pgwarden_is_paused{scope="test",name="node1"} 1',
+        'patroni_is_paused{scope="test",name="node1"} 1',
       ),
     );
     c.node('node1').dynamo.isolate();

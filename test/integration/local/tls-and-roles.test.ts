@@ -47,10 +47,13 @@ describe('TLS and roles on the local topology (as on EC2: the stack provisions a
     const [conninfo] = await c.sql<{ v: string }>('node2', "SELECT current_setting('primary_conninfo') AS v");
     expect(conninfo!.v).toMatch(/sslmode=verify-full/);
     expect(conninfo!.v).toMatch(/sslrootcert=\S*ca\.crt/);
-    const rows = await c.sql<{ application_name: string; ssl: boolean }>(
-      'node1',
-      'SELECT r.application_name, s.ssl FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid)',
-    );
+    const rows = await c.waitFor('node2 streaming from node1', 30_000, async () => {
+      const found = await c.sql<{ application_name: string; ssl: boolean }>(
+        'node1',
+        "SELECT r.application_name, s.ssl FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid) WHERE r.state = 'streaming'",
+      );
+      return found.length > 0 ? found : undefined;
+    });
     expect(rows).toEqual([{ application_name: 'node2', ssl: true }]);
   });
 
