@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what pgwarden's tests and local topology need, when it is missing:
 # node_modules (npm ci when absent or older than package-lock.json), PostgreSQL 15 server
-# binaries, HAProxy, systemd-notify, Python 3, setpriv and libfaketime (apt, as root on Debian). Elsewhere it
+# binaries, HAProxy, systemd-notify, Python 3, setpriv, libfaketime, Patroni and etcd (apt, as root on Debian). Elsewhere it
 # prints what to install and fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +24,9 @@ command -v python3 >/dev/null 2>&1 || missing+=(python3)
 command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)
 # A host with a wrong wall clock (the clock-skew tests) runs its agent under libfaketime.
 [[ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ]] || missing+=(faketime)
+# The Patroni drop-in is tested against Patroni itself, with etcd (Debian's packages).
+command -v patroni >/dev/null 2>&1 || missing+=(patroni)
+command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
 
 if ((${#missing[@]})); then
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then

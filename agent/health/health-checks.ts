@@ -287,7 +287,8 @@ function healthCheck(
       status = primaryCode === 200 ? 200 : sync ? replicaCode : 503;
   }
   if (!ignoreTags && status === 200) {
-    const tags = config.tags as Record<string, unknown>;
+    // The tags as Patroni publishes them: a boolean tag that is false is not there at all.
+    const tags = shownTags(config);
     for (const [key, value] of query) {
       if (!key.startsWith('tag_')) continue;
       const tag = tags[key.slice(4)];

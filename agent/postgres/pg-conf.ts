@@ -1,4 +1,6 @@
-import { appendFile, chown, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { appendFile, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { isAbsolute, resolve } from 'node:path';
 import type { AgentConfig } from '../../core/config/agent-config.ts';
 import type { ClusterConfig } from '../../core/config/cluster-config.ts';
 import { splitHostPort } from '../../core/config/units.ts';
@@ -133,6 +135,21 @@ async function writeOwned(path: string, text: string, user: OsUser | undefined, 
   if (user) await chown(path, user.uid, user.gid);
 }
 
+/**
+ * Socket directories the config names besides the agent's own (Patroni users set
+ * unix_socket_directories): made when missing, as PostgreSQL refuses to start without them.
+ */
+async function ensureSocketDirectories(config: AgentConfig, paths: AgentPaths, user: OsUser | undefined): Promise<void> {
+  const value = config.postgresql.parameters.unix_socket_directories;
+  if (typeof value !== 'string') return;
+  for (const dir of value.split(',').map((d) => d.trim()).filter(Boolean)) {
+    const path = isAbsolute(dir) ? dir : resolve(paths.dataDir, dir);
+    if (existsSync(path)) continue;
+    await mkdir(path, { recursive: true, mode: 0o755 });
+    if (user) await chown(path, user.uid, user.gid);
+  }
+}
+
 /** Writes pgwarden.conf, pg_hba.conf and makes postgresql.conf include pgwarden.conf last. */
 export async function writePgConfig(
   config: AgentConfig,
@@ -141,6 +158,7 @@ export async function writePgConfig(
   user: OsUser | undefined,
   settings: ManagedSettings,
 ): Promise<void> {
+  await ensureSocketDirectories(config, paths, user);
   await writeOwned(paths.managedConf, renderManagedConf(config, cluster, paths, settings), user);
   await writeOwned(paths.hbaFile, renderHba(config, cluster), user);
   const main = await readFile(paths.postgresqlConf, 'utf8').catch(() => '');

@@ -87,11 +87,19 @@ export class Postgres {
     await rm(`${this.paths.dataDir}/postmaster.pid`, { force: true });
     const wait = options.wait ?? true;
     const seconds = String(Math.ceil(timeoutMs / 1000));
-    await this.run(
-      'pg_ctl',
-      ['-D', this.paths.dataDir, '-l', this.paths.pgLog, wait ? '-w' : '-W', '-t', seconds, 'start'],
-      timeoutMs + 5000,
-    );
+    try {
+      await this.run(
+        'pg_ctl',
+        ['-D', this.paths.dataDir, '-l', this.paths.pgLog, wait ? '-w' : '-W', '-t', seconds, 'start'],
+        timeoutMs + 5000,
+      );
+    } catch (error) {
+      // pg_ctl says only "examine the log output": say what the log says.
+      const log = await readFile(this.paths.pgLog, 'utf8').catch(() => '');
+      const last = log.trim().split('\n').slice(-3).join(' | ');
+      if (!(error instanceof PgCommandError) || !last) throw error;
+      throw new PgCommandError('pg_ctl', `start failed (${error.message}); ${this.paths.pgLog} ends with`, last);
+    }
     if (!wait) {
       const deadline = Date.now() + timeoutMs;
       while (!(await this.postmasterPid())) {

@@ -78,7 +78,8 @@ describe('three agents bootstrapping from empty data directories', () => {
     ['node2', '/replica', 200],
     ['node2', '/replica?replication_state=streaming', 200],
     ['node2', '/replica?lag=16MB', 200],
-    ['node2', '/replica?tag_nofailover=false', 200],
+    // As Patroni: a boolean tag that is false is not published, so it matches no tag_ filter.
+    ['node2', '/replica?tag_nofailover=false', 503],
     ['node2', '/replica?tag_nofailover=true', 503],
     ['node2', '/read-only', 200],
     ['node2', '/asynchronous', 200],
