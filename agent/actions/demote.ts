@@ -49,7 +49,7 @@ export const demote: ActionHandler = async (ctx) => {
   if (control.state !== 'shut down') {
     throw new ActionRefusedError('demote', `PostgreSQL did not shut down cleanly (state: ${control.state})`);
   }
-  runCallback(rt.config, rt.logger, 'on_stop', 'primary');
+  runCallback(rt, 'on_stop', 'primary');
   return {
     changed: true,
     message: 'stopped cleanly for a switchover',

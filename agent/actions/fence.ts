@@ -30,7 +30,7 @@ export const fence: ActionHandler = async (ctx) => {
   await rt.postgres.stop(cluster.primary_stop_timeout * 1000);
   if (await rt.postgres.postmasterPid())
     throw new ActionRefusedError('fence', 'PostgreSQL is still running after an immediate stop');
-  if (wasRunning) runCallback(rt.config, rt.logger, 'on_stop', 'fenced');
+  if (wasRunning) runCallback(rt, 'on_stop', 'primary');
   return {
     changed: wasRunning,
     message: wasRunning ? 'PostgreSQL stopped; fenced' : 'PostgreSQL was not running; fenced',

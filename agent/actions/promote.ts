@@ -94,7 +94,7 @@ export const promote: ActionHandler = async (ctx) => {
       error: (error as Error).message,
     });
   }
-  runCallback(rt.config, rt.logger, 'on_role_change', 'primary');
+  runCallback(rt, 'on_role_change', 'primary');
   return {
     changed: true,
     message: `promoted at term ${args.term}`,

@@ -133,12 +133,12 @@ export const rejoin: ActionHandler = async (ctx) => {
   if (how) {
     await startByDaemon(ctx, state, rt.config.postgresql.start_timeout * 1000);
     if (await waitForStreaming(ctx, 15_000, upstreamTimeline)) {
-      runCallback(rt.config, rt.logger, 'on_role_change', 'replica');
+      runCallback(rt, 'on_role_change', 'replica');
       return { changed: true, message: `${how}; streaming from ${upstream.name}` };
     }
     rt.logger.warn('replica does not stream after rewind; rebuilding with pg_basebackup');
   }
   await rebuildFrom(ctx, upstream, state);
-  runCallback(rt.config, rt.logger, 'on_role_change', 'replica');
+  runCallback(rt, 'on_role_change', 'replica');
   return { changed: true, message: `rebuilt with pg_basebackup from ${upstream.name}` };
 };

@@ -16,7 +16,11 @@ export const reload: ActionHandler = async (ctx) => {
       : replicaSettings(rt, cluster, upstream);
   await writePgConfig(rt.config, cluster, rt.paths, rt.user, settings);
   await rt.postgres.reload();
-  runCallback(rt.config, rt.logger, 'on_reload', local?.want ?? 'unknown');
+  runCallback(
+    rt,
+    'on_reload',
+    local?.want === 'primary' || local?.want === 'replica' ? local.want : 'uninitialized',
+  );
   const [pending] = await rt.observer.query<{ n: string }>(
     'SELECT count(*)::text AS n FROM pg_settings WHERE pending_restart',
   );

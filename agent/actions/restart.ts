@@ -19,7 +19,7 @@ export const restart: ActionHandler = async (ctx) => {
       { want: 'primary', term: args.term, sync_standbys: sync, updated_by: 'action:restart' },
       rt.config.postgresql.start_timeout * 1000,
     );
-    runCallback(rt.config, rt.logger, 'on_restart', 'primary');
+    runCallback(rt, 'on_restart', 'primary');
     return { changed: true, message: `restarted as primary at term ${args.term}` };
   }
   if (local?.want === 'primary') {
@@ -43,6 +43,6 @@ export const restart: ActionHandler = async (ctx) => {
     },
     rt.config.postgresql.start_timeout * 1000,
   );
-  runCallback(rt.config, rt.logger, 'on_restart', 'replica');
+  runCallback(rt, 'on_restart', 'replica');
   return { changed: true, message: `restarted as replica of ${upstream.name}` };
 };

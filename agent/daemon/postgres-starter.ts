@@ -1,6 +1,6 @@
 import type { ClusterConfig } from '../../core/config/cluster-config.ts';
 import type { ClusterSnapshot } from '../../core/model/snapshot.ts';
-import { runCallback } from '../callbacks.ts';
+import { type CallbackRole, runCallback } from '../callbacks.ts';
 import { startAsReplica } from '../postgres/start-as.ts';
 import type { AgentRuntime } from '../runtime.ts';
 import type { LocalState } from '../state/local-state.ts';
@@ -26,9 +26,9 @@ export class PostgresStarter {
     return this.current !== undefined;
   }
 
-  launch(start: () => Promise<void>, callback: 'on_start' | 'on_restart', role: string): void {
+  launch(start: () => Promise<void>, callback: 'on_start' | 'on_restart', role: CallbackRole): void {
     this.current = start()
-      .then(() => runCallback(this.rt.config, this.rt.logger, callback, role))
+      .then(() => runCallback(this.rt, callback, role))
       .catch((error) => this.rt.logger.error('PostgreSQL did not start', { error: (error as Error).message }))
       .finally(() => {
         this.current = undefined;

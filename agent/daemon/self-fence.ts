@@ -26,7 +26,7 @@ export async function fenceMyself(
   });
   await setStandbySignal(rt.paths, rt.user, true);
   await rt.postgres.stop(cluster.primary_stop_timeout * 1000);
-  runCallback(rt.config, rt.logger, 'on_role_change', 'demoted');
+  runCallback(rt, 'on_role_change', 'demoted');
   return fenced;
 }
 

@@ -139,10 +139,17 @@ async function writeOwned(path: string, text: string, user: OsUser | undefined, 
  * Socket directories the config names besides the agent's own (Patroni users set
  * unix_socket_directories): made when missing, as PostgreSQL refuses to start without them.
  */
-async function ensureSocketDirectories(config: AgentConfig, paths: AgentPaths, user: OsUser | undefined): Promise<void> {
+async function ensureSocketDirectories(
+  config: AgentConfig,
+  paths: AgentPaths,
+  user: OsUser | undefined,
+): Promise<void> {
   const value = config.postgresql.parameters.unix_socket_directories;
   if (typeof value !== 'string') return;
-  for (const dir of value.split(',').map((d) => d.trim()).filter(Boolean)) {
+  for (const dir of value
+    .split(',')
+    .map((d) => d.trim())
+    .filter(Boolean)) {
     const path = isAbsolute(dir) ? dir : resolve(paths.dataDir, dir);
     if (existsSync(path)) continue;
     await mkdir(path, { recursive: true, mode: 0o755 });

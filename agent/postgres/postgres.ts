@@ -98,7 +98,11 @@ export class Postgres {
       const log = await readFile(this.paths.pgLog, 'utf8').catch(() => '');
       const last = log.trim().split('\n').slice(-3).join(' | ');
       if (!(error instanceof PgCommandError) || !last) throw error;
-      throw new PgCommandError('pg_ctl', `start failed (${error.message}); ${this.paths.pgLog} ends with`, last);
+      throw new PgCommandError(
+        'pg_ctl',
+        `start failed (${error.message}); ${this.paths.pgLog} ends with`,
+        last,
+      );
     }
     if (!wait) {
       const deadline = Date.now() + timeoutMs;

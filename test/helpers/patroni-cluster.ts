@@ -54,7 +54,10 @@ export function patroniYaml(
         synchronous_mode: 'off',
         postgresql: {
           use_pg_rewind: true,
-          pg_hba: ['host replication replicator 127.0.0.1/32 scram-sha-256', 'host all all 127.0.0.1/32 scram-sha-256'],
+          pg_hba: [
+            'host replication replicator 127.0.0.1/32 scram-sha-256',
+            'host all all 127.0.0.1/32 scram-sha-256',
+          ],
           parameters: { max_connections: 30, shared_buffers: '16MB', fsync: 'off' },
         },
       },
@@ -139,9 +142,13 @@ export async function patroniMembers(
 export function startPatroni(member: PatroniMember): GroupChild {
   const asPostgres = process.getuid?.() === 0 && existsSync('/usr/bin/setpriv');
   return asPostgres
-    ? spawnGroup('setpriv', ['--reuid=postgres', '--regid=postgres', '--init-groups', 'patroni', member.configPath], {
-        cwd: '/tmp',
-        env: { PATH: process.env.PATH, HOME: '/var/lib/postgresql', LANG: 'C.UTF-8' },
-      })
+    ? spawnGroup(
+        'setpriv',
+        ['--reuid=postgres', '--regid=postgres', '--init-groups', 'patroni', member.configPath],
+        {
+          cwd: '/tmp',
+          env: { PATH: process.env.PATH, HOME: '/var/lib/postgresql', LANG: 'C.UTF-8' },
+        },
+      )
     : spawnGroup('patroni', [member.configPath], { cwd: '/tmp' });
 }
