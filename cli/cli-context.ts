@@ -41,9 +41,13 @@ function fromConfigFile(path: string | undefined): {
   endpoint?: string;
   scope?: string;
 } {
-  const candidates = [path, process.env.PGWARDEN_CONFIG, '/etc/pgwarden/pgwarden.yml'].filter(
-    Boolean,
-  ) as string[];
+  // patronictl's PATRONICTL_CONFIG_FILE is read too: a Patroni member file names the scope.
+  const candidates = [
+    path,
+    process.env.PGWARDEN_CONFIG,
+    process.env.PATRONICTL_CONFIG_FILE,
+    '/etc/pgwarden/pgwarden.yml',
+  ].filter(Boolean) as string[];
   const file = candidates.find((p) => existsSync(p));
   if (path && !file) throw new CliError(`--config ${path}: no such file`, EXIT.usage);
   if (!file) return {};

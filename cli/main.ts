@@ -3,12 +3,14 @@ import { ConfigValidationError, StoreUnavailableError } from '../core/errors.ts'
 import { type CliContext, createCliContext, type GlobalOptions } from './cli-context.ts';
 import { registerConfigCommands } from './commands/config.ts';
 import { registerDsn } from './commands/dsn.ts';
+import { registerFlush } from './commands/flush.ts';
 import { registerHistory } from './commands/history.ts';
 import { registerList } from './commands/list.ts';
 import { registerMemberRequests } from './commands/member-requests.ts';
 import { registerRemove } from './commands/remove.ts';
 import { registerSwitchover } from './commands/switchover.ts';
 import { registerTopology } from './commands/topology.ts';
+import { registerVersion } from './commands/version.ts';
 import { CliError, EXIT } from './exit-codes.ts';
 
 export const CLI_VERSION = '0.1.0';
@@ -40,12 +42,18 @@ export function buildCli(extensions: CliExtensions = {}): Command {
       '--endpoint <url>',
       'DynamoDB endpoint: LocalStack, moto, dynalite (default: PGWARDEN_DYNAMODB_ENDPOINT)',
     )
-    .option('-c, --config <file>', 'an agent config file to read the table and scope from')
+    .option('-c, --config <file>', 'an agent (or Patroni) config file to read the table and scope from')
+    .option('--config-file <file>', "patronictl's spelling of --config")
     .option('--json', 'machine-readable output')
     .exitOverride()
     .showHelpAfterError();
-  const context = () =>
-    createCliContext(program.opts<GlobalOptions>(), { defaults: extensions.defaults?.() ?? {} });
+  const context = () => {
+    const opts = program.opts<GlobalOptions & { configFile?: string }>();
+    return createCliContext(
+      { ...opts, ...(opts.config === undefined && opts.configFile ? { config: opts.configFile } : {}) },
+      { defaults: extensions.defaults?.() ?? {} },
+    );
+  };
   registerList(program, context);
   registerTopology(program, context);
   registerHistory(program, context);
@@ -54,6 +62,8 @@ export function buildCli(extensions: CliExtensions = {}): Command {
   registerConfigCommands(program, context);
   registerDsn(program, context, () => extensions.defaults?.() ?? {});
   registerRemove(program, context);
+  registerVersion(program, context);
+  registerFlush(program, context);
   extensions.register?.(program, context);
   return program;
 }

@@ -9,6 +9,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { basename, join, resolve } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { stringify } from 'yaml';
@@ -31,7 +32,7 @@ import {
   rootedLayout,
 } from '../agent/host/host-layout.ts';
 import { resolvePgUser } from '../agent/os-user.ts';
-import { readAuthority, writeHostCertificate } from '../agent/tls/host-certificate.ts';
+import { readAuthority, tlsFiles, writeHostCertificate } from '../agent/tls/host-certificate.ts';
 import type { AgentConfigInput } from '../core/config/agent-config.ts';
 import { type ClusterConfigInput, parseClusterConfig } from '../core/config/cluster-config.ts';
 import { controllerEnvironment } from '../core/controller/controller-environment.ts';
@@ -82,6 +83,11 @@ export interface LocalTopologyOptions {
   readonly agentBundle?: string;
   /** @default 'info' */
   readonly logLevel?: string;
+  /**
+   * The REST API over HTTPS from the topology's CA (restapi.certfile, cafile, verify_client
+   * optional) with Basic auth on POST /failsafe, as a Patroni file may ask. @default false
+   */
+  readonly restapiTls?: boolean;
 }
 
 export interface LocalNode {
@@ -115,6 +121,22 @@ export interface RunningController {
   /** The Lambda-style invocations, unless it runs as one loop in this process. */
   readonly lambda?: LocalLambda;
   stop(): Promise<void>;
+}
+
+/** One HTTPS request that verifies the server against `ca`, bounded by 3 s. */
+function httpsGet(url: string, method: string, ca: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(url, { method, ca, timeout: 3000 }, (res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => {
+        text += d.toString();
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer from ${url} within 3000 ms`)));
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 /** The file name of the local stand-in for SSM, EC2 and SNS, in the topology's directory. */
@@ -272,7 +294,19 @@ export class LocalTopology implements LocalHostDirectory {
     const config: AgentConfigInput = {
       scope: this.scope,
       name,
-      restapi: { listen: `127.0.0.1:${apiPort}`, connect_address: `127.0.0.1:${peerApi.port}` },
+      restapi: {
+        listen: `127.0.0.1:${apiPort}`,
+        connect_address: `127.0.0.1:${peerApi.port}`,
+        ...(this.options.restapiTls
+          ? {
+              certfile: tlsFiles(layout.tlsDir).cert,
+              keyfile: tlsFiles(layout.tlsDir).key,
+              cafile: tlsFiles(layout.tlsDir).ca,
+              verify_client: 'optional' as const,
+              authentication: { username: 'patroni', password: this.password },
+            }
+          : {}),
+      },
       postgresql: {
         listen: `127.0.0.1:${pgPort}`,
         data_dir: node.dataDir,
@@ -508,16 +542,17 @@ export class LocalTopology implements LocalHostDirectory {
   }
 
   async api(name: string, path: string, method = 'GET'): Promise<{ status: number; body: unknown }> {
-    const res = await fetch(`http://127.0.0.1:${this.node(name).apiPort}${path}`, {
-      method,
-      signal: AbortSignal.timeout(3000),
-    });
-    const text = await res.text();
+    const port = this.node(name).apiPort;
+    const { status, text } = this.options.restapiTls
+      ? await httpsGet(`https://127.0.0.1:${port}${path}`, method, readFileSync(this.login.ca!, 'utf8'))
+      : await fetch(`http://127.0.0.1:${port}${path}`, { method, signal: AbortSignal.timeout(3000) }).then(
+          async (res) => ({ status: res.status, text: await res.text() }),
+        );
     let body: unknown = text;
     try {
       body = JSON.parse(text);
     } catch {}
-    return { status: res.status, body };
+    return { status, body };
   }
 
   async waitForRole(name: string, path: '/primary' | '/replica', timeoutMs = 60_000): Promise<void> {

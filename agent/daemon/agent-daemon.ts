@@ -13,6 +13,7 @@ import { AGENT_RULES } from '../../core/agent/agent-rules.ts';
 import type { ClusterConfig } from '../../core/config/cluster-config.ts';
 import type { ClusterSnapshot } from '../../core/model/snapshot.ts';
 import { FailsafePrimary } from '../failsafe/failsafe-primary.ts';
+import { restapiAuthorization, restapiClientOptions } from '../health/restapi-tls.ts';
 import { LeaseKeeper, type LeaseLossReason } from '../lease/lease-keeper.ts';
 import type { PgObservation } from '../postgres/pg-observer.ts';
 import { SlotKeeper } from '../postgres/replication-slots.ts';
@@ -95,6 +96,10 @@ export class AgentDaemon {
       monotonic: this.monotonic,
       wallClock: this.wallClock,
       logger: rt.logger,
+      transport: {
+        tls: restapiClientOptions(rt.config.restapi),
+        authorization: restapiAuthorization(rt.config.restapi),
+      },
     });
   }
 

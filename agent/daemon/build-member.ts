@@ -59,7 +59,7 @@ export function buildMember(config: AgentConfig, facts: MemberFacts): Member {
     paused: facts.paused ?? false,
     tags: config.tags,
     shown_tags: shownTags(config),
-    api_url: `http://${api}/patroni`,
+    api_url: `${config.restapi.certfile ? 'https' : 'http'}://${api}/patroni`,
     conn_url: `postgres://${pg}/postgres`,
     ...(config.instance_id ? { instance_id: config.instance_id } : {}),
     versions: facts.versions,

@@ -2,7 +2,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { ClusterConfig } from '../../core/config/cluster-config.ts';
 import type { ClusterSnapshot } from '../../core/model/snapshot.ts';
 import type { LeaseKeeper } from '../lease/lease-keeper.ts';
-import { failsafeRound } from './failsafe-round.ts';
+import { failsafeRound, type PingTransport } from './failsafe-round.ts';
 
 /**
  * The primary side of failsafe (DESIGN §3). It keeps, from every consistent snapshot the agent
@@ -29,6 +29,8 @@ export class FailsafePrimary {
       readonly monotonic: () => number;
       readonly wallClock: () => number;
       readonly logger: Logger;
+      /** TLS and Basic auth of the members' REST APIs (Patroni's restapi settings). */
+      readonly transport?: PingTransport;
     },
   ) {}
 
@@ -116,6 +118,7 @@ export class FailsafePrimary {
       ping,
       this.deps.secret!,
       Math.max(200, Math.min(2000, config.loop_wait * 1000)),
+      this.deps.transport,
     );
     if (missing.length > 0) {
       this.deps.logger.error(

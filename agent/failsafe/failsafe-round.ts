@@ -1,4 +1,6 @@
-import { request } from 'node:http';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { ConnectionOptions } from 'node:tls';
 import type { FailsafePing } from '../../core/failsafe/failsafe-ping.ts';
 import { SIGNATURE_HEADER, signPing } from './ping-signature.ts';
 
@@ -9,25 +11,36 @@ export interface RoundResult {
   readonly missing: readonly { name: string; why: string }[];
 }
 
+/** How the pings reach the members' REST APIs: TLS settings, the Basic auth header. */
+export interface PingTransport {
+  readonly tls?: ConnectionOptions;
+  readonly authorization?: string | undefined;
+}
+
 /** POSTs one signed ping to one member's `/failsafe`; resolves with why not, or undefined. */
 function pingOne(
   apiUrl: string,
   ping: FailsafePing,
   signature: string,
   timeoutMs: number,
+  transport: PingTransport,
 ): Promise<string | undefined> {
   const url = new URL('/failsafe', apiUrl);
   const body = JSON.stringify(ping);
+  const https = url.protocol === 'https:';
+  const request = https ? httpsRequest : httpRequest;
   return new Promise((resolve) => {
     const req = request(
       url,
       {
         method: 'POST',
         timeout: timeoutMs,
+        ...(https ? transport.tls : {}),
         headers: {
           'content-type': 'application/json',
           'content-length': Buffer.byteLength(body),
           [SIGNATURE_HEADER]: signature,
+          ...(transport.authorization ? { authorization: transport.authorization } : {}),
         },
       },
       (res) => {
@@ -55,10 +68,14 @@ export async function failsafeRound(
   ping: FailsafePing,
   secret: string,
   timeoutMs: number,
+  transport: PingTransport = {},
 ): Promise<RoundResult> {
   const signature = signPing(ping, secret);
   const outcomes = await Promise.all(
-    members.map(async (m) => ({ name: m.name, why: await pingOne(m.api_url, ping, signature, timeoutMs) })),
+    members.map(async (m) => ({
+      name: m.name,
+      why: await pingOne(m.api_url, ping, signature, timeoutMs, transport),
+    })),
   );
   return {
     answered: outcomes.filter((o) => o.why === undefined).map((o) => o.name),

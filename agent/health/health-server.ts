@@ -1,4 +1,6 @@
+import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { AgentConfig } from '../../core/config/agent-config.ts';
@@ -8,6 +10,7 @@ import type { FailsafeMember } from '../failsafe/failsafe-member.ts';
 import { SIGNATURE_HEADER } from '../failsafe/ping-signature.ts';
 import { answerHealth } from './health-checks.ts';
 import { createAgentMetrics, patroniMetrics } from './metrics.ts';
+import { restapiAuthorization, restapiServerOptions } from './restapi-tls.ts';
 
 function send(
   res: ServerResponse,
@@ -23,6 +26,12 @@ function send(
     'cache-control': 'no-store',
   });
   res.end(head ? undefined : text);
+}
+
+function sameSecret(given: string | undefined, expected: string): boolean {
+  const a = Buffer.from(given ?? '');
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 /** A request body, at most `limit` bytes, as JSON. */
@@ -47,9 +56,15 @@ export async function startHealthServer(
   failsafe?: FailsafeMember,
 ): Promise<{ server: Server; port: number; close(): Promise<void> }> {
   const metrics = createAgentMetrics(config, status);
+  const expectedAuth = restapiAuthorization(config.restapi);
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const head = req.method === 'HEAD';
     if (req.method === 'POST' && (req.url ?? '').replace(/\?.*$/, '') === '/failsafe' && failsafe) {
+      if (expectedAuth && !sameSecret(req.headers.authorization, expectedAuth)) {
+        res.setHeader('www-authenticate', 'Basic realm="pgwarden"');
+        send(res, 401, { accepted: false, reason: 'restapi.authentication: no or wrong credentials' }, false);
+        return;
+      }
       let body: unknown;
       try {
         body = await jsonBody(req);
@@ -96,9 +111,12 @@ export async function startHealthServer(
     }
     send(res, answer.status, answer.body, head);
   };
-  const server = createServer((req, res) => {
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((error) => send(res, 500, { error: String(error) }, false));
-  });
+  };
+  // Patroni's restapi.certfile: HTTPS, with client certificates when verify_client asks for them.
+  const tls = restapiServerOptions(config.restapi);
+  const server: Server = tls ? createHttpsServer(tls, listener) : createServer(listener);
   server.requestTimeout = config.restapi.request_timeout * 1000;
   server.headersTimeout = config.restapi.request_timeout * 1000;
   const { host, port } = splitHostPort(config.restapi.listen);

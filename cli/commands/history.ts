@@ -1,11 +1,12 @@
 import type { Command } from 'commander';
-import { formatLsn } from '../../core/format.ts';
 import type { HistoryRow } from '../../core/model/items.ts';
 import type { CliContext } from '../cli-context.ts';
 import { parseFormat, renderRows } from '../format/render-rows.ts';
 import { renderTable } from '../format/table.ts';
 
-const COLUMNS = ['Term', 'Kind', 'Old', 'New', 'LSN', 'Time', 'Took', 'Rule', 'Reason'];
+/** patronictl history's columns; pgwarden's own follow with --extended. */
+const COLUMNS = ['TL', 'LSN', 'Reason', 'Timestamp', 'New Leader'];
+const EXTENDED = ['Term', 'Kind', 'Old', 'Took', 'Rule'];
 
 /** Seconds from detection to the new primary (failover) or from the request to the end. */
 function took(row: HistoryRow): string {
@@ -14,39 +15,56 @@ function took(row: HistoryRow): string {
   return start !== undefined && end !== undefined ? `${((end - start) / 1000).toFixed(1)} s` : '';
 }
 
-/** `pgwarden history`: one row per change of primary, with what triggered it and how long it took. */
+/**
+ * `pgwarden history`: one row per change of primary, as patronictl prints it (the timeline that
+ * ended, the LSN of the switch, the reason, when, the new leader; pgwarden's terms stand for
+ * timelines: each promotion starts one of each). `--extended` adds the term, kind, old leader,
+ * how long it took and the rule that decided it; `--extended` also lists the bootstrap.
+ */
 export function registerHistory(program: Command, context: () => CliContext): void {
   program
     .command('history')
-    .description('every change of primary: term, old and new leader, reason, timings')
+    .description(
+      'every change of primary (patronictl history; --extended: term, kind, old leader, timings, rule)',
+    )
     .argument('[cluster]', 'cluster name')
-    .option('-f, --format <format>', 'pretty | json | yaml | tsv', 'pretty')
-    .action(async (clusterArg: string | undefined, opts: { format: string }) => {
+    .option('-f, --format <format>', 'pretty | tsv | json | yaml | yml', 'pretty')
+    .option('-e, --extended', "pgwarden's columns too: term, kind, old leader, how long, rule")
+    .action(async (clusterArg: string | undefined, opts: { format: string; extended?: boolean }) => {
       const ctx = context();
       const format = parseFormat(opts.format, ctx.json);
       const snapshot = await ctx.store.getSnapshot(ctx.cluster(clusterArg));
-      const rows = snapshot.history.map((h) => ({
-        Term: h.term,
-        Kind: h.kind,
-        Old: h.old ?? '',
-        New: h.new,
-        LSN: h.lsn === undefined ? '' : formatLsn(h.lsn),
-        Time: new Date(h.at).toISOString(),
-        Took: took(h),
-        Rule: h.rule,
-        Reason: h.reason,
-        Timings: h.timings,
-      }));
+      const extended = opts.extended ?? false;
+      const columns = extended ? [...COLUMNS, ...EXTENDED] : COLUMNS;
+      const rows = snapshot.history
+        .filter((h) => extended || h.kind !== 'bootstrap')
+        .map((h) => ({
+          TL: h.term - 1,
+          LSN: h.lsn ?? '',
+          Reason: h.reason,
+          Timestamp: new Date(h.at).toISOString().replace('Z', '+00:00'),
+          'New Leader': h.new,
+          ...(extended
+            ? {
+                Term: h.term,
+                Kind: h.kind,
+                Old: h.old ?? '',
+                Took: took(h),
+                Rule: h.rule,
+                Timings: h.timings,
+              }
+            : {}),
+        }));
       if (format !== 'pretty') {
-        ctx.out(renderRows(format, [...COLUMNS, 'Timings'], rows));
+        ctx.out(renderRows(format, extended ? [...columns, 'Timings'] : columns, rows));
         return;
       }
       ctx.out(
         renderTable(
           `Cluster: ${snapshot.cluster}`,
-          COLUMNS,
-          rows.map((r) => COLUMNS.map((c) => String(r[c as keyof typeof r] ?? ''))),
-          ['Term'],
+          columns,
+          rows.map((r) => columns.map((c) => String((r as Record<string, unknown>)[c] ?? ''))),
+          ['TL', 'LSN', 'Term'],
         ),
       );
       const refusal = snapshot.observer?.refusal;

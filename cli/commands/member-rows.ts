@@ -1,9 +1,9 @@
-import { receivedLsn } from '../../core/decide/candidates.ts';
+import { formatLsn } from '../../core/format.ts';
 import type { Member } from '../../core/model/items.ts';
 import type { ClusterSnapshot } from '../../core/model/snapshot.ts';
 import { type HeartbeatAge, heartbeatAges } from './heartbeat-watch.ts';
 
-/** One row of `pgwarden list`, with patronictl's field names and Patroni 4's role words. */
+/** One row of `pgwarden list`, with patronictl 4's field names and role words. */
 export interface MemberRow {
   readonly Cluster: string;
   readonly Member: string;
@@ -11,12 +11,21 @@ export interface MemberRow {
   readonly Role: string;
   readonly State: string;
   readonly TL: number | null;
-  readonly 'Lag in MB': number | null;
+  /** LSNs as PostgreSQL prints them; lags in whole MB behind the leader; '' for the leader. */
+  readonly 'Receive LSN': string;
+  readonly 'Receive Lag': number | '';
+  readonly 'Replay LSN': string;
+  readonly 'Replay Lag': number | '';
   readonly 'Pending restart': string;
+  readonly 'Pending restart reason': string;
+  readonly 'Scheduled restart': string;
   readonly Tags: Record<string, unknown>;
   readonly upstream: string | null;
+  /** The member's port, for patronictl's choice of showing host:port. */
+  readonly port: number | null;
 }
 
+/** patronictl list's columns (Patroni 4), before the extended ones. */
 export const LIST_COLUMNS = [
   'Cluster',
   'Member',
@@ -24,8 +33,17 @@ export const LIST_COLUMNS = [
   'Role',
   'State',
   'TL',
-  'Lag in MB',
+  'Receive LSN',
+  'Receive Lag',
+  'Replay LSN',
+  'Replay Lag',
+] as const;
+
+/** Shown with -e, or when any member has a value for them (patronictl's rule). */
+export const EXTENDED_COLUMNS = [
   'Pending restart',
+  'Pending restart reason',
+  'Scheduled restart',
   'Tags',
 ] as const;
 
@@ -44,6 +62,11 @@ const TAG_DEFAULTS: Record<string, unknown> = {
 export function hostOf(member: Member): string {
   const url = new URL(member.conn_url);
   return `${url.hostname}:${url.port || 5432}`;
+}
+
+function endpointOf(member: Member): { host: string; port: number } {
+  const url = new URL(member.conn_url);
+  return { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(url.port || 5432) };
 }
 
 /** The tags patronictl would show: as the member configured them, else those off their default. */
@@ -88,27 +111,39 @@ function stateOf(snapshot: ClusterSnapshot, m: Member, age: HeartbeatAge | undef
 export function memberRows(snapshot: ClusterSnapshot, watched?: ReadonlyMap<string, number>): MemberRow[] {
   const leader = snapshot.leader;
   const ages = heartbeatAges(snapshot, watched);
-  const rows: MemberRow[] = snapshot.members.map((m) => {
+  const endpoints = snapshot.members.map(endpointOf);
+  // patronictl shows host:port when a member runs on another port than 5432 or two share a host.
+  const withPort =
+    endpoints.some((e) => e.port !== 5432) || new Set(endpoints.map((e) => e.host)).size < endpoints.length;
+  const mb = (bytes: number) => Math.round(bytes / 1048576);
+  const rows: MemberRow[] = snapshot.members.map((m, i) => {
     const isLeader = leader?.holder === m.name && !leader.released;
     const role = isLeader
       ? ROLE_WORDS.leader
       : leader?.sync.includes(m.name)
         ? ROLE_WORDS.sync
         : ROLE_WORDS.replica;
-    const received = receivedLsn(m);
-    const lag =
-      !isLeader && leader && received !== null ? Math.max(0, leader.lsn - received) / 1048576 : null;
+    const lsnCell = (lsn: number | null) => (isLeader || lsn === null ? '' : formatLsn(lsn));
+    const lagCell = (lsn: number | null): number | '' =>
+      isLeader || lsn === null || !leader ? '' : mb(Math.max(0, leader.lsn - lsn));
+    const { host, port } = endpoints[i]!;
     return {
       Cluster: snapshot.cluster,
       Member: m.name,
-      Host: hostOf(m),
+      Host: withPort ? `${host}:${port}` : host,
       Role: role,
       State: stateOf(snapshot, m, ages.get(m.name)),
       TL: m.timeline,
-      'Lag in MB': lag === null ? null : Math.round(lag * 10) / 10,
+      'Receive LSN': lsnCell(m.receive_lsn),
+      'Receive Lag': lagCell(m.receive_lsn),
+      'Replay LSN': lsnCell(m.replay_lsn),
+      'Replay Lag': lagCell(m.replay_lsn),
       'Pending restart': m.pending_restart ? '*' : '',
+      'Pending restart reason': '',
+      'Scheduled restart': scheduledRestart(snapshot, m.name),
       Tags: shownTags(m),
       upstream: m.upstream,
+      port,
     };
   });
   for (const bad of snapshot.malformed) {
@@ -120,13 +155,38 @@ export function memberRows(snapshot: ClusterSnapshot, watched?: ReadonlyMap<stri
       Role: '',
       State: `malformed item: ${bad.detail}`,
       TL: null,
-      'Lag in MB': null,
+      'Receive LSN': '',
+      'Receive Lag': '',
+      'Replay LSN': '',
+      'Replay Lag': '',
       'Pending restart': '',
+      'Pending restart reason': '',
+      'Scheduled restart': '',
       Tags: {},
       upstream: null,
+      port: null,
     });
   }
   return rows;
+}
+
+/** A restart of `member` the operator scheduled and the controller has not carried out yet. */
+function scheduledRestart(snapshot: ClusterSnapshot, member: string): string {
+  const intent = snapshot.intent;
+  if (!intent || intent.outcome || intent.kind !== 'restart' || intent.to !== member || !intent.scheduled_at)
+    return '';
+  return new Date(intent.scheduled_at).toISOString();
+}
+
+/** The columns patronictl would print: the fixed ones, and the extended ones when asked or set. */
+export function listColumns(rows: readonly MemberRow[], extended: boolean): string[] {
+  const has: Record<(typeof EXTENDED_COLUMNS)[number], boolean> = {
+    'Pending restart': rows.some((r) => r['Pending restart'] !== ''),
+    'Pending restart reason': rows.some((r) => r['Pending restart reason'] !== ''),
+    'Scheduled restart': rows.some((r) => r['Scheduled restart'] !== ''),
+    Tags: rows.some((r) => Object.keys(r.Tags).length > 0),
+  };
+  return [...LIST_COLUMNS, ...EXTENDED_COLUMNS.filter((c) => extended || has[c])];
 }
 
 /**

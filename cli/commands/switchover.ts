@@ -7,6 +7,8 @@ import { CliError, EXIT } from '../exit-codes.ts';
 
 export interface IntentOptions {
   readonly leader?: string;
+  /** Patroni 4's spelling of --leader. */
+  readonly primary?: string;
   readonly candidate?: string;
   readonly scheduled?: string;
   readonly force?: boolean;
@@ -40,7 +42,7 @@ export async function submitIntent(
     if (error instanceof ConditionFailedError) {
       const pending = (await ctx.store.getSnapshot(cluster)).intent;
       throw new CliError(
-        `another request is pending: ${pending?.kind} ${pending?.to ?? ''} by ${pending?.requested_by} (wait for it, or cancel it)`,
+        `another request is pending: ${pending?.kind} ${pending?.to ?? ''} by ${pending?.requested_by} (wait for it, or cancel it: pgwarden flush ${cluster} ${pending?.kind})`,
         EXIT.conflict,
       );
     }
@@ -89,6 +91,9 @@ async function planAndSubmit(
   opts: IntentOptions,
 ): Promise<void> {
   const cluster = ctx.cluster(clusterArg);
+  if (opts.primary && opts.leader && opts.primary !== opts.leader)
+    throw new CliError(`--primary ${opts.primary} and --leader ${opts.leader}: name one leader`, EXIT.usage);
+  opts = { ...opts, leader: opts.leader ?? opts.primary };
   const snapshot = await ctx.store.getSnapshot(cluster);
   const leader = snapshot.leader;
   const names = snapshot.members.map((m) => m.name);
@@ -137,6 +142,7 @@ export function registerSwitchover(program: Command, context: () => CliContext):
     )
     .argument('[cluster]', 'cluster name')
     .option('--leader <name>', 'the current leader (checked)')
+    .option('--primary <name>', "Patroni 4's spelling of --leader")
     .option('--candidate <name>', 'the member to promote (default: the best one)')
     .option('--scheduled <time>', 'ISO 8601 time to do it at, or now')
     .option('--force', 'do not ask for confirmation')
@@ -148,7 +154,10 @@ export function registerSwitchover(program: Command, context: () => CliContext):
     .command('failover')
     .description('promote a named member now: a switchover when the leader is healthy, else a failover to it')
     .argument('[cluster]', 'cluster name')
-    .requiredOption('--candidate <name>', 'the member to promote')
+    .option(
+      '--candidate <name>',
+      'the member to promote (default: the best one, as the controller ranks them)',
+    )
     .option('--force', 'do not ask for confirmation')
     .option('--wait-timeout <seconds>', 'how long to wait for the outcome', '120')
     .action((clusterArg: string | undefined, opts: IntentOptions) =>

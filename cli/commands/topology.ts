@@ -30,7 +30,7 @@ export function registerTopology(program: Command, context: () => CliContext): v
         const prefix = depth === 0 ? '' : `${'    '.repeat(depth - 1)}└── `;
         const role = r.Role === 'Leader' ? paint(ctx.color, r.Role, 'green') : r.Role;
         lines.push(
-          `${prefix}${r.Member}  ${role}  ${r.State}  ${r.Host}${r['Lag in MB'] ? `  lag ${r['Lag in MB']} MB` : ''}`,
+          `${prefix}${r.Member}  ${role}  ${r.State}  ${r.Host}${r['Replay Lag'] ? `  lag ${r['Replay Lag']} MB` : ''}`,
         );
         for (const child of rows.filter((x) => x.upstream === name && x.Role !== 'Leader'))
           walk(child.Member, depth + 1);

@@ -5,10 +5,11 @@ export const FORMATS = ['pretty', 'json', 'yaml', 'tsv'] as const;
 export type Format = (typeof FORMATS)[number];
 
 export function parseFormat(value: string | undefined, json: boolean): Format {
-  const format = json ? 'json' : (value ?? 'pretty');
+  // patronictl's spelling `yml` is YAML too.
+  const format = json ? 'json' : value === 'yml' ? 'yaml' : (value ?? 'pretty');
   if (!(FORMATS as readonly string[]).includes(format)) {
     throw new CliError(
-      `--format: got ${JSON.stringify(format)}, expected one of ${FORMATS.join(', ')}`,
+      `--format: got ${JSON.stringify(format)}, expected one of ${FORMATS.join(', ')}, yml`,
       EXIT.usage,
     );
   }

@@ -64,12 +64,47 @@ const callbackScript = z.string({ error: 'the path of an executable script' }).m
 export const agentConfigSchema = z.strictObject({
   scope: memberName,
   name: memberName,
-  restapi: z.strictObject({
-    listen: hostPort,
-    connect_address: hostPort.optional(),
-    /** Seconds a health check may take before the API answers from its last observation. */
-    request_timeout: z.number().positive().default(2),
-  }),
+  restapi: z
+    .strictObject({
+      listen: hostPort,
+      connect_address: hostPort.optional(),
+      /** Seconds a health check may take before the API answers from its last observation. */
+      request_timeout: z.number().positive().default(2),
+      /** Patroni's: HTTPS with this certificate (PEM; the key may be in it too). */
+      certfile: filePath.optional(),
+      keyfile: filePath.optional(),
+      keyfile_password: z.string().optional(),
+      /** Patroni's: the CA client certificates (and the members' certificates, for pings) chain to. */
+      cafile: filePath.optional(),
+      ciphers: z.string().optional(),
+      verify_client: z
+        .enum(['none', 'optional', 'required'], { error: 'none, optional or required' })
+        .default('none'),
+      /** Patroni's: Basic auth on the mutating endpoint (POST /failsafe), on top of its signature. */
+      authentication: z
+        .strictObject(
+          { username: z.string().min(1), password: z.string().min(1) },
+          { error: 'a username and a password' },
+        )
+        .optional(),
+    })
+    .superRefine((r, ctx) => {
+      for (const key of ['keyfile', 'cafile', 'ciphers'] as const)
+        if (r[key] !== undefined && r.certfile === undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: [key],
+            message: 'only with restapi.certfile (HTTPS)',
+            input: r[key],
+          });
+      if (r.verify_client !== 'none' && r.cafile === undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['verify_client'],
+          message: 'none unless restapi.cafile names the CA client certificates chain to',
+          input: r.verify_client,
+        });
+    }),
   postgresql: z.strictObject({
     listen: listenAddresses,
     connect_address: hostPort.optional(),

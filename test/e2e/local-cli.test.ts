@@ -100,7 +100,7 @@ describe('pgwarden local', () => {
     expect(list.code).toBe(0);
     expect(list.stdout).toMatch(/node1 .*Leader/);
     const dsn = await cli('dsn');
-    expect(dsn.stdout).toMatch(/writer endpoint: +postgresql:\/\/postgres@127\.0\.0\.1:\d+\/postgres/);
+    expect(dsn.stdout).toMatch(/writer endpoint: +postgresql:\/\/admin@127\.0\.0\.1:\d+\/postgres/);
   });
 
   it('controller run starts a second controller beside it: Lambda-style invocations, or one process with --loop', async () => {

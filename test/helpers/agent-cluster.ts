@@ -26,6 +26,8 @@ export interface ClusterOptions {
   /** @default 'fast' */
   readonly profile?: 'default' | 'fast';
   readonly sync?: boolean;
+  /** The REST API over HTTPS with Basic auth on POST /failsafe (LocalTopologyOptions.restapiTls). */
+  readonly restapiTls?: boolean;
 }
 
 /**
@@ -44,6 +46,7 @@ export class AgentCluster extends LocalTopology {
       tags: (options.tags ?? {}) as Record<string, NonNullable<AgentConfigInput['tags']>>,
       password: TEST_PASSWORD,
       pgParameters: { max_connections: 30, fsync: 'off' },
+      restapiTls: options.restapiTls ?? false,
     };
     const { dir, backend, store, scope, table } = await LocalTopology.prepare(settings);
     const cluster = new AgentCluster(settings, dir, scope, table, backend, store);

@@ -47,10 +47,15 @@ describe('operations requested with the pgwarden CLI', () => {
     const pretty = await cli('list');
     expect(pretty.code).toBe(0);
     expect(pretty.stdout).toMatch(/^\+ Cluster: test \(\d+\) -+/);
-    expect(pretty.stdout).toMatch(/\| Member \| Host +\| Role +\| State +\| TL \| Lag in MB \|/);
-    expect(pretty.stdout).toMatch(/\| node1 +\| 127\.0\.0\.1:\d+ \| Leader +\| running +\| +1 \| +\|/);
+    // patronictl 4: both lag columns are titled Lag in the pretty table.
     expect(pretty.stdout).toMatch(
-      /\| node2 +\| 127\.0\.0\.1:\d+ \| Replica \| streaming \| +1 \| +[\d.]+ \|/,
+      /\| Member \| Host +\| Role +\| State +\| TL \| +Receive LSN \| Lag \| +Replay LSN \| Lag \|/,
+    );
+    expect(pretty.stdout).toMatch(
+      /\| node1 +\| 127\.0\.0\.1:\d+ \| Leader +\| running +\| +1 \| +\| +\| +\| +\|/,
+    );
+    expect(pretty.stdout).toMatch(
+      /\| node2 +\| 127\.0\.0\.1:\d+ \| Replica \| streaming \| +1 \| +[0-9A-F]+\/[0-9A-F]+ \| +\d+ \| +[0-9A-F]+\/[0-9A-F]+ \| +\d+ \|/,
     );
     const json = JSON.parse((await cli('list', '--format', 'json')).stdout);
     expect(json.map((r: { Member: string; Role: string }) => [r.Member, r.Role])).toEqual([
@@ -58,10 +63,28 @@ describe('operations requested with the pgwarden CLI', () => {
       ['node2', 'Replica'],
       ['node3', 'Replica'],
     ]);
+    // patronictl's JSON: empty values dropped (the leader has no LSN columns).
+    expect(Object.keys(json[0])).toEqual(['Cluster', 'Member', 'Host', 'Role', 'State', 'TL']);
+    expect(Object.keys(json[1])).toEqual([
+      'Cluster',
+      'Member',
+      'Host',
+      'Role',
+      'State',
+      'TL',
+      'Receive LSN',
+      'Receive Lag',
+      'Replay LSN',
+      'Replay Lag',
+    ]);
     expect((await cli('list', '-f', 'tsv')).stdout.split('\n')[0]).toBe(
-      'Cluster\tMember\tHost\tRole\tState\tTL\tLag in MB\tPending restart\tTags',
+      'Cluster\tMember\tHost\tRole\tState\tTL\tReceive LSN\tReceive Lag\tReplay LSN\tReplay Lag',
     );
-    expect((await cli('list', '-f', 'yaml')).stdout).toContain('Member: node1');
+    expect((await cli('list', '-f', 'tsv', '-e')).stdout.split('\n')[0]).toBe(
+      'Cluster\tMember\tHost\tRole\tState\tTL\tReceive LSN\tReceive Lag\tReplay LSN\tReplay Lag\tPending restart\tPending restart reason\tScheduled restart\tTags',
+    );
+    expect((await cli('list', '-f', 'yml')).stdout).toContain('Member: node1');
+    expect((await cli('list', '-t')).stdout).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\n\+ Cluster/);
   });
 
   it('switches over to a named candidate with no acknowledged write lost', async () => {
@@ -76,8 +99,17 @@ describe('operations requested with the pgwarden CLI', () => {
     const ids = (await c.sql<{ id: number }>('node3', 'SELECT id FROM t')).map((r) => r.id);
     expect(ids).toContain(before);
     await allStreaming('node3');
+    // patronictl's columns: the timeline that ended and the new leader; -e adds pgwarden's.
     const history = JSON.parse((await cli('history', '--json')).stdout);
-    expect(history.at(-1)).toMatchObject({ Term: 2, Kind: 'switchover', Old: 'node1', New: 'node3' });
+    expect(history.at(-1)).toMatchObject({ TL: 1, 'New Leader': 'node3', Reason: expect.any(String) });
+    expect(Object.keys(history.at(-1))).toEqual(['TL', 'LSN', 'Reason', 'Timestamp', 'New Leader']);
+    const extended = JSON.parse((await cli('history', '--json', '-e')).stdout);
+    expect(extended.at(-1)).toMatchObject({
+      Term: 2,
+      Kind: 'switchover',
+      Old: 'node1',
+      'New Leader': 'node3',
+    });
   });
 
   it('switches over to the best candidate when none is named', async () => {
@@ -99,6 +131,22 @@ describe('operations requested with the pgwarden CLI', () => {
     const notTty = await cli('switchover', '--candidate', 'node3');
     expect(notTty.code).toBe(2);
     expect(notTty.stderr).toContain('add --force');
+  });
+
+  it("cancels a scheduled switchover with flush (what the 'cancel it' error points to)", async () => {
+    const leader = (await c.store.getLeader('test'))!.holder;
+    const target = leader === 'node2' ? 'node1' : 'node2';
+    const at = new Date(Date.now() + 600_000).toISOString();
+    expect((await cli('switchover', '--candidate', target, '--scheduled', at, '--force')).code).toBe(0);
+    const busy = await cli('switchover', '--candidate', target, '--force');
+    expect(busy.stderr).toContain('cancel it: pgwarden flush test switchover');
+    expect((await cli('flush', 'test', 'restart', '--force')).stdout).toContain('No pending restart');
+    const flushed = await cli('flush', 'test', 'switchover', '--force');
+    expect(flushed.code).toBe(0);
+    expect(flushed.stdout).toContain(`Cancelled the switchover -> ${target}`);
+    expect((await cli('list')).stdout).not.toContain('Switchover scheduled');
+    expect((await c.store.getLeader('test'))!.holder).toBe(leader);
+    expect((await cli('flush', 'test', 'reboot')).stderr).toContain('kind: got "reboot"');
   });
 
   it('runs a scheduled switchover at its time, and shows it pending meanwhile', async () => {
@@ -207,8 +255,20 @@ describe('operations requested with the pgwarden CLI', () => {
     expect(topo.stdout).toMatch(/└── node\d {2}Replica/);
     const dsn = JSON.parse((await cli('dsn', '--json')).stdout);
     expect(dsn.multihost_writer).toMatch(
-      /^postgresql:\/\/postgres@127\.0\.0\.1:\d+,127\.0\.0\.1:\d+,127\.0\.0\.1:\d+\/postgres\?target_session_attrs=read-write$/,
+      /^postgresql:\/\/admin@127\.0\.0\.1:\d+,127\.0\.0\.1:\d+,127\.0\.0\.1:\d+\/postgres\?target_session_attrs=read-write$/,
     );
+    // patronictl's form: one member's host and port, by role or by name.
+    expect((await cli('dsn', '--role', 'leader')).stdout.trim()).toBe(
+      `host=127.0.0.1 port=${c.node(leader).pgPort}`,
+    );
+    expect((await cli('dsn', '-m', 'node2')).stdout.trim()).toBe(
+      `host=127.0.0.1 port=${c.node('node2').pgPort}`,
+    );
+    expect((await cli('dsn', '--role', 'boss')).stderr).toContain(
+      '--role: got "boss", expected one of leader',
+    );
+    const version = await cli('version', 'test');
+    expect(version.stdout).toMatch(/^pgwarden version \S+\n\nnode1: pgwarden \S+ PostgreSQL 15\.\d+[^\n]*\n/);
     expect((await cli('clusters')).stdout.trim()).toBe('test');
   });
 
@@ -230,6 +290,18 @@ describe('operations requested with the pgwarden CLI', () => {
     expect(run.stdout).toContain(`-> ${target}`);
     expect(await primary()).toBe(target);
     await allStreaming(target);
+  });
+
+  it('fails over without --candidate to the best member; switchover takes --primary, as Patroni 4 spells --leader', async () => {
+    const leader = (await c.store.getLeader('test'))!.holder;
+    const wrong = await cli('switchover', '--primary', 'node9', '--force');
+    expect(wrong.stderr).toContain('--leader: node9 is not the leader');
+    const run = await cli('failover', '--force');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(`${leader} -> `);
+    const now = await primary();
+    expect(now).not.toBe(leader);
+    await allStreaming(now);
   });
 
   it('merges a YAML file into the config with edit-config --apply', async () => {

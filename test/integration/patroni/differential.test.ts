@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +16,7 @@ import {
   startEtcd,
   startPatroni,
 } from '../../helpers/patroni-cluster.ts';
+import { runCli } from '../../helpers/run-cli.ts';
 
 /**
  * The differential test of the Patroni drop-in (issue #15): a real Patroni cluster (Debian's
@@ -108,6 +110,7 @@ describe.skipIf(patroniSkipReason !== undefined)(
     let patroni: PatroniMember[] = [];
     let pgwarden: PatroniMember[] = [];
     let stopDynamo: (() => Promise<void>) | undefined;
+    let dynamoEndpoint = '';
 
     const role = (members: PatroniMember[], r: 'primary' | 'replica') => members[r === 'primary' ? 0 : 1]!;
 
@@ -131,6 +134,7 @@ describe.skipIf(patroniSkipReason !== undefined)(
       );
       const dynamo = await startEmbeddedDynamoDb();
       stopDynamo = () => dynamo.stop();
+      dynamoEndpoint = dynamo.endpoint;
       await ensureTable(
         createDocumentClient({ endpoint: dynamo.endpoint, requestTimeoutMs: 3000 }),
         'pgwarden-diff',
@@ -274,6 +278,35 @@ describe.skipIf(patroniSkipReason !== undefined)(
       expect((await ask(pgwarden[0]!.apiPort, 'GET', '/history')).body).toEqual(
         (await ask(patroni[0]!.apiPort, 'GET', '/history')).body,
       );
+    });
+
+    it("list -f json: patronictl 4's keys (3.0.2's Lag in MB became Receive/Replay LSN and Lag), the same roles, states, timelines", async () => {
+      const p = JSON.parse(
+        spawnSync('patronictl', ['-c', patroni[0]!.configPath, 'list', '-f', 'json'], { encoding: 'utf8' })
+          .stdout,
+      ) as Record<string, unknown>[];
+      const run = await runCli([
+        'list',
+        'diff',
+        '-f',
+        'json',
+        '--table',
+        'pgwarden-diff',
+        '--endpoint',
+        dynamoEndpoint,
+      ]);
+      expect(run.stderr).toBe('');
+      const w = JSON.parse(run.stdout) as Record<string, unknown>[];
+      const lsnKeys = ['Receive LSN', 'Receive Lag', 'Replay LSN', 'Replay Lag'];
+      for (const i of [0, 1]) {
+        const patroniKeys = Object.keys(p[i]!).filter((k) => k !== 'Lag in MB');
+        expect(Object.keys(w[i]!).filter((k) => !lsnKeys.includes(k))).toEqual(patroniKeys);
+        expect(w[i]).toMatchObject({ Role: p[i]!.Role, TL: p[i]!.TL, Cluster: 'diff' });
+      }
+      expect(Object.keys(w[1]!)).toEqual(expect.arrayContaining(lsnKeys));
+      expect([p[0]!.State, w[0]!.State]).toEqual(['running', 'running']);
+      // 3.0.2 says running for a streaming replica; 4.x streaming.
+      expect([p[1]!.State, w[1]!.State]).toEqual(['running', 'streaming']);
     });
 
     it("/metrics: every Patroni metric under its name, with pgwarden's own under pgwarden_", async () => {
