@@ -7,6 +7,7 @@ import { registerFlush } from './commands/flush.ts';
 import { registerHistory } from './commands/history.ts';
 import { registerList } from './commands/list.ts';
 import { registerMemberRequests } from './commands/member-requests.ts';
+import { registerQuery } from './commands/query.ts';
 import { registerRemove } from './commands/remove.ts';
 import { registerSwitchover } from './commands/switchover.ts';
 import { registerTopology } from './commands/topology.ts';
@@ -64,6 +65,7 @@ export function buildCli(extensions: CliExtensions = {}): Command {
   registerRemove(program, context);
   registerVersion(program, context);
   registerFlush(program, context);
+  registerQuery(program, context);
   extensions.register?.(program, context);
   return program;
 }

@@ -15,7 +15,7 @@ export interface IntentOptions {
   readonly waitTimeout: string;
 }
 
-function parseScheduled(value: string | undefined, now: number): number | undefined {
+export function parseScheduled(value: string | undefined, now: number): number | undefined {
   if (value === undefined || value === 'now') return undefined;
   const at = Date.parse(value);
   if (Number.isNaN(at) || !/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(value)) {

@@ -98,7 +98,7 @@ export type IntentKind = (typeof IntentKind)[keyof typeof IntentKind];
 /** `intent`: an operator's pending switchover or failover request. */
 export const intentSchema = z.object({
   id: z.string().min(1),
-  kind: z.enum(['switchover', 'failover', 'restart', 'reinit']),
+  kind: z.enum(['switchover', 'failover', 'restart', 'reinit', 'reload']),
   from: memberName.optional(),
   to: memberName.optional(),
   scheduled_at: epochMs.optional(),

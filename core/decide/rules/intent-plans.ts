@@ -21,7 +21,8 @@ function refuse(ctx: RuleContext, intent: Intent, why: string): RuleOutcome {
  * means a failover to the named candidate, which must then be fully eligible.
  */
 export function planIntent(ctx: RuleContext, intent: Intent): RuleOutcome {
-  if (intent.kind === 'restart' || intent.kind === 'reinit') return planMemberRequest(ctx, intent);
+  if (intent.kind === 'restart' || intent.kind === 'reinit' || intent.kind === 'reload')
+    return planMemberRequest(ctx, intent);
   const leader = ctx.leader;
   const leaseExpired = !leader || ctx.observations.leader?.expired === true;
   const holderHealthy =
@@ -128,7 +129,7 @@ export function planIntent(ctx: RuleContext, intent: Intent): RuleOutcome {
 /** How long a restart or reinit request is retried before the controller gives up on it. */
 const MEMBER_REQUEST_PATIENCE = 3;
 
-/** `restart MEMBER` / `reinit MEMBER`: one agent action, retried until done or stale. */
+/** `restart MEMBER` / `reinit MEMBER` / `reload MEMBER`: one agent action, retried until done or stale. */
 function planMemberRequest(ctx: RuleContext, intent: Intent): RuleOutcome {
   const target = ctx.member(intent.to);
   if (!target) return refuse(ctx, intent, `${intent.to ?? '(no member)'} is not a member of the cluster`);
@@ -145,7 +146,7 @@ function planMemberRequest(ctx: RuleContext, intent: Intent): RuleOutcome {
     steps: [
       {
         kind: 'command',
-        action: intent.kind as 'restart' | 'reinit',
+        action: intent.kind as 'restart' | 'reinit' | 'reload',
         member: target.name,
         term,
         ...(intent.kind === 'reinit' && ctx.leader ? { leader: ctx.leader.holder } : {}),

@@ -248,6 +248,55 @@ describe('operations requested with the pgwarden CLI', () => {
     expect(refused.stdout).toContain('is the leader');
   });
 
+  it('restarts and reloads several members as patronictl selects them (--role, --pending, --pg-version, --any)', async () => {
+    const leader = (await c.store.getLeader('test'))!.holder;
+    const replicas = ['node1', 'node2', 'node3'].filter((n) => n !== leader);
+    // Both replicas, one after the other: each outcome is printed.
+    const both = await cli('restart', 'test', '--role', 'replica', '--force');
+    expect(both.code).toBe(0);
+    for (const r of replicas) expect(both.stdout).toContain(`restart of ${r}`);
+    expect(both.stdout).not.toContain(`restart of ${leader}`);
+    // Nobody waits for a restart, and nobody runs a PostgreSQL older than 15: nothing to do.
+    expect((await cli('restart', 'test', '--pending', '--force')).stdout).toContain('nothing to restart');
+    expect((await cli('restart', 'test', '--pg-version', '15', '--force')).stdout).toContain(
+      'nothing to restart',
+    );
+    const one = await cli('restart', 'test', ...replicas, '--any', '--force');
+    expect(one.stdout.match(/restart of node\d/g)).toHaveLength(1);
+    const reload = await cli('reload', 'test', leader, '--force');
+    expect(reload.code).toBe(0);
+    expect(reload.stdout).toContain(`reload of ${leader}`);
+    // query: SQL on a member over verified TLS, as the application role.
+    const env = {
+      PGWARDEN_DYNAMODB_ENDPOINT: c.dynamoEndpoint,
+      PGWARDEN_TABLE: c.table,
+      PGPASSWORD: c.password,
+    };
+    const sql = 'SELECT pg_is_in_recovery() AS standby, current_user AS who';
+    const query = await runCli(
+      ['query', 'test', '-m', replicas[0]!, '-c', sql, '--sslrootcert', c.login.ca!],
+      env,
+    );
+    expect(query.stderr).toBe('');
+    expect(query.stdout.trim()).toBe('standby\twho\ntrue\tadmin');
+    const onLeader = await runCli(
+      ['query', 'test', '-c', 'SELECT 1 AS one', '-f', 'json', '--sslrootcert', c.login.ca!],
+      env,
+    );
+    expect(JSON.parse(onLeader.stdout)).toEqual([{ one: 1 }]);
+    expect((await cli('query', 'test')).stderr).toContain('give the SQL with -c/--command or --file');
+    expect((await cli('restart', 'test', '--role', 'boss', '--force')).stderr).toContain(
+      '--role: got "boss"',
+    );
+    expect((await cli('restart', 'test', 'node9', '--force')).stderr).toContain(
+      'node9: not a member of test',
+    );
+    expect(
+      (await cli('restart', 'test', '--scheduled', new Date(Date.now() + 60_000).toISOString(), '--force'))
+        .stderr,
+    ).toContain('one request waits at a time');
+  });
+
   it('prints the topology, the DSNs and the clusters', async () => {
     const leader = (await c.store.getLeader('test'))!.holder;
     const topo = await cli('topology');
