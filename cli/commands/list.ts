@@ -36,6 +36,25 @@ export function clusterNotes(snapshot: ClusterSnapshot): string[] {
   return notes;
 }
 
+/**
+ * patronictl topology's order: the leader, then each member under its upstream, its name
+ * indented by depth with `+ ` (members with no known upstream last).
+ */
+function topologyOrder(rows: MemberRow[]): MemberRow[] {
+  const out: MemberRow[] = [];
+  const seen = new Set<string>();
+  const walk = (row: MemberRow, depth: number) => {
+    if (seen.has(row.Member)) return;
+    seen.add(row.Member);
+    out.push(depth === 0 ? row : { ...row, Member: `${'  '.repeat(depth - 1)}+ ${row.Member}` });
+    for (const child of rows.filter((r) => r.upstream === row.Member && r.Role !== 'Leader'))
+      walk(child, depth + 1);
+  };
+  for (const leader of rows.filter((r) => r.Role === 'Leader')) walk(leader, 0);
+  for (const r of rows) if (!seen.has(r.Member)) walk(r, r.upstream ? 1 : 0);
+  return out;
+}
+
 /** The row as patronictl prints it in JSON and YAML: empty values dropped. */
 function machineRow(
   row: MemberRow,
@@ -63,8 +82,9 @@ export function renderList(
   color: boolean,
   watched?: ReadonlyMap<string, number>,
   extended = false,
+  topology = false,
 ): string {
-  const rows = memberRows(snapshot, watched);
+  const rows = topology ? topologyOrder(memberRows(snapshot, watched)) : memberRows(snapshot, watched);
   const columns = listColumns(rows, extended);
   if (format !== 'pretty') {
     const facts = clusterFacts(snapshot);

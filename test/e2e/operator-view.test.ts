@@ -109,7 +109,9 @@ describe('what list, topology and history show is true', () => {
     );
     expect(row(await list(), old).Role).toBe('Replica');
     const topology = (await cli('topology')).stdout;
-    expect(topology).toMatch(new RegExp(`${old}\\s+Replica\\s+unknown \\(no heartbeat`));
+    expect(topology).toMatch(
+      new RegExp(`${old}\\s+\\|\\s+\\S+\\s+\\|\\s+Replica\\s+\\|\\s+unknown \\(no heartbeat`),
+    );
     s.cluster.startAgent(old);
     await s.settled();
     await s.allStreaming(newLeader);

@@ -300,8 +300,12 @@ describe('operations requested with the pgwarden CLI', () => {
   it('prints the topology, the DSNs and the clusters', async () => {
     const leader = (await c.store.getLeader('test'))!.holder;
     const topo = await cli('topology');
-    expect(topo.stdout.split('\n')[1]).toMatch(new RegExp(`^${leader}  Leader`));
-    expect(topo.stdout).toMatch(/└── node\d {2}Replica/);
+    // patronictl topology: the list table, the leader first, replicas indented under it with "+ ".
+    const lines = topo.stdout.split('\n').filter((l) => l.startsWith('| '));
+    expect(lines[0]).toMatch(/^\| Member +\| Host/);
+    expect(lines[1]).toMatch(new RegExp(`^\\| ${leader} +\\| \\S+ +\\| Leader`));
+    expect(lines.slice(2).every((l) => /^\| \+ node\d +\| \S+ +\| Replica/.test(l))).toBe(true);
+    expect(lines).toHaveLength(4);
     const dsn = JSON.parse((await cli('dsn', '--json')).stdout);
     expect(dsn.multihost_writer).toMatch(
       /^postgresql:\/\/admin@127\.0\.0\.1:\d+,127\.0\.0\.1:\d+,127\.0\.0\.1:\d+\/postgres\?target_session_attrs=read-write$/,

@@ -309,6 +309,32 @@ describe.skipIf(patroniSkipReason !== undefined)(
       expect([p[1]!.State, w[1]!.State]).toEqual(['running', 'streaming']);
     });
 
+    it('history -f json: the same rows (none yet: neither cluster has changed primary)', async () => {
+      const p = spawnSync('patronictl', ['-c', patroni[0]!.configPath, 'history', '-f', 'json'], {
+        encoding: 'utf8',
+      });
+      const w = await runCli([
+        'history',
+        'diff',
+        '-f',
+        'json',
+        '--table',
+        'pgwarden-diff',
+        '--endpoint',
+        dynamoEndpoint,
+      ]);
+      expect(w.stderr).toBe('');
+      expect(JSON.parse(w.stdout)).toEqual(JSON.parse(p.stdout));
+      // A Patroni member file read through PATRONICTL_CONFIG_FILE names the scope for the CLI.
+      const viaFile = await runCli(
+        ['list', '-f', 'json', '--table', 'pgwarden-diff', '--endpoint', dynamoEndpoint],
+        {
+          PATRONICTL_CONFIG_FILE: pgwarden[0]!.configPath,
+        },
+      );
+      expect(JSON.parse(viaFile.stdout).map((r: { Member: string }) => r.Member)).toEqual(['wa', 'wb']);
+    });
+
     it("/metrics: every Patroni metric under its name, with pgwarden's own under pgwarden_", async () => {
       const names = (text: string) =>
         new Set(
