@@ -33,7 +33,7 @@ export async function rebuildFrom(
   state: Omit<LocalState, 'updated_at'>,
 ): Promise<void> {
   const { rt, cluster } = ctx;
-  await rt.postgres.stop(cluster.primary_stop_timeout * 1000);
+  if (await rt.postgres.stop(cluster.primary_stop_timeout * 1000)) runCallback(rt, 'on_stop', 'replica');
   const { postgresql } = rt.config;
   await rt.postgres.baseBackup(
     upstream,
@@ -93,7 +93,7 @@ export const rejoin: ActionHandler = async (ctx) => {
     }
     rt.logger.warn('replica does not stream after re-pointing; rewinding', { upstream: upstream.name });
   }
-  await rt.postgres.stop(cluster.primary_stop_timeout * 1000);
+  if (await rt.postgres.stop(cluster.primary_stop_timeout * 1000)) runCallback(rt, 'on_stop', 'replica');
   let how = 'restarted';
   if (rt.config.postgresql.use_pg_rewind ?? cluster.postgresql.use_pg_rewind) {
     const { state } = await rt.postgres.controlData();

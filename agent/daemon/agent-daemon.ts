@@ -12,6 +12,7 @@ import {
 import { AGENT_RULES } from '../../core/agent/agent-rules.ts';
 import type { ClusterConfig } from '../../core/config/cluster-config.ts';
 import type { ClusterSnapshot } from '../../core/model/snapshot.ts';
+import { runCallback } from '../callbacks.ts';
 import { FailsafePrimary } from '../failsafe/failsafe-primary.ts';
 import { restapiAuthorization, restapiClientOptions } from '../health/restapi-tls.ts';
 import { LeaseKeeper, type LeaseLossReason } from '../lease/lease-keeper.ts';
@@ -304,10 +305,11 @@ export class AgentDaemon {
           break;
         case 'stop-rogue-primary':
           await rt.postgres.beginFastShutdown();
-          await rt.postgres.stop(cfg.primary_stop_timeout * 1000);
+          if (await rt.postgres.stop(cfg.primary_stop_timeout * 1000)) runCallback(rt, 'on_stop', 'primary');
           break;
         case 'stop-postgres':
-          await rt.postgres.stop(cfg.primary_stop_timeout * 1000);
+          if (await rt.postgres.stop(cfg.primary_stop_timeout * 1000))
+            runCallback(rt, 'on_stop', this.observation.inRecovery === false ? 'primary' : 'replica');
           break;
       }
     }

@@ -2,6 +2,7 @@ import type { ClusterConfig } from '../../core/config/cluster-config.ts';
 import { splitHostPort } from '../../core/config/units.ts';
 import { parseLsn } from '../../core/format.ts';
 import type { ClusterSnapshot } from '../../core/model/snapshot.ts';
+import { runCallback } from '../callbacks.ts';
 import { splitCommandLine } from '../command-line.ts';
 import { ensureOwnedDir } from '../os-user.ts';
 import { writePgpass } from '../postgres/pg-conf.ts';
@@ -132,7 +133,10 @@ async function initializeCluster(
       throw new Error(`cannot resume the initialization: renewing the lease at term 1 gave '${renewed}'`);
     }
   }
-  if ((await postgres.postmasterPid()) === undefined) await startAsPrimary(rt, cluster, []);
+  if ((await postgres.postmasterPid()) === undefined) {
+    await startAsPrimary(rt, cluster, []);
+    runCallback(rt, 'on_start', 'primary');
+  }
   await createRoles(rt);
   await runPostBootstrap(rt);
   const [row] = await rt.observer.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
@@ -243,6 +247,7 @@ export async function bootstrapMember(
   const upstreamName = config.tags.replicatefrom ?? primary.name;
   const upstream = snapshot.members.find((m) => m.name === upstreamName) ?? primary;
   await startAsReplica(rt, cluster, { name: upstream.name, ...memberEndpoint(upstream) });
+  runCallback(rt, 'on_start', 'replica');
   return writeLocalState(rt.paths.localState, {
     want: 'replica',
     term: leader.term,

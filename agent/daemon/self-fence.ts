@@ -25,7 +25,8 @@ export async function fenceMyself(
     updated_by: 'agent:self-fence',
   });
   await setStandbySignal(rt.paths, rt.user, true);
-  await rt.postgres.stop(cluster.primary_stop_timeout * 1000);
+  // Patroni: a stop says on_stop, the demotion on_role_change.
+  if (await rt.postgres.stop(cluster.primary_stop_timeout * 1000)) runCallback(rt, 'on_stop', 'primary');
   runCallback(rt, 'on_role_change', 'demoted');
   return fenced;
 }
