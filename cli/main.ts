@@ -71,9 +71,21 @@ export function buildCli(extensions: CliExtensions = {}): Command {
 }
 
 /** Runs the CLI; maps every error to one line on stderr and a documented exit code. */
+/**
+ * patronictl's `query -c SQL`: after `query`, `-c` is the SQL (patronictl keeps -c/--config-file
+ * before the verb, as pgwarden's own -c/--config is everywhere else).
+ */
+export function patronictlArgv(argv: readonly string[]): string[] {
+  const withValue = new Set(['--table', '--region', '--endpoint', '-c', '--config', '--config-file']);
+  let verb = 2;
+  while (verb < argv.length && argv[verb]!.startsWith('-')) verb += withValue.has(argv[verb]!) ? 2 : 1;
+  if (argv[verb] !== 'query') return [...argv];
+  return argv.map((arg, i) => (i > verb && arg === '-c' ? '--command' : arg));
+}
+
 export async function runCli(argv: string[], extensions: CliExtensions = {}): Promise<number> {
   try {
-    await buildCli(extensions).parseAsync(argv);
+    await buildCli(extensions).parseAsync(patronictlArgv(argv));
     return EXIT.ok;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { diffLines, parseAssignment } from '../../../cli/commands/config.ts';
 import { renderRows } from '../../../cli/format/render-rows.ts';
 import { paint, renderTable } from '../../../cli/format/table.ts';
+import { patronictlArgv } from '../../../cli/main.ts';
 
 describe('the CLI table', () => {
   it('draws patronictl-style boxes, numbers right-aligned', () => {
@@ -60,5 +61,21 @@ describe('edit-config helpers', () => {
 
   it('shows removed and added lines', () => {
     expect(diffLines('a: 1\nb: 2', 'a: 1\nb: 3')).toBe('-b: 2\n+b: 3');
+  });
+});
+
+describe("patronictl's query -c", () => {
+  it('is the SQL after the query verb, and the config file anywhere else', () => {
+    const argv = (...a: string[]) => patronictlArgv(['node', 'pgwarden', ...a]).slice(2);
+    expect(argv('query', 'c1', '-c', 'SELECT 1')).toEqual(['query', 'c1', '--command', 'SELECT 1']);
+    expect(argv('-c', 'f.yml', 'query', 'c1', '-c', 'SELECT 1')).toEqual([
+      '-c',
+      'f.yml',
+      'query',
+      'c1',
+      '--command',
+      'SELECT 1',
+    ]);
+    expect(argv('list', 'query', '-c', 'f.yml')).toEqual(['list', 'query', '-c', 'f.yml']);
   });
 });

@@ -73,7 +73,6 @@ describe('an unmodified patroni.yml', () => {
       'log.file_num',
       'namespace',
       'postgresql.create_replica_methods',
-      'restapi.authentication',
       'watchdog',
     ]);
     expect(inactive!.etcd3).toMatch(/DynamoDB/);
