@@ -9,7 +9,7 @@ import { startHealthServer } from './health/health-server.ts';
 import { createRuntime } from './runtime.ts';
 import { systemdNotifier } from './systemd/sd-notify.ts';
 import { feedWatchdog } from './systemd/watchdog.ts';
-import { issueHostCertificate } from './tls/host-certificate.ts';
+import { type IssueCertificateOptions, issueHostCertificate } from './tls/host-certificate.ts';
 import { AGENT_VERSION } from './version.ts';
 
 const DEFAULT_CONFIG = process.env.PGWARDEN_CONFIG ?? '/etc/pgwarden/pgwarden.yml';
@@ -112,18 +112,9 @@ export function buildProgram(): Command {
     .option('--ip <address>', 'an address clients reach this host at (repeatable)', collect, [])
     .option('--dns <name>', 'a DNS name clients reach this host at (repeatable)', collect, [])
     .option('--owner <user>', 'the OS user that owns the private key', 'postgres')
-    .action(
-      async (opts: {
-        authority: string;
-        out: string;
-        name: string;
-        ip: string[];
-        dns: string[];
-        owner: string;
-      }) => {
-        await issueHostCertificate(opts);
-      },
-    );
+    .action(async (opts: IssueCertificateOptions) => {
+      await issueHostCertificate(opts);
+    });
   return program;
 }
 

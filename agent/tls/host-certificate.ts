@@ -87,15 +87,18 @@ export async function writeHostCertificate(request: HostCertificateRequest): Pro
   if (request.owner) await chown(files.key, request.owner.uid, request.owner.gid);
 }
 
+/** The options of `pgwarden-agent issue-certificate`. */
+export interface IssueCertificateOptions {
+  readonly authority: string;
+  readonly out: string;
+  readonly name: string;
+  readonly ip: string[];
+  readonly dns: string[];
+  readonly owner: string;
+}
+
 /** `pgwarden-agent issue-certificate`: the boot step that gives a host its certificate. */
-export async function issueHostCertificate(options: {
-  authority: string;
-  out: string;
-  name: string;
-  ip: string[];
-  dns: string[];
-  owner: string;
-}): Promise<void> {
+export async function issueHostCertificate(options: IssueCertificateOptions): Promise<void> {
   await writeHostCertificate({
     authority: await readAuthority(options.authority),
     dir: options.out,
