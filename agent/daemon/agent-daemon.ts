@@ -27,6 +27,7 @@ import { cycleBudgetMs } from '../systemd/watchdog.ts';
 import { AGENT_VERSION } from '../version.ts';
 import type { AgentStatus, DaemonOptions } from './agent-status.ts';
 import {
+  AdoptionRefusedError,
   adoptExistingData,
   bootstrapMember,
   initializationPending,
@@ -52,6 +53,8 @@ export class AgentDaemon {
   private readonly monotonic: () => number;
   private readonly wallClock: () => number;
   private snapshot: ClusterSnapshot | undefined;
+  /** When an adoption was last refused (said once a minute, not every cycle). */
+  private refusedAt: number | undefined;
   private local: LocalState | undefined;
   private observation: PgObservation = { at: 0, reachable: false, error: 'not observed yet' };
   private postmasterAlive = false;
@@ -274,7 +277,7 @@ export class AgentDaemon {
           await this.bootstrap();
           break;
         case 'adopt-data-directory':
-          this.local = await adoptExistingData(rt, this.snapshot);
+          await this.adopt();
           learned.local = this.local;
           break;
         case 'renew-lease':
@@ -314,6 +317,27 @@ export class AgentDaemon {
       }
     }
     return learned;
+  }
+
+  /** A data directory and no state file: adopt it (bootstrap.ts), or say why not, once a minute. */
+  private async adopt(): Promise<void> {
+    this.bootstrapping = true;
+    try {
+      const result = await adoptExistingData(this.rt, this.snapshot, this.clusterConfig, {
+        renewInitialLease: (term, position) => this.lease.renew(term, this.clusterConfig, position),
+        wallClock: this.wallClock,
+      });
+      if (result) this.local = result;
+    } catch (error) {
+      if (!(error instanceof AdoptionRefusedError)) throw error;
+      const now = this.monotonic();
+      if (this.refusedAt === undefined || now - this.refusedAt > 60_000) {
+        this.refusedAt = now;
+        this.rt.logger.error(error.message);
+      }
+    } finally {
+      this.bootstrapping = false;
+    }
   }
 
   private async bootstrap(): Promise<void> {

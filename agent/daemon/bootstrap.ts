@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import type { ClusterConfig } from '../../core/config/cluster-config.ts';
 import { splitHostPort } from '../../core/config/units.ts';
 import { parseLsn } from '../../core/format.ts';
@@ -116,6 +117,8 @@ async function initializeCluster(
   cluster: ClusterConfig,
   hooks: BootstrapHooks,
   snapshot: ClusterSnapshot | undefined,
+  /** An existing cluster adopted in place: no initdb, no post_bootstrap, its own timeline. */
+  adopted?: { timeline: number },
 ): Promise<LocalState> {
   const { config, store, postgres } = rt;
   const leader = snapshot?.leader;
@@ -138,9 +141,9 @@ async function initializeCluster(
     runCallback(rt, 'on_start', 'primary');
   }
   await createRoles(rt);
-  await runPostBootstrap(rt);
+  if (!adopted) await runPostBootstrap(rt);
   const [row] = await rt.observer.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
-  const position = { lsn: parseLsn(row!.lsn), timeline: 1 };
+  const position = { lsn: parseLsn(row!.lsn), timeline: adopted?.timeline ?? 1 };
   const control = await postgres.controlData();
   const now = hooks.wallClock();
   if (!leader) await store.createLeader(config.scope, { holder: config.name, ttl: cluster.ttl, ...position });
@@ -166,7 +169,9 @@ async function initializeCluster(
       term: 1,
       kind: 'bootstrap',
       new: config.name,
-      reason: `${config.name} initialized the cluster`,
+      reason: adopted
+        ? `${config.name} adopted the running cluster (timeline ${adopted.timeline})`
+        : `${config.name} initialized the cluster`,
       rule: 0,
       at: now,
       timings: {},
@@ -216,7 +221,10 @@ export async function bootstrapMember(
   await writePgpass(config, rt.paths, rt.user);
   if (initializationPending(snapshot, config.name)) {
     rt.logger.warn('resuming the initialization this member claimed and did not finish');
-    return initializeCluster(rt, cluster, hooks, snapshot);
+    const adopted = snapshot?.initialize?.adopted
+      ? { timeline: (await rt.postgres.controlData()).timeline }
+      : undefined;
+    return initializeCluster(rt, cluster, hooks, snapshot, adopted);
   }
   if (!snapshot?.initialize) {
     const won = await store.claimInitialize(config.scope, { by: config.name, at: hooks.wallClock() });
@@ -257,22 +265,93 @@ export async function bootstrapMember(
   });
 }
 
+/** The data directory holds another cluster than the one this scope is: never touched. */
+export class AdoptionRefusedError extends Error {}
+
 /**
- * Data but no state file (first run of the agent on an existing data directory, or a lost
- * state directory): primary only if the lease already names this member; else stay stopped
- * and let the controller ask for a rejoin.
+ * A PostgreSQL that runs but that the agent cannot reach through its own socket (started by
+ * Patroni, by hand, or by a unit of its own): stopped cleanly, so that the agent starts it with
+ * its settings. The one restart an adoption costs.
+ */
+async function takeOverRunningPostgres(rt: AgentRuntime): Promise<void> {
+  if ((await rt.postgres.postmasterPid()) === undefined) return;
+  const seen = await rt.observer.observe(Date.now());
+  if (seen.reachable) return;
+  rt.logger.warn(
+    'PostgreSQL runs outside the agent: stopping it cleanly to start it with the agent (one restart)',
+  );
+  await rt.postgres.stop(60_000);
+}
+
+/**
+ * Data but no state file. A data directory of another system than the cluster's is refused and
+ * left untouched. For a scope nobody initialized yet (a running cluster being adopted, DESIGN §5
+ * and docs/operations.md): a primary's data claims `initialize` with its own system identifier
+ * and takes the lease at term 1 without initdb; a standby's waits for that, then follows the
+ * leader without a base backup. Otherwise (a lost state directory): primary only if the lease
+ * already names this member, a standby follows the leader, anything else stays stopped for the
+ * controller's rejoin. Returns undefined while there is nothing to do yet.
  */
 export async function adoptExistingData(
   rt: AgentRuntime,
   snapshot: ClusterSnapshot | undefined,
-): Promise<LocalState> {
+  cluster: ClusterConfig,
+  hooks: BootstrapHooks,
+): Promise<LocalState | undefined> {
+  const control = await rt.postgres.controlData();
+  const standby = existsSync(rt.paths.standbySignal) || /recovery/.test(control.state);
+  const init = snapshot?.initialize;
+  if (init?.system_identifier && init.system_identifier !== control.systemIdentifier) {
+    throw new AdoptionRefusedError(
+      `${rt.paths.dataDir} holds database system ${control.systemIdentifier}, but cluster ${rt.config.scope} is system ${init.system_identifier}: not adopting it (nothing was changed; point postgresql.data_dir elsewhere or empty it to clone)`,
+    );
+  }
+  if (!init) {
+    if (standby) {
+      rt.logger.info('a standby data directory: waiting for the primary to adopt the cluster');
+      return undefined;
+    }
+    await prepareDirectories(rt);
+    await writePgpass(rt.config, rt.paths, rt.user);
+    await takeOverRunningPostgres(rt);
+    const won = await rt.store.claimInitialize(rt.config.scope, {
+      by: rt.config.name,
+      at: hooks.wallClock(),
+      adopted: true,
+    });
+    if (!won) return undefined;
+    rt.logger.info('adopting the existing cluster as its primary', {
+      systemIdentifier: control.systemIdentifier,
+      timeline: control.timeline,
+    });
+    return initializeCluster(rt, cluster, hooks, undefined, { timeline: control.timeline });
+  }
   const leader = snapshot?.leader;
   const holds = leader?.holder === rt.config.name && !leader.released;
+  if (!init.system_identifier || !leader) {
+    rt.logger.info('the cluster is being initialized by another member: waiting', { by: init.by });
+    return undefined;
+  }
+  if (standby && !holds) {
+    await prepareDirectories(rt);
+    await writePgpass(rt.config, rt.paths, rt.user);
+    await takeOverRunningPostgres(rt);
+    rt.logger.info('adopting a standby data directory: it follows the leader, no base backup', {
+      leader: leader.holder,
+    });
+    return writeLocalState(rt.paths.localState, {
+      want: 'replica',
+      term: leader.term,
+      upstream: leader.holder,
+      sync_standbys: [],
+      updated_by: 'agent:adopt',
+    });
+  }
   rt.logger.warn('no local state file: adopting the existing data directory', { primary: holds });
   return writeLocalState(rt.paths.localState, {
     want: holds ? 'primary' : 'stopped',
     ...(holds ? {} : { stopped_reason: 'fenced' as const }),
-    term: leader?.term ?? 0,
+    term: leader.term,
     sync_standbys: [],
     updated_by: 'agent:adopt',
   });

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { appendFile, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { isAbsolute, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import type { AgentConfig } from '../../core/config/agent-config.ts';
 import type { ClusterConfig } from '../../core/config/cluster-config.ts';
 import { splitHostPort } from '../../core/config/units.ts';
@@ -29,6 +29,11 @@ const REPLICATION_DEFAULTS: Record<string, string | number | boolean> = {
 export interface ManagedSettings {
   readonly upstream?: { host: string; port: number; slot?: string };
   readonly syncStandbys: readonly string[];
+  /**
+   * A replica's lower bounds from its control file: what the primary ran with when the WAL it
+   * replays was written (Patroni does the same). Below them PostgreSQL refuses to recover.
+   */
+  readonly hotStandbyFloor?: Readonly<Record<string, number>>;
 }
 
 function quote(value: string | number | boolean): string {
@@ -83,6 +88,10 @@ export function renderManagedConf(
     recovery_target_timeline: 'latest',
     synchronous_standby_names: syncStandbyNames(settings.syncStandbys),
   };
+  for (const [name, floor] of Object.entries(settings.hotStandbyFloor ?? {})) {
+    const configured = Number(values[name]);
+    if (!Number.isFinite(configured) || configured < floor) values[name] = floor;
+  }
   if (settings.upstream) {
     values.primary_conninfo = serverConninfo(
       settings.upstream,
@@ -157,6 +166,32 @@ async function ensureSocketDirectories(
   }
 }
 
+/** Settings pgwarden owns that postgresql.auto.conf would override (it is read last). */
+const OWNED_IN_AUTO_CONF = ['primary_conninfo', 'primary_slot_name'];
+
+/**
+ * postgresql.auto.conf without the upstream settings pgwarden manages: `pg_basebackup -R` (a
+ * replica made by hand, or by Patroni) and ALTER SYSTEM leave them there, and they would win
+ * over pgwarden.conf. Returns the lines removed.
+ */
+async function releaseAutoConf(paths: AgentPaths, user: OsUser | undefined): Promise<string[]> {
+  const path = join(paths.dataDir, 'postgresql.auto.conf');
+  const text = await readFile(path, 'utf8').catch(() => undefined);
+  if (text === undefined) return [];
+  const owned = (line: string) => OWNED_IN_AUTO_CONF.some((k) => new RegExp(`^\\s*${k}\\s*=`).test(line));
+  const removed = text.split('\n').filter(owned);
+  if (removed.length === 0) return [];
+  await writeOwned(
+    path,
+    text
+      .split('\n')
+      .filter((l) => !owned(l))
+      .join('\n'),
+    user,
+  );
+  return removed;
+}
+
 /** Writes pgwarden.conf, pg_hba.conf and makes postgresql.conf include pgwarden.conf last. */
 export async function writePgConfig(
   config: AgentConfig,
@@ -166,6 +201,7 @@ export async function writePgConfig(
   settings: ManagedSettings,
 ): Promise<void> {
   await ensureSocketDirectories(config, paths, user);
+  await releaseAutoConf(paths, user);
   await writeOwned(paths.managedConf, renderManagedConf(config, cluster, paths, settings), user);
   await writeOwned(paths.hbaFile, renderHba(config, cluster), user);
   const main = await readFile(paths.postgresqlConf, 'utf8').catch(() => '');

@@ -7,8 +7,19 @@ import type { AgentPaths } from '../paths.ts';
 import { serverConninfo } from './conninfo.ts';
 import { type ProgramResult, runProgram } from './run-program.ts';
 
+/** Settings a hot standby needs at least as high as the primary's (PostgreSQL refuses to recover otherwise). */
+const HOT_STANDBY_SETTINGS = [
+  ['max_connections', 'max_connections'],
+  ['max_worker_processes', 'max_worker_processes'],
+  ['max_wal_senders', 'max_wal_senders'],
+  ['max_prepared_transactions', 'max_prepared_xacts'],
+  ['max_locks_per_transaction', 'max_locks_per_xact'],
+] as const;
+
 export interface ControlData {
   readonly state: string;
+  /** The primary's values a standby must match or exceed (pg_controldata's "... setting" lines). */
+  readonly hotStandbyFloor?: Readonly<Record<string, number>>;
   readonly checkpointLsn: number;
   readonly timeline: number;
   readonly systemIdentifier: string;
@@ -182,11 +193,17 @@ export class Postgres {
       env: { LC_ALL: 'C' },
     });
     const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(stdout)?.[1]?.trim() ?? '';
+    const floor: Record<string, number> = {};
+    for (const [name, label] of HOT_STANDBY_SETTINGS) {
+      const value = Number(field(`${label} setting`));
+      if (Number.isFinite(value) && value > 0) floor[name] = value;
+    }
     return {
       state: field('Database cluster state'),
       checkpointLsn: parseLsn(field('Latest checkpoint location')),
       timeline: Number(field("Latest checkpoint's TimeLineID")),
       systemIdentifier: field('Database system identifier'),
+      hotStandbyFloor: floor,
     };
   }
 

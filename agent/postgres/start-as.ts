@@ -28,7 +28,11 @@ export async function startAsReplica(
   upstream: UpstreamEndpoint | undefined,
 ): Promise<void> {
   await writePgpass(rt.config, rt.paths, rt.user);
-  await writePgConfig(rt.config, cluster, rt.paths, rt.user, replicaSettings(rt, cluster, upstream));
+  const hotStandbyFloor = (await rt.postgres.controlData().catch(() => undefined))?.hotStandbyFloor;
+  await writePgConfig(rt.config, cluster, rt.paths, rt.user, {
+    ...replicaSettings(rt, cluster, upstream),
+    ...(hotStandbyFloor ? { hotStandbyFloor } : {}),
+  });
   await setStandbySignal(rt.paths, rt.user, true);
   await rt.postgres.start(rt.config.postgresql.start_timeout * 1000, { wait: false });
   if (upstream) void checkpointUpstream(rt, upstream);

@@ -215,6 +215,8 @@ export const initializeSchema = z.object({
   by: memberName,
   system_identifier: z.string().optional(),
   at: epochMs,
+  /** An existing cluster was adopted in place (no initdb): a resumed initialization must not run post_bootstrap. */
+  adopted: z.boolean().optional(),
 });
 export type Initialize = z.output<typeof initializeSchema>;
 

@@ -53,7 +53,14 @@ describe('agent actions on a real three-member cluster', () => {
     c.killHost('node1');
     process.kill(pid, 'SIGKILL');
 
-    const leader = (await c.store.getLeader('test'))!;
+    // A renewal node1 sent just before it died may still land (dynalite runs in this process):
+    // take over from the lease as it stands once it has stopped moving.
+    const leader = await c.waitFor('node1 renewals to stop', 10_000, async () => {
+      const first = (await c.store.getLeader('test'))!;
+      await new Promise((r) => setTimeout(r, 300));
+      const second = (await c.store.getLeader('test'))!;
+      return first.rvn === second.rvn ? second : undefined;
+    });
     await c.store.takeOverLease('test', { to: 'node2', term: leader.term, rvn: leader.rvn, ttl: 4 });
     const promoted = await c.runAction('node2', 'promote', leader.term + 1);
     expect(promoted.result).toMatchObject({ ok: true, changed: true, timeline: 2 });

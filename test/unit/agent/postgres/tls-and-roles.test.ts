@@ -5,9 +5,11 @@ import {
   hostSecurityConfig,
   renderPostBootstrap,
 } from '../../../../agent/host/host-layout.ts';
+import { agentPaths } from '../../../../agent/paths.ts';
 import { clientSsl, conninfo, serverConninfo } from '../../../../agent/postgres/conninfo.ts';
-import { renderHba } from '../../../../agent/postgres/pg-conf.ts';
+import { renderHba, renderManagedConf } from '../../../../agent/postgres/pg-conf.ts';
 import { type AgentConfigInput, parseAgentConfig } from '../../../../core/config/agent-config.ts';
+import { parseClusterConfig } from '../../../../core/config/cluster-config.ts';
 import { ConfigValidationError } from '../../../../core/errors.ts';
 
 const base: AgentConfigInput = {
@@ -124,5 +126,23 @@ describe('post_bootstrap', () => {
     expect(script).toContain('agent.env sets no PGWARDEN_APP_PASSWORD');
     expect(script).toContain('LOGIN CREATEDB CREATEROLE');
     expect(script).toContain('/usr/bin/psql "$1"');
+  });
+});
+
+describe("a replica's settings", () => {
+  it('never below what its control file says the primary ran with (as Patroni starts replicas)', () => {
+    const text = renderManagedConf(
+      config({ parameters: { max_connections: 30, max_wal_senders: 20 } }),
+      parseClusterConfig({}),
+      agentPaths(config()),
+      {
+        upstream: { host: '10.0.0.1', port: 5432 },
+        syncStandbys: [],
+        hotStandbyFloor: { max_connections: 100, max_wal_senders: 10, max_locks_per_transaction: 64 },
+      },
+    );
+    expect(text).toMatch(/^max_connections = 100$/m);
+    expect(text).toMatch(/^max_wal_senders = 20$/m);
+    expect(text).toMatch(/^max_locks_per_transaction = 64$/m);
   });
 });
