@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdtempSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { processAlive, waitFor } from '../../local/wait-for.ts';
@@ -53,6 +53,8 @@ describe('pgwarden local', () => {
 
   afterAll(async () => {
     if (existsSync(dir)) await cli('local', 'down');
+    // `down` removes the cluster's directory; the parent is this test's own.
+    rmSync(parent, { recursive: true, force: true });
   });
 
   it('refuses bad arguments, naming them', async () => {
