@@ -256,8 +256,19 @@ describe('operations requested with the pgwarden CLI', () => {
     expect(both.code).toBe(0);
     for (const r of replicas) expect(both.stdout).toContain(`restart of ${r}`);
     expect(both.stdout).not.toContain(`restart of ${leader}`);
-    // Nobody waits for a restart, and nobody runs a PostgreSQL older than 15: nothing to do.
+    // --pending: exactly the members whose heartbeat says a setting waits for a restart (an
+    // earlier test may have left one), and then nobody.
+    const pending = (await c.store.getSnapshot('test')).members
+      .filter((m) => m.pending_restart)
+      .map((m) => m.name);
+    const first = await cli('restart', 'test', '--pending', '--force');
+    if (pending.length === 0) expect(first.stdout).toContain('nothing to restart');
+    else expect(first.stdout.match(/restart of (node\d)/g)).toEqual(pending.map((n) => `restart of ${n}`));
+    await c.waitFor('no restart pending', 30_000, async () =>
+      (await c.store.getSnapshot('test')).members.every((m) => !m.pending_restart),
+    );
     expect((await cli('restart', 'test', '--pending', '--force')).stdout).toContain('nothing to restart');
+    // Nobody runs a PostgreSQL older than 15: nothing to do.
     expect((await cli('restart', 'test', '--pg-version', '15', '--force')).stdout).toContain(
       'nothing to restart',
     );
