@@ -13,8 +13,7 @@ import { AGENT_RULES } from '../../core/agent/agent-rules.ts';
 import type { ClusterConfig } from '../../core/config/cluster-config.ts';
 import type { ClusterSnapshot } from '../../core/model/snapshot.ts';
 import { runCallback } from '../callbacks.ts';
-import { FailsafePrimary } from '../failsafe/failsafe-primary.ts';
-import { restapiAuthorization, restapiClientOptions } from '../health/restapi-tls.ts';
+import { type FailsafePrimary, failsafePrimaryOf } from '../failsafe/failsafe-primary.ts';
 import { LeaseKeeper, type LeaseLossReason } from '../lease/lease-keeper.ts';
 import type { PgObservation } from '../postgres/pg-observer.ts';
 import { SlotKeeper } from '../postgres/replication-slots.ts';
@@ -26,16 +25,11 @@ import { startRequested } from '../state/start-request.ts';
 import { cycleBudgetMs } from '../systemd/watchdog.ts';
 import { AGENT_VERSION } from '../version.ts';
 import type { AgentStatus, DaemonOptions } from './agent-status.ts';
-import {
-  AdoptionRefusedError,
-  adoptExistingData,
-  bootstrapMember,
-  initializationPending,
-  prepareDirectories,
-} from './bootstrap.ts';
+import { initializationPending, prepareDirectories } from './bootstrap.ts';
 import { buildMember, type MemberFacts, memberRole, memberState } from './build-member.ts';
 import { cyclePeriodMs } from './cycle-period.ts';
 import { DecisionLog } from './decision-log.ts';
+import { FirstStart } from './first-start.ts';
 import { LoopSleep } from './loop-sleep.ts';
 import { PostgresStarter } from './postgres-starter.ts';
 import { fenceMyself, releaseLease } from './self-fence.ts';
@@ -53,8 +47,6 @@ export class AgentDaemon {
   private readonly monotonic: () => number;
   private readonly wallClock: () => number;
   private snapshot: ClusterSnapshot | undefined;
-  /** When an adoption was last refused (said once a minute, not every cycle). */
-  private refusedAt: number | undefined;
   private local: LocalState | undefined;
   private observation: PgObservation = { at: 0, reachable: false, error: 'not observed yet' };
   private postmasterAlive = false;
@@ -62,7 +54,7 @@ export class AgentDaemon {
   /** What the rules remember between decisions (agent-decision.ts). */
   private memory: AgentMemory = INITIAL_MEMORY;
   private readonly decisions: DecisionLog;
-  private bootstrapping = false;
+  private readonly firstStart: FirstStart;
   private lastCycleAt: number | undefined;
   private lastStoreSuccessAt: number | undefined;
   private pgVersion: string | undefined;
@@ -92,19 +84,15 @@ export class AgentDaemon {
     this.slots = new SlotKeeper(rt.observer, rt.config.name, rt.logger, this.monotonic);
     this.starter = new PostgresStarter(rt, () => this.loopSleep.wake());
     this.decisions = new DecisionLog(rt.logger, this.monotonic);
-    this.failsafe = new FailsafePrimary({
-      cluster: rt.config.scope,
-      me: rt.config.name,
-      secret: rt.config.failsafe.secret,
-      lease: this.lease,
-      monotonic: this.monotonic,
-      wallClock: this.wallClock,
-      logger: rt.logger,
-      transport: {
-        tls: restapiClientOptions(rt.config.restapi),
-        authorization: restapiAuthorization(rt.config.restapi),
+    this.failsafe = failsafePrimaryOf(rt, this.lease, this.monotonic, this.wallClock);
+    this.firstStart = new FirstStart(
+      rt,
+      {
+        renewInitialLease: (term, position) => this.lease.renew(term, this.clusterConfig, position),
+        wallClock: this.wallClock,
       },
-    });
+      this.monotonic,
+    );
   }
 
   /** Parsed once per snapshot: health requests and every step of a cycle read it. */
@@ -127,7 +115,7 @@ export class AgentDaemon {
       fencing: this.memory.fencing,
       decision: this.decisions.last,
       postmasterAlive: this.postmasterAlive,
-      bootstrapping: this.bootstrapping,
+      bootstrapping: this.firstStart.busy,
       starting: this.starter.busy,
       lastCycleAt: this.lastCycleAt,
       lastStoreSuccessAt: this.lastStoreSuccessAt,
@@ -169,7 +157,7 @@ export class AgentDaemon {
   /** False once a cycle has run past its budget (the systemd watchdog is then withheld). */
   healthy(): boolean {
     if (this.cycleStartedAt === undefined) return true;
-    const budget = cycleBudgetMs(this.bootstrapping, this.clusterConfig.primary_stop_timeout);
+    const budget = cycleBudgetMs(this.firstStart.busy, this.clusterConfig.primary_stop_timeout);
     return this.monotonic() - this.cycleStartedAt <= budget;
   }
 
@@ -247,7 +235,7 @@ export class AgentDaemon {
       sinceRenewalBeganMs: this.lease.sinceRenewalBegan(),
       leaseRemainingMs: this.lease.remainingMs(),
       failsafeActive: this.failsafe.active,
-      bootstrapping: this.bootstrapping,
+      bootstrapping: this.firstStart.busy,
       config: {
         pause: cfg.pause,
         loop_wait: cfg.loop_wait,
@@ -274,10 +262,11 @@ export class AgentDaemon {
       const local = this.local;
       switch (step.kind) {
         case 'bootstrap':
-          await this.bootstrap();
+          this.local =
+            (await this.firstStart.bootstrap(this.snapshot, cfg, () => this.heartbeat())) ?? this.local;
           break;
         case 'adopt-data-directory':
-          await this.adopt();
+          this.local = (await this.firstStart.adopt(this.snapshot, cfg)) ?? this.local;
           learned.local = this.local;
           break;
         case 'renew-lease':
@@ -317,44 +306,6 @@ export class AgentDaemon {
       }
     }
     return learned;
-  }
-
-  /** A data directory and no state file: adopt it (bootstrap.ts), or say why not, once a minute. */
-  private async adopt(): Promise<void> {
-    this.bootstrapping = true;
-    try {
-      const result = await adoptExistingData(this.rt, this.snapshot, this.clusterConfig, {
-        renewInitialLease: (term, position) => this.lease.renew(term, this.clusterConfig, position),
-        wallClock: this.wallClock,
-      });
-      if (result) this.local = result;
-    } catch (error) {
-      if (!(error instanceof AdoptionRefusedError)) throw error;
-      const now = this.monotonic();
-      if (this.refusedAt === undefined || now - this.refusedAt > 60_000) {
-        this.refusedAt = now;
-        this.rt.logger.error(error.message);
-      }
-    } finally {
-      this.bootstrapping = false;
-    }
-  }
-
-  private async bootstrap(): Promise<void> {
-    this.bootstrapping = true;
-    try {
-      await this.heartbeat();
-      const result = await bootstrapMember(this.rt, this.snapshot, this.clusterConfig, {
-        renewInitialLease: (term, position) => this.lease.renew(term, this.clusterConfig, position),
-        wallClock: this.wallClock,
-      });
-      if (result) {
-        this.local = result;
-        this.rt.logger.info('bootstrap finished', { want: result.want, term: result.term });
-      }
-    } finally {
-      this.bootstrapping = false;
-    }
   }
 
   /**
@@ -413,7 +364,7 @@ export class AgentDaemon {
       observation: this.observation,
       local: this.local,
       postmasterAlive: this.postmasterAlive,
-      bootstrapping: this.bootstrapping,
+      bootstrapping: this.firstStart.busy,
       starting: this.starter.busy,
       rvn: randomUUID(),
       now: this.wallClock(),

@@ -1,7 +1,9 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { ClusterConfig } from '../../core/config/cluster-config.ts';
 import type { ClusterSnapshot } from '../../core/model/snapshot.ts';
+import { restapiAuthorization, restapiClientOptions } from '../health/restapi-tls.ts';
 import type { LeaseKeeper } from '../lease/lease-keeper.ts';
+import type { AgentRuntime } from '../runtime.ts';
 import { failsafeRound, type PingTransport } from './failsafe-round.ts';
 
 /**
@@ -143,4 +145,26 @@ export class FailsafePrimary {
       );
     }
   }
+}
+
+/** The primary side of failsafe for this agent: its cluster, secret and the REST API's TLS and auth. */
+export function failsafePrimaryOf(
+  rt: Pick<AgentRuntime, 'config' | 'logger'>,
+  lease: LeaseKeeper,
+  monotonic: () => number,
+  wallClock: () => number,
+): FailsafePrimary {
+  return new FailsafePrimary({
+    cluster: rt.config.scope,
+    me: rt.config.name,
+    secret: rt.config.failsafe.secret,
+    lease,
+    monotonic,
+    wallClock,
+    logger: rt.logger,
+    transport: {
+      tls: restapiClientOptions(rt.config.restapi),
+      authorization: restapiAuthorization(rt.config.restapi),
+    },
+  });
 }

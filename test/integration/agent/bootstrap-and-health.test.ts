@@ -99,6 +99,13 @@ describe('three agents bootstrapping from empty data directories', () => {
     ['node1', '/read-only-sync', 200],
     ['node2', '/readiness?lag=0&mode=write', 200],
   ])('answers %s %s with %i', async (name, path, status) => {
+    // Answers come from the agent's last cycle (a second old at most): under load a replica's
+    // observation may trail the lease's LSN for a cycle, so the answer is awaited, not sampled once.
+    await cluster.waitFor(
+      `${name} ${path} = ${status}`,
+      10_000,
+      async () => (await cluster.api(name, path)).status === status,
+    );
     expect((await cluster.api(name, path)).status).toBe(status);
   });
 
