@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what pgwarden's tests and local topology need, when it is missing:
 # node_modules (npm ci when absent or older than package-lock.json), PostgreSQL 15 server
-# binaries, HAProxy, systemd-notify, Python 3, setpriv, libfaketime, Patroni and etcd (apt, as root on Debian). Elsewhere it
+# binaries, HAProxy, systemd-notify, Python 3, setpriv, libfaketime, Patroni, etcd and pgBackRest (apt, as root on Debian). Elsewhere it
 # prints what to install and fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +27,8 @@ command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)
 # The Patroni drop-in is tested against Patroni itself, with etcd (Debian's packages).
 command -v patroni >/dev/null 2>&1 || missing+=(patroni)
 command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
+# create_replica_methods and bootstrap.method are tested with a real backup tool.
+command -v pgbackrest >/dev/null 2>&1 || missing+=(pgbackrest)
 
 if ((${#missing[@]})); then
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then

@@ -1,6 +1,8 @@
 import { runCallback } from '../callbacks.ts';
+import { memberEndpoint } from '../daemon/build-member.ts';
 import { ActionRefusedError } from '../errors.ts';
 import { rewindCredentials } from '../postgres/conninfo.ts';
+import { cloneMember, createReplica } from '../postgres/create-replica.ts';
 import { setStandbySignal, writePgConfig } from '../postgres/pg-conf.ts';
 import { checkpointUpstream, replicaSettings, type UpstreamEndpoint } from '../postgres/start-as.ts';
 import { type LocalState, writeLocalState } from '../state/local-state.ts';
@@ -24,24 +26,26 @@ async function waitForStreaming(
 }
 
 /**
- * A full rebuild from `upstream` with pg_basebackup (the fallback of rejoin, and reinit), then
- * the daemon starts it as a replica in `state`.
+ * A full rebuild (the fallback of rejoin, and reinit) with create_replica_methods (pg_basebackup
+ * from `upstream` by default), then the daemon starts it as a replica in `state`. Returns the
+ * method that made the data.
  */
 export async function rebuildFrom(
   ctx: ActionContext,
   upstream: UpstreamEndpoint,
   state: Omit<LocalState, 'updated_at'>,
-): Promise<void> {
+): Promise<string> {
   const { rt, cluster } = ctx;
   if (await rt.postgres.stop(cluster.primary_stop_timeout * 1000)) runCallback(rt, 'on_stop', 'replica');
-  const { postgresql } = rt.config;
-  await rt.postgres.baseBackup(
-    upstream,
-    postgresql.authentication.replication,
-    3_600_000,
-    postgresql.basebackup,
+  // As Patroni's reinit: create_replica_methods, from a `clonefrom` replica when one runs.
+  const upstreamMember = ctx.snapshot.members.find((m) => m.name === upstream.name);
+  const clone = upstreamMember && cloneMember(ctx.snapshot.members, rt.config.name, upstreamMember);
+  const method = await createReplica(
+    rt,
+    clone && clone !== upstreamMember ? { name: clone.name, ...memberEndpoint(clone) } : upstream,
   );
   await startByDaemon(ctx, state, rt.config.postgresql.start_timeout * 1000);
+  return method;
 }
 
 /**
@@ -138,7 +142,7 @@ export const rejoin: ActionHandler = async (ctx) => {
     }
     rt.logger.warn('replica does not stream after rewind; rebuilding with pg_basebackup');
   }
-  await rebuildFrom(ctx, upstream, state);
+  const method = await rebuildFrom(ctx, upstream, state);
   runCallback(rt, 'on_role_change', 'replica');
-  return { changed: true, message: `rebuilt with pg_basebackup from ${upstream.name}` };
+  return { changed: true, message: `rebuilt (${method}); streaming from ${upstream.name}` };
 };

@@ -1,16 +1,19 @@
 import { existsSync } from 'node:fs';
 import type { ClusterConfig } from '../../core/config/cluster-config.ts';
+import { replicaMethodsToTry } from '../../core/config/create-methods.ts';
 import { splitHostPort } from '../../core/config/units.ts';
 import { parseLsn } from '../../core/format.ts';
 import type { ClusterSnapshot } from '../../core/model/snapshot.ts';
 import { runCallback } from '../callbacks.ts';
 import { splitCommandLine } from '../command-line.ts';
 import { ensureOwnedDir } from '../os-user.ts';
+import { cloneMember, createReplica } from '../postgres/create-replica.ts';
 import { writePgpass } from '../postgres/pg-conf.ts';
-import { runProgram } from '../postgres/run-program.ts';
+import { agentEnvironment, runProgram } from '../postgres/run-program.ts';
 import { startAsPrimary, startAsReplica } from '../postgres/start-as.ts';
 import type { AgentRuntime } from '../runtime.ts';
 import { type LocalState, writeLocalState } from '../state/local-state.ts';
+import { bootstrapMethodInterrupted, runBootstrapMethod, startRestoredPrimary } from './bootstrap-method.ts';
 import { memberEndpoint } from './build-member.ts';
 
 export interface BootstrapHooks {
@@ -61,10 +64,6 @@ async function createRoles(rt: AgentRuntime): Promise<void> {
   }
 }
 
-function definedEnv(env: NodeJS.ProcessEnv): Record<string, string> {
-  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
-}
-
 /**
  * Patroni's `post_bootstrap` (or `post_init`): the user's command with a connection URL for the
  * superuser over the local socket, PGPASSFILE set, as the PostgreSQL user. A failure stops the
@@ -81,8 +80,7 @@ async function runPostBootstrap(rt: AgentRuntime): Promise<void> {
   rt.logger.info('running post_bootstrap', { command });
   const result = await runProgram(program!, [...args, url], rt.user, {
     timeoutMs: 600_000,
-    // The agent's environment (agent.env's secrets among it), as Patroni passes its own.
-    env: { ...definedEnv(process.env), PGPASSFILE: rt.paths.pgpass },
+    env: { ...agentEnvironment(), PGPASSFILE: rt.paths.pgpass },
     allowFailure: true,
   });
   if (result.code !== 0) {
@@ -122,28 +120,39 @@ async function initializeCluster(
 ): Promise<LocalState> {
   const { config, store, postgres } = rt;
   const leader = snapshot?.leader;
-  if (await needsInitdb(rt, leader !== undefined)) {
-    rt.logger.info('running initdb');
-    const initdbArgs = config.bootstrap.initdb.flatMap((o) =>
-      typeof o === 'string' ? [`--${o}`] : Object.entries(o).map(([k, v]) => `--${k}=${v}`),
-    );
-    await postgres.wipeDataDir();
-    await postgres.initdb(config.postgresql.authentication.superuser.username, initdbArgs);
+  const restore = !adopted && config.bootstrap.method_section !== undefined;
+  if (await needsNewData(rt, leader !== undefined)) {
+    if (restore) await runBootstrapMethod(rt);
+    else {
+      rt.logger.info('running initdb');
+      const initdbArgs = config.bootstrap.initdb.flatMap((o) =>
+        typeof o === 'string' ? [`--${o}`] : Object.entries(o).map(([k, v]) => `--${k}=${v}`),
+      );
+      await postgres.wipeDataDir();
+      await postgres.initdb(config.postgresql.authentication.superuser.username, initdbArgs);
+    }
   }
   if (leader) {
-    const renewed = await hooks.renewInitialLease(1, { lsn: leader.lsn, timeline: 1 });
+    const renewed = await hooks.renewInitialLease(1, { lsn: leader.lsn, timeline: leader.timeline ?? 1 });
     if (renewed !== 'renewed') {
       throw new Error(`cannot resume the initialization: renewing the lease at term 1 gave '${renewed}'`);
     }
   }
-  if ((await postgres.postmasterPid()) === undefined) {
+  if (restore) {
+    // Also when resuming: a restored server may still be in recovery.
+    const started = (await postgres.postmasterPid()) === undefined;
+    await startRestoredPrimary(rt, cluster);
+    if (started) runCallback(rt, 'on_start', 'primary');
+  } else if ((await postgres.postmasterPid()) === undefined) {
     await startAsPrimary(rt, cluster, []);
     runCallback(rt, 'on_start', 'primary');
   }
   await createRoles(rt);
   if (!adopted) await runPostBootstrap(rt);
+  const seen = await rt.observer.observe(Date.now());
   const [row] = await rt.observer.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
-  const position = { lsn: parseLsn(row!.lsn), timeline: adopted?.timeline ?? 1 };
+  // A restore promoted itself onto a new timeline; initdb starts on 1; an adopted cluster has its own.
+  const position = { lsn: parseLsn(row!.lsn), timeline: adopted?.timeline ?? seen.timeline ?? 1 };
   const control = await postgres.controlData();
   const now = hooks.wallClock();
   if (!leader) await store.createLeader(config.scope, { holder: config.name, ttl: cluster.ttl, ...position });
@@ -171,7 +180,9 @@ async function initializeCluster(
       new: config.name,
       reason: adopted
         ? `${config.name} adopted the running cluster (timeline ${adopted.timeline})`
-        : `${config.name} initialized the cluster`,
+        : restore
+          ? `${config.name} initialized the cluster with bootstrap.method ${config.bootstrap.method} (timeline ${position.timeline})`
+          : `${config.name} initialized the cluster`,
       rule: 0,
       at: now,
       timings: {},
@@ -182,10 +193,15 @@ async function initializeCluster(
 }
 
 /**
- * initdb is needed for an empty data directory, and for one an interrupted initdb left without a
- * control file, which may be wiped only while no leader item exists (nothing was ever served).
+ * initdb (or the bootstrap method) is needed for an empty data directory, and for one an
+ * interrupted initdb or restore left (no control file, or the restore's marker), which may be
+ * wiped only while no leader item exists (nothing was ever served).
  */
-async function needsInitdb(rt: AgentRuntime, leaderExists: boolean): Promise<boolean> {
+async function needsNewData(rt: AgentRuntime, leaderExists: boolean): Promise<boolean> {
+  if (!leaderExists && bootstrapMethodInterrupted(rt)) {
+    rt.logger.warn('the data directory holds an interrupted bootstrap.method: running it again');
+    return true;
+  }
   const empty = await rt.postgres.isDataDirEmpty();
   if (leaderExists) {
     if (empty) {
@@ -206,9 +222,10 @@ async function needsInitdb(rt: AgentRuntime, leaderExists: boolean): Promise<boo
 
 /**
  * An empty data directory (DESIGN §5): the member that wins the `initialize` conditional put
- * runs initdb and takes the lease at term 1; the others clone the primary (or a `clonefrom`
- * replica) with pg_basebackup and stream from the primary. Returns undefined while there is
- * nothing to clone yet (call again next cycle).
+ * runs initdb (or bootstrap.method) and takes the lease at term 1; the others make their data
+ * with create_replica_methods (pg_basebackup from the primary or a `clonefrom` replica by
+ * default) and stream from the primary. Returns undefined while there is nothing to clone yet
+ * (call again next cycle).
  */
 export async function bootstrapMember(
   rt: AgentRuntime,
@@ -237,29 +254,27 @@ export async function bootstrapMember(
   const primary = snapshot?.members.find(
     (m) => m.name === leader?.holder && m.role === 'primary' && m.state === 'running',
   );
-  if (!leader || !primary) {
+  const sections = config.postgresql.replica_method_sections;
+  const withoutServer = replicaMethodsToTry(config.postgresql.create_replica_methods, sections, {
+    hasSource: false,
+  });
+  // Patroni: with no running primary, a member may still be made by a method that needs no server
+  // (a restore from a backup), once the cluster is initialized.
+  if (!leader || (!primary && (withoutServer.length === 0 || !snapshot.initialize?.system_identifier))) {
     rt.logger.info('waiting for a running primary to clone from', { leader: leader?.holder });
     return undefined;
   }
-  const source =
-    snapshot.members.find(
-      (m) => m.tags.clonefrom && m.role === 'replica' && m.state === 'running' && m.name !== config.name,
-    ) ?? primary;
-  rt.logger.info('cloning with pg_basebackup', { source: source.name });
-  await rt.postgres.baseBackup(
-    memberEndpoint(source),
-    config.postgresql.authentication.replication,
-    3_600_000,
-    config.postgresql.basebackup,
-  );
-  const upstreamName = config.tags.replicatefrom ?? primary.name;
-  const upstream = snapshot.members.find((m) => m.name === upstreamName) ?? primary;
-  await startAsReplica(rt, cluster, { name: upstream.name, ...memberEndpoint(upstream) });
+  const leaderMember = snapshot.members.find((m) => m.name === leader.holder);
+  const source = primary ? cloneMember(snapshot.members, config.name, primary) : undefined;
+  await createReplica(rt, source && { name: source.name, ...memberEndpoint(source) });
+  const upstreamName = config.tags.replicatefrom ?? leader.holder;
+  const upstream = snapshot.members.find((m) => m.name === upstreamName) ?? leaderMember;
+  await startAsReplica(rt, cluster, upstream && { name: upstream.name, ...memberEndpoint(upstream) });
   runCallback(rt, 'on_start', 'replica');
   return writeLocalState(rt.paths.localState, {
     want: 'replica',
     term: leader.term,
-    upstream: upstream.name,
+    upstream: upstream?.name ?? leader.holder,
     sync_standbys: [],
     updated_by: 'agent:bootstrap',
   });

@@ -139,7 +139,12 @@ export function renderHba(config: AgentConfig, cluster?: ClusterConfig): string 
   ].join('\n');
 }
 
-async function writeOwned(path: string, text: string, user: OsUser | undefined, mode = 0o600): Promise<void> {
+export async function writeOwned(
+  path: string,
+  text: string,
+  user: OsUser | undefined,
+  mode = 0o600,
+): Promise<void> {
   await writeFile(path, text, { mode });
   if (user) await chown(path, user.uid, user.gid);
 }

@@ -74,3 +74,10 @@ export function runProgram(
     });
   });
 }
+
+/** The agent's own environment (agent.env's secrets among it), for the user's commands, as Patroni passes its own. */
+export function agentEnvironment(): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined),
+  );
+}

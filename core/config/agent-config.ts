@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { clusterConfigSchema } from './cluster-config.ts';
+import { bootstrapMethodSchema, methodName, replicaMethodSchema } from './create-methods.ts';
 import { hostPort, listenAddresses, memberName } from './units.ts';
 import { parseOrThrow } from './validation.ts';
 
@@ -149,6 +150,13 @@ export const agentConfigSchema = z.strictObject({
         ]),
       )
       .default([]),
+    /**
+     * Patroni's: how a new replica's data is made, tried in order until one succeeds
+     * (default `basebackup`); each other name has its section (core/config/create-methods.ts).
+     */
+    create_replica_methods: z.array(methodName, { error: 'a list of method names' }).min(1).optional(),
+    /** The sections of create_replica_methods, taken out of `postgresql:` by the loader. */
+    replica_method_sections: z.record(z.string(), replicaMethodSchema).default({}),
     /** Seconds to wait for PostgreSQL to accept connections after a start. */
     start_timeout: z.number().positive().default(60),
   }),
@@ -165,6 +173,10 @@ export const agentConfigSchema = z.strictObject({
       /** Initial dynamic configuration, written by whoever initialises the cluster. */
       dcs: clusterConfigSchema.optional(),
       initdb: z.array(z.union([z.string(), z.record(z.string(), z.string())])).default([]),
+      /** Patroni's: `initdb` (the default) or the name of a section with a command (a restore). */
+      method: methodName.optional(),
+      /** That section, taken out of `bootstrap:` by the loader. */
+      method_section: bootstrapMethodSchema.optional(),
       /**
        * A command run once the new cluster's primary is up (Patroni: `post_bootstrap`, or
        * `post_init`), given a connection URL for the superuser over the local socket; PGPASSFILE

@@ -1,4 +1,5 @@
 import type { ValidationIssue } from '../errors.ts';
+import { extractMethodSections } from './create-methods.ts';
 import { INACTIVE, KNOWN, type Known } from './patroni-keys.ts';
 
 /**
@@ -23,7 +24,10 @@ export interface PatroniCompatResult {
   readonly doc: Record<string, unknown>;
   /** Each inactive key with why; the agent says them in one warning at start. */
   readonly inactive: Readonly<Record<string, string>>;
-  /** Keys neither product knows, each with the nearest known key (reported with the other errors). */
+  /**
+   * Keys neither product knows, each with the nearest known key, and what is wrong in a method
+   * section (reported with the schema's errors).
+   */
   readonly unknown: readonly ValidationIssue[];
 }
 
@@ -159,9 +163,11 @@ function recoveryParameters(recovery: unknown): Record<string, unknown> {
  * the schema's own errors, in one message.
  */
 export function fromPatroniConfig(input: Record<string, unknown>): PatroniCompatResult {
-  const unknown = unknownKeys(input, KNOWN, []);
+  const copy = structuredClone(input);
+  const methods = extractMethodSections(copy);
+  const unknown = unknownKeys(copy, KNOWN, []);
   const inactive: Record<string, string> = {};
-  const doc = dropInactive(withoutKeys(input, unknown), [], inactive);
+  const doc = dropInactive(withoutKeys(copy, unknown), [], inactive);
   const log = doc.log;
   if (isMapping(log) && typeof log.level === 'string' && LOG_LEVELS[log.level]) {
     doc.log = { ...log, level: LOG_LEVELS[log.level] };
@@ -185,9 +191,17 @@ export function fromPatroniConfig(input: Record<string, unknown>): PatroniCompat
       next.start_timeout = next.pg_ctl_timeout;
     }
     delete next.pg_ctl_timeout;
+    // Patroni also takes basebackup options as a mapping (`max-rate: 100M`, `checkpoint: fast`).
+    if (isMapping(next.basebackup)) {
+      next.basebackup = Object.entries(next.basebackup).map(([k, v]) => (v === true ? k : { [k]: v }));
+    }
+    if (methods.replica) next.replica_method_sections = methods.replica;
     doc.postgresql = next;
   }
-  return { doc, inactive, unknown };
+  if (methods.bootstrap && isMapping(doc.bootstrap)) {
+    doc.bootstrap = { ...doc.bootstrap, method_section: methods.bootstrap };
+  }
+  return { doc, inactive, unknown: [...methods.issues, ...unknown] };
 }
 
 /** A copy without the unknown keys (the schema would report each a second time). */

@@ -209,7 +209,6 @@ export const INACTIVE: ReadonlyArray<readonly [string, string]> = [
   ['restapi.request_queue_size', "Node's HTTP server queues connections itself"],
   ['restapi.server_tokens', 'the Server header is not sent'],
   ['restapi.thread_pool_size', 'the agent is one Node.js process with an event loop'],
-  ['bootstrap.method', 'custom bootstrap methods are not supported on this release (initdb only)'],
   ['bootstrap.users', 'Patroni 4 dropped it: create roles in bootstrap.post_bootstrap'],
   ['bootstrap.pg_hba', 'Patroni 4 dropped it: use postgresql.pg_hba'],
   [
@@ -244,8 +243,6 @@ export const INACTIVE: ReadonlyArray<readonly [string, string]> = [
   ['postgresql.parameters_standby_leader', 'standby clusters are not supported on this release'],
   ['postgresql.pg_ident', 'pg_ident.conf is left as PostgreSQL has it'],
   ['postgresql.rewind', 'pg_rewind runs with its default options'],
-  ['postgresql.create_replica_methods', 'replicas are created with pg_basebackup on this release'],
-  ['postgresql.create_replica_method', 'replicas are created with pg_basebackup on this release'],
   ['postgresql.custom_conf', 'postgresql.conf in the data directory is the base configuration'],
   [
     'postgresql.use_unix_socket',

@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type pg from 'pg';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { ssmCommandEnvironment } from '../../adapters/local/local-command-bus.ts';
 import { type ActionResult, actionArgv } from '../../core/actions/action-parameters.ts';
 import { AGENT_COMMAND } from '../../core/actions/ssm-document.ts';
@@ -28,6 +29,8 @@ export interface ClusterOptions {
   readonly sync?: boolean;
   /** The REST API over HTTPS with Basic auth on POST /failsafe (LocalTopologyOptions.restapiTls). */
   readonly restapiTls?: boolean;
+  /** PostgreSQL parameters on top of the tests' (max_connections 30, fsync off). */
+  readonly pgParameters?: Readonly<Record<string, string | number | boolean>>;
 }
 
 /**
@@ -45,7 +48,7 @@ export class AgentCluster extends LocalTopology {
       sync: options.sync ?? false,
       tags: (options.tags ?? {}) as Record<string, NonNullable<AgentConfigInput['tags']>>,
       password: TEST_PASSWORD,
-      pgParameters: { max_connections: 30, fsync: 'off' },
+      pgParameters: { max_connections: 30, fsync: 'off', ...options.pgParameters },
       restapiTls: options.restapiTls ?? false,
     };
     const { dir, backend, store, scope, table } = await LocalTopology.prepare(settings);
@@ -138,6 +141,14 @@ export class AgentCluster extends LocalTopology {
   }
 
   waitFor = waitFor;
+
+  /** Changes a node's agent config file (as its operator would), for its next start. */
+  editConfig(name: string, edit: (doc: Record<string, Record<string, unknown>>) => void): void {
+    const path = this.node(name).configPath;
+    const doc = parseYaml(readFileSync(path, 'utf8')) as Record<string, Record<string, unknown>>;
+    edit(doc);
+    writeFileSync(path, stringifyYaml(doc));
+  }
 
   agentLog(name: string): string {
     try {

@@ -100,7 +100,7 @@ describe('agent actions on a real three-member cluster', () => {
 
   it('reinit rebuilds a replica from the leader', async () => {
     const { result } = await c.runAction('node3', 'reinit', 2);
-    expect(result).toMatchObject({ ok: true, message: 'rebuilt from node2' });
+    expect(result).toMatchObject({ ok: true, message: 'rebuilt (basebackup); streaming from node2' });
     await c.waitFor('node3 streaming', 20_000, async () => {
       const rows = await c.sql<{ status: string }>('node3', 'SELECT status FROM pg_stat_wal_receiver');
       return rows[0]?.status === 'streaming';

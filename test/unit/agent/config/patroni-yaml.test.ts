@@ -72,7 +72,6 @@ describe('an unmodified patroni.yml', () => {
       'log.dir',
       'log.file_num',
       'namespace',
-      'postgresql.create_replica_methods',
       'watchdog',
     ]);
     expect(inactive!.etcd3).toMatch(/DynamoDB/);
@@ -131,5 +130,84 @@ describe('an unmodified patroni.yml', () => {
       if (written === 'quorum')
         expect(config.inactive_keys?.['bootstrap.dcs.synchronous_mode']).toMatch(/quorum/);
     }
+  });
+
+  it("create_replica_methods and bootstrap.method: Patroni's sections beside the known keys", async () => {
+    const path = file(
+      'methods.yml',
+      [
+        'scope: s',
+        'name: n',
+        'restapi: { listen: 127.0.0.1:8008 }',
+        'postgresql:',
+        '  listen: 127.0.0.1:5432',
+        '  data_dir: /d',
+        '  create_replica_method: [pgbackrest, basebackup]',
+        '  pgbackrest:',
+        '    command: /usr/bin/pgbackrest --stanza=s --delta restore',
+        '    keep_data: True',
+        '    no_params: True',
+        '  basebackup: { max-rate: 100M, checkpoint: fast, verbose: true }',
+        'bootstrap:',
+        '  method: restore',
+        '  restore:',
+        '    command: /usr/local/bin/restore --from s3',
+        '    keep_existing_recovery_conf: true',
+        '    target: latest',
+        '',
+      ].join('\n'),
+    );
+    const config = await loadAgentConfig(path, { PGWARDEN_TABLE: 'pgwarden' });
+    expect(config.postgresql.create_replica_methods).toEqual(['pgbackrest', 'basebackup']);
+    expect(config.postgresql.replica_method_sections).toEqual({
+      pgbackrest: {
+        command: '/usr/bin/pgbackrest --stanza=s --delta restore',
+        keep_data: true,
+        no_params: true,
+      },
+    });
+    expect(config.postgresql.basebackup).toEqual([{ 'max-rate': '100M' }, { checkpoint: 'fast' }, 'verbose']);
+    expect(config.bootstrap).toMatchObject({
+      method: 'restore',
+      method_section: {
+        command: '/usr/local/bin/restore --from s3',
+        keep_existing_recovery_conf: true,
+        target: 'latest',
+      },
+    });
+    expect(config.inactive_keys).toEqual({});
+  });
+
+  it('a bad method section is an error naming the key; a method without a section runs its name', async () => {
+    const path = file(
+      'bad-methods.yml',
+      [
+        'scope: s',
+        'name: n',
+        'restapi: { listen: 127.0.0.1:8008 }',
+        'postgresql:',
+        '  listen: 127.0.0.1:5432',
+        '  data_dir: /d',
+        '  create_replica_methods: [wal_e, pgbackrest, basebackup]',
+        '  pgbackrest:',
+        '    keep_data: maybe',
+        '    options: { nested: 1 }',
+        'bootstrap:',
+        '  method: restore',
+        '',
+      ].join('\n'),
+    );
+    const message = await failure(path);
+    expect(message).toContain('postgresql.pgbackrest.keep_data');
+    expect(message).toContain('true or false');
+    expect(message).toContain('postgresql.pgbackrest.options');
+    expect(message).toContain('bootstrap.restore');
+    expect(message).toContain('a section with a command (bootstrap.method names restore)');
+    expect(message).not.toContain('wal_e');
+    const noCommand = file(
+      'no-command.yml',
+      'scope: s\nname: n\nrestapi: { listen: 127.0.0.1:8008 }\npostgresql: { listen: 127.0.0.1:5432, data_dir: /d }\nbootstrap:\n  method: restore\n  restore: { keep_existing_recovery_conf: true }\n',
+    );
+    expect(await failure(noCommand)).toContain('bootstrap.restore.command');
   });
 });
