@@ -51,7 +51,9 @@ describe('replicas and clusters made from a backup (pgBackRest)', () => {
 
   beforeAll(async () => {
     a = await AgentCluster.create({
-      nodes: 3,
+      nodes: 4,
+      // node2 offers itself for clones (Patroni's clonefrom tag): new members copy it, not the primary.
+      tags: { node2: { clonefrom: true } },
       pgParameters: { archive_mode: 'on', archive_timeout: 0 },
     });
     repoDir = join(a.base, 'pgbackrest');
@@ -75,7 +77,7 @@ describe('replicas and clusters made from a backup (pgBackRest)', () => {
     spawnSync('chown', ['-R', `${pg.uid}:${pg.gid}`, repoDir]);
     // Every node archives into the repository; its data directory is the command's working directory.
     const archive = `pgbackrest --config=${conf} --stanza=test --pg1-path="$PWD" archive-push %p`;
-    for (const name of ['node1', 'node2', 'node3']) {
+    for (const name of ['node1', 'node2', 'node3', 'node4']) {
       a.editConfig(name, (doc) => {
         doc.postgresql!.parameters = { ...(doc.postgresql!.parameters as object), archive_command: archive };
       });
@@ -166,6 +168,27 @@ describe('replicas and clusters made from a backup (pgBackRest)', () => {
     expect(a.agentLog('node3')).toMatch(/replica creation method failed; trying the next.*"method":"broken"/);
     expect(a.agentLog('node3')).toMatch(/replica data created.*"method":"restore_into_empty"/);
     expect(await a.sql('node3', 'SELECT count(*)::int AS n FROM after_backup')).toEqual([{ n: 1000 }]);
+  });
+
+  it('the clonefrom tag: a new member takes its base backup from the tagged replica, sparing the primary', async () => {
+    const pg = resolvePgUser('postgres')!;
+    const marker = join(a.node('node2').dataDir, 'only-on-node2');
+    writeFileSync(marker, 'a base backup from node2 copies this\n');
+    spawnSync('chown', [`${pg.uid}:${pg.gid}`, marker]);
+    a.startAgent('node4');
+    await a.waitForRole('node4', '/replica', 120_000);
+    const data = a.node('node4').dataDir;
+    expect(existsSync(join(data, 'only-on-node2'))).toBe(true);
+    expect(existsSync(join(data, 'only-on-node1'))).toBe(false);
+    expect(a.agentLog('node4')).toMatch(/replica data created.*"method":"basebackup","source":"node2"/);
+    // It streams from the primary all the same.
+    await a.waitFor('node4 streaming from node1', 60_000, async () => {
+      const rows = await a.sql(
+        'node1',
+        "SELECT application_name FROM pg_stat_replication WHERE state = 'streaming'",
+      );
+      return rows.some((r) => r.application_name === 'node4');
+    });
   });
 
   it('a new cluster bootstrapped from the backup (bootstrap.method): same system, a new timeline, its replica cloned', async () => {
