@@ -14,6 +14,7 @@ import type { CoordinationStore } from '../core/store/coordination-store.ts';
 import { PromiseStore } from './failsafe/promise-file.ts';
 import { type OsUser, resolvePgUser } from './os-user.ts';
 import { type AgentPaths, agentPaths } from './paths.ts';
+import { socketDirectories } from './postgres/pg-conf.ts';
 import { PgObserver } from './postgres/pg-observer.ts';
 import { Postgres } from './postgres/postgres.ts';
 
@@ -60,7 +61,7 @@ export function createRuntime(
     user,
     postgres: new Postgres(paths, user),
     observer: new PgObserver({
-      socketDir: paths.socketDir,
+      socketDirs: socketDirectories(config, paths),
       port: splitHostPort(config.postgresql.listen).port,
       user: config.postgresql.authentication.superuser.username,
       timeoutMs: Math.min(2000, config.restapi.request_timeout * 1000),

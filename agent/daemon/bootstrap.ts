@@ -8,9 +8,9 @@ import { runCallback } from '../callbacks.ts';
 import { splitCommandLine } from '../command-line.ts';
 import { ensureOwnedDir } from '../os-user.ts';
 import { cloneMember, createReplica } from '../postgres/create-replica.ts';
-import { writePgpass } from '../postgres/pg-conf.ts';
+import { type ManagedSettings, writePgConfig, writePgpass } from '../postgres/pg-conf.ts';
 import { agentEnvironment, runProgram } from '../postgres/run-program.ts';
-import { startAsPrimary, startAsReplica } from '../postgres/start-as.ts';
+import { replicaSettings, startAsPrimary, startAsReplica } from '../postgres/start-as.ts';
 import type { AgentRuntime } from '../runtime.ts';
 import { type LocalState, writeLocalState } from '../state/local-state.ts';
 import { bootstrapMethodInterrupted, runBootstrapMethod, startRestoredPrimary } from './bootstrap-method.ts';
@@ -284,16 +284,29 @@ export async function bootstrapMember(
 export class AdoptionRefusedError extends Error {}
 
 /**
- * A PostgreSQL that runs but that the agent cannot reach through its own socket (started by
- * Patroni, by hand, or by a unit of its own): stopped cleanly, so that the agent starts it with
- * its settings. The one restart an adoption costs.
+ * A PostgreSQL that runs outside the agent (started by Patroni, by hand, or by a unit of its own).
+ * Reached through a socket directory the config names, it is taken over without a restart: the
+ * agent's settings are written and reloaded (those that need a restart wait for one, shown as
+ * pending restart). Out of reach, it is stopped cleanly for the agent to start with its settings:
+ * the one restart an adoption then costs.
  */
-async function takeOverRunningPostgres(rt: AgentRuntime): Promise<void> {
+async function takeOverRunningPostgres(
+  rt: AgentRuntime,
+  cluster: ClusterConfig,
+  settings: ManagedSettings,
+): Promise<void> {
   if ((await rt.postgres.postmasterPid()) === undefined) return;
   const seen = await rt.observer.observe(Date.now());
-  if (seen.reachable) return;
+  if (seen.reachable) {
+    await writePgConfig(rt.config, cluster, rt.paths, rt.user, settings);
+    await rt.postgres.reload();
+    rt.logger.info('took over the running PostgreSQL without a restart (its settings reloaded)', {
+      pendingRestart: Object.keys((await rt.observer.observe(Date.now())).pendingRestartReason ?? {}),
+    });
+    return;
+  }
   rt.logger.warn(
-    'PostgreSQL runs outside the agent: stopping it cleanly to start it with the agent (one restart)',
+    'PostgreSQL runs outside the agent and answers on no socket directory the config names: stopping it cleanly to start it with the agent (one restart)',
   );
   await rt.postgres.stop(60_000);
 }
@@ -328,7 +341,7 @@ export async function adoptExistingData(
     }
     await prepareDirectories(rt);
     await writePgpass(rt.config, rt.paths, rt.user);
-    await takeOverRunningPostgres(rt);
+    await takeOverRunningPostgres(rt, cluster, { syncStandbys: [] });
     const won = await rt.store.claimInitialize(rt.config.scope, {
       by: rt.config.name,
       at: hooks.wallClock(),
@@ -350,7 +363,15 @@ export async function adoptExistingData(
   if (standby && !holds) {
     await prepareDirectories(rt);
     await writePgpass(rt.config, rt.paths, rt.user);
-    await takeOverRunningPostgres(rt);
+    const leaderMember = snapshot.members.find((m) => m.name === leader.holder);
+    await takeOverRunningPostgres(rt, cluster, {
+      ...replicaSettings(
+        rt,
+        cluster,
+        leaderMember && { name: leaderMember.name, ...memberEndpoint(leaderMember) },
+      ),
+      hotStandbyFloor: control.hotStandbyFloor,
+    });
     rt.logger.info('adopting a standby data directory: it follows the leader, no base backup', {
       leader: leader.holder,
     });

@@ -149,6 +149,22 @@ export async function writeOwned(
   if (user) await chown(path, user.uid, user.gid);
 }
 
+/** The socket directories `unix_socket_directories` names (relative ones under the data directory). */
+function configuredSocketDirectories(config: AgentConfig, paths: AgentPaths): string[] {
+  const value = config.postgresql.parameters.unix_socket_directories;
+  if (typeof value !== 'string') return [];
+  return value
+    .split(',')
+    .map((d) => d.trim())
+    .filter(Boolean)
+    .map((dir) => (isAbsolute(dir) ? dir : resolve(paths.dataDir, dir)));
+}
+
+/** Where the server's socket may be: the agent's own directory, then the configured ones. */
+export function socketDirectories(config: AgentConfig, paths: AgentPaths): string[] {
+  return [...new Set([paths.socketDir, ...configuredSocketDirectories(config, paths)])];
+}
+
 /**
  * Socket directories the config names besides the agent's own (Patroni users set
  * unix_socket_directories): made when missing, as PostgreSQL refuses to start without them.
@@ -158,13 +174,7 @@ async function ensureSocketDirectories(
   paths: AgentPaths,
   user: OsUser | undefined,
 ): Promise<void> {
-  const value = config.postgresql.parameters.unix_socket_directories;
-  if (typeof value !== 'string') return;
-  for (const dir of value
-    .split(',')
-    .map((d) => d.trim())
-    .filter(Boolean)) {
-    const path = isAbsolute(dir) ? dir : resolve(paths.dataDir, dir);
+  for (const path of configuredSocketDirectories(config, paths)) {
     if (existsSync(path)) continue;
     await mkdir(path, { recursive: true, mode: 0o755 });
     if (user) await chown(path, user.uid, user.gid);

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import pg from 'pg';
 import { parseLsn } from '../../core/format.ts';
 import type { ReplicationRow } from '../../core/model/items.ts';
@@ -63,7 +65,11 @@ SELECT pg_is_in_recovery() AS in_recovery,
 const lsnOrNull = (v: unknown) => (typeof v === 'string' ? parseLsn(v) : null);
 
 export interface PgConnectionOptions {
-  readonly socketDir: string;
+  /**
+   * Where the server's socket may be: the agent's own directory first, then the others the
+   * config names (a server started by Patroni, or by hand, listens only there until a restart).
+   */
+  readonly socketDirs: readonly string[];
   readonly port: number;
   readonly user: string;
   /** Bound on one observation, connection included. */
@@ -81,8 +87,10 @@ export class PgObserver {
 
   private async connected(): Promise<pg.Client> {
     if (this.client) return this.client;
+    const { socketDirs, port } = this.options;
+    const dir = socketDirs.find((d) => existsSync(join(d, `.s.PGSQL.${port}`))) ?? socketDirs[0];
     const client = new pg.Client({
-      host: this.options.socketDir,
+      host: dir,
       port: this.options.port,
       user: this.options.user,
       database: 'postgres',

@@ -2,9 +2,19 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { slotName } from './pg-conf.ts';
 import type { PgObserver } from './pg-observer.ts';
 
+/** The slot Patroni keeps for a member (its slot_name_from_member_name). */
+export function patroniSlotName(member: string): string {
+  return member
+    .toLowerCase()
+    .replace(/[^a-z0-9_]/g, (c) => (c === '-' || c === '.' ? '_' : `u${String(c.charCodeAt(0)).padStart(4, '0')}`))
+    .slice(0, 63);
+}
+
 /**
  * Keeps one physical slot per other member on the primary (`use_slots`), as Patroni does:
- * creates the missing ones and drops inactive slots of members that are gone.
+ * creates the missing ones and drops inactive slots of members that are gone. A cluster taken
+ * over from Patroni also has Patroni's slots for its members, which nothing reads any more and
+ * which would keep WAL forever: dropped once inactive.
  */
 export async function syncReplicationSlots(
   observer: PgObserver,
@@ -27,6 +37,15 @@ export async function syncReplicationSlots(
       await observer.query('SELECT pg_drop_replication_slot($1)', [slot.slot_name]);
       changes.push(`-${slot.slot_name}`);
     }
+  }
+  const patroni = members.filter((m) => m !== self).map(patroniSlotName);
+  const leftByPatroni = await observer.query<{ slot_name: string }>(
+    "SELECT slot_name FROM pg_replication_slots WHERE slot_type = 'physical' AND NOT active AND slot_name = ANY($1::text[])",
+    [patroni],
+  );
+  for (const slot of leftByPatroni) {
+    await observer.query('SELECT pg_drop_replication_slot($1)', [slot.slot_name]);
+    changes.push(`-${slot.slot_name} (Patroni's)`);
   }
   return changes;
 }
