@@ -2,16 +2,12 @@ import type { ClusterConfig } from '../../core/config/cluster-config.ts';
 import type { ClusterSnapshot } from '../../core/model/snapshot.ts';
 import type { AgentRuntime } from '../runtime.ts';
 import type { LocalState } from '../state/local-state.ts';
-import {
-  AdoptionRefusedError,
-  adoptExistingData,
-  type BootstrapHooks,
-  bootstrapMember,
-} from './bootstrap.ts';
+import { AdoptionRefusedError, adoptExistingData } from './adopt.ts';
+import { type BootstrapHooks, bootstrapMember } from './bootstrap.ts';
 
 /**
  * The daemon's first start of a member with no local state: a bootstrap (empty data directory:
- * initdb or a base backup) or an adoption (a data directory that holds a cluster). It says while
+ * initdb, bootstrap.method or create_replica_methods) or an adoption (a data directory that holds a cluster). It says while
  * one runs (the watchdog's cycle budget and /patroni read it) and repeats a refused adoption's
  * reason once a minute, not every cycle.
  */

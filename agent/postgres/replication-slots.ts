@@ -6,7 +6,9 @@ import type { PgObserver } from './pg-observer.ts';
 export function patroniSlotName(member: string): string {
   return member
     .toLowerCase()
-    .replace(/[^a-z0-9_]/g, (c) => (c === '-' || c === '.' ? '_' : `u${String(c.charCodeAt(0)).padStart(4, '0')}`))
+    .replace(/[^a-z0-9_]/g, (c) =>
+      c === '-' || c === '.' ? '_' : `u${String(c.charCodeAt(0)).padStart(4, '0')}`,
+    )
     .slice(0, 63);
 }
 
