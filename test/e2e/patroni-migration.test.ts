@@ -1,89 +1,23 @@
-import { spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse as parseYaml, stringify } from 'yaml';
 import { resolvePgUser } from '../../agent/os-user.ts';
+import { AckedWriter } from '../../local/acked-writer.ts';
 import { processAlive, waitFor } from '../../local/wait-for.ts';
 import { AgentCluster, TEST_PASSWORD } from '../helpers/agent-cluster.ts';
 import type { GroupChild } from '../helpers/child-process.ts';
-import { patroniSkipReason, patroniYaml, startEtcd, startPatroni } from '../helpers/patroni-cluster.ts';
+import {
+  type PatroniOnTopology,
+  patronictlPause,
+  patroniSkipReason,
+  startEtcd,
+  startPatroniOn,
+  writePgwardenFiles,
+} from '../helpers/patroni-cluster.ts';
 
 const NAMES = ['node1', 'node2', 'node3'] as const;
 const WRITER = { user: 'writer', password: 'writer-secret' };
-
-/**
- * An application writing through a libpq-style multi-host connection (target_session_attrs
- * read-write): every 50 ms one row, acknowledged only once COMMIT returned.
- */
-class Writer {
-  readonly acks: { id: number; at: number; port: number }[] = [];
-  private client: pg.Client | undefined;
-  private port = 0;
-  private stopped = false;
-  private loop: Promise<void> | undefined;
-
-  constructor(private readonly ports: readonly number[]) {}
-
-  start(): void {
-    this.loop = this.run();
-  }
-
-  private async primary(): Promise<void> {
-    for (const port of this.ports) {
-      const client = new pg.Client({
-        host: '127.0.0.1',
-        port,
-        database: 'postgres',
-        ...WRITER,
-        connectionTimeoutMillis: 1000,
-        query_timeout: 2000,
-      });
-      client.on('error', () => {});
-      try {
-        await client.connect();
-        const [row] = (await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows;
-        if (row && !row.r) {
-          this.client = client;
-          this.port = port;
-          return;
-        }
-      } catch {}
-      await client.end().catch(() => {});
-    }
-  }
-
-  private async run(): Promise<void> {
-    let id = 0;
-    while (!this.stopped) {
-      try {
-        if (!this.client) await this.primary();
-        if (this.client) {
-          id += 1;
-          await this.client.query('INSERT INTO writes (id) VALUES ($1)', [id]);
-          this.acks.push({ id, at: Date.now(), port: this.port });
-        }
-      } catch {
-        await this.client?.end().catch(() => {});
-        this.client = undefined;
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    await this.client?.end().catch(() => {});
-  }
-
-  /** The longest time between two acknowledged writes in [from, to]. */
-  longestGap(from: number, to: number): number {
-    const times = [from, ...this.acks.filter((a) => a.at >= from && a.at <= to).map((a) => a.at), to];
-    return Math.max(...times.slice(1).map((t, i) => t - times[i]!));
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.loop;
-  }
-}
 
 async function query<T extends pg.QueryResultRow>(port: number, text: string): Promise<T[]> {
   const client = new pg.Client({
@@ -110,11 +44,10 @@ async function query<T extends pg.QueryResultRow>(port: number, text: string): P
 describe.skipIf(patroniSkipReason !== undefined)('migrating a running Patroni cluster to pgwarden', () => {
   let c: AgentCluster;
   const processes: GroupChild[] = [];
-  const patroni = new Map<string, GroupChild>();
-  let writer: Writer;
+  let patroni: PatroniOnTopology;
+  let writer: AckedWriter;
   const before: Record<string, { sysid: string; postmaster: number }> = {};
   let timeline = 0;
-  const files: Record<string, Record<string, unknown>> = {};
   let tookOverAt = 0;
   let pausedAt = 0;
 
@@ -122,43 +55,12 @@ describe.skipIf(patroniSkipReason !== undefined)('migrating a running Patroni cl
     c = await AgentCluster.create({ nodes: 3 });
     const etcd = await startEtcd(join(c.base, 'etcd'));
     processes.push(etcd.process);
+    patroni = await startPatroniOn(c, etcd.endpoint, TEST_PASSWORD, {
+      ttl: 10,
+      loop_wait: 2,
+      retry_timeout: 3,
+    });
     const pgUser = resolvePgUser('postgres')!;
-    for (const name of NAMES) {
-      const node = c.node(name);
-      // The member's own directory for Patroni's socket and password file, as a host has one.
-      const own = join(node.dir, 'patroni');
-      mkdirSync(own, { recursive: true });
-      chownSync(own, pgUser.uid, pgUser.gid);
-      const doc = parseYaml(
-        patroniYaml(
-          c.scope,
-          { name, pgPort: node.pgPort, apiPort: node.apiPort, dataDir: node.dataDir },
-          etcd.endpoint,
-          TEST_PASSWORD,
-        ),
-      ) as Record<string, Record<string, unknown>>;
-      Object.assign(doc.postgresql!, {
-        pgpass: join(own, 'pgpass'),
-        parameters: { unix_socket_directories: own },
-      });
-      Object.assign((doc.bootstrap as { dcs: object }).dcs, { ttl: 10, loop_wait: 2, retry_timeout: 3 });
-      files[name] = doc;
-      const path = join(own, 'patroni.yml');
-      writeFileSync(path, stringify(doc), { mode: 0o644 });
-      const start = () =>
-        startPatroni({
-          name,
-          pgPort: node.pgPort,
-          apiPort: node.apiPort,
-          dataDir: node.dataDir,
-          configPath: path,
-        });
-      if (name === 'node1') {
-        patroni.set(name, start());
-        await c.waitForRole('node1', '/primary', 120_000);
-      } else patroni.set(name, start());
-    }
-    for (const name of ['node2', 'node3']) await c.waitForRole(name, '/replica', 120_000);
     const port1 = c.node('node1').pgPort;
     await waitFor('both replicas streaming from Patroni', 60_000, async () => {
       const rows = await query(port1, "SELECT 1 FROM pg_stat_replication WHERE state = 'streaming'");
@@ -184,42 +86,30 @@ describe.skipIf(patroniSkipReason !== undefined)('migrating a running Patroni cl
       "SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int AS tli",
     );
     timeline = tli!.tli;
-    writer = new Writer(NAMES.map((n) => c.node(n).pgPort));
-    writer.start();
+    writer = new AckedWriter({
+      ports: NAMES.map((n) => c.node(n).pgPort),
+      login: WRITER,
+      table: 'writes',
+    }).start();
     await waitFor('the application writing', 10_000, async () => writer.acks.length > 5);
   }, 400_000);
 
   afterAll(async () => {
     await writer?.stop();
-    for (const p of patroni.values()) await p.stop();
+    await patroni?.stop();
     await c?.destroy();
     for (const p of processes.reverse()) await p.stop();
   });
 
   it('pause, then stop the Patroni daemons: PostgreSQL keeps running', async () => {
-    const cli = spawnSync(
-      'patronictl',
-      ['-c', join(c.node('node1').dir, 'patroni', 'patroni.yml'), 'pause', c.scope, '--wait'],
-      { encoding: 'utf8', cwd: '/tmp', timeout: 60_000 },
-    );
-    expect(cli.status, cli.stderr + cli.stdout).toBe(0);
+    patronictlPause(patroni.configPath('node1'), c.scope);
     pausedAt = Date.now();
-    for (const p of patroni.values()) await p.stop();
-    patroni.clear();
+    await patroni.stop();
     for (const name of NAMES) expect(c.postmasterPid(name)).toBe(before[name]!.postmaster);
   });
 
   it('agents started with the same files plus a table adopt it: no restart, no base backup, same system and timeline', async () => {
-    for (const name of NAMES) {
-      const node = c.node(name);
-      // The member file as it was, with pgwarden's table (and this host's state directory).
-      const doc = {
-        ...files[name],
-        dynamodb: { table: c.table, endpoint: node.dynamo.endpoint },
-        state_dir: node.stateDir,
-      };
-      writeFileSync(node.configPath, stringify(doc));
-    }
+    writePgwardenFiles(c, patroni.files);
     c.startController();
     tookOverAt = Date.now();
     c.startAgent('node1');
@@ -278,7 +168,7 @@ describe.skipIf(patroniSkipReason !== undefined)('migrating a running Patroni cl
     const leader = (await c.store.getLeader(c.scope))!;
     await c.waitForRole(leader.holder, '/primary', 60_000);
     await waitFor('a write on the new primary', 60_000, async () =>
-      writer.acks.some((a) => a.at > crashedAt && a.port === c.node(leader.holder).pgPort),
+      writer.acks.some((a) => a.at > crashedAt && a.server === c.node(leader.holder).pgPort),
     );
     const [tli] = await query<{ tli: number }>(
       c.node(leader.holder).pgPort,

@@ -1,9 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
+import { parse as parseYaml, stringify } from 'yaml';
 import { resolvePgUser } from '../../agent/os-user.ts';
 import { freePort } from '../../local/free-port.ts';
+import type { LocalTopology } from '../../local/local-topology.ts';
 import { waitFor } from '../../local/wait-for.ts';
 import { type GroupChild, spawnGroup } from './child-process.ts';
 
@@ -151,4 +152,101 @@ export function startPatroni(member: PatroniMember): GroupChild {
         },
       )
     : spawnGroup('patroni', [member.configPath], { cwd: '/tmp' });
+}
+
+/** A Patroni cluster on a local topology's hosts: each member's file, and its daemon. */
+export interface PatroniOnTopology {
+  /** Each member's Patroni file, parsed (the same document pgwarden is started from later). */
+  readonly files: Readonly<Record<string, Record<string, unknown>>>;
+  readonly configPath: (name: string) => string;
+  /** Stops every Patroni daemon (PostgreSQL keeps running while the cluster is paused). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Patroni (with `etcd`) on the hosts of `t` instead of pgwarden: the same data directories and
+ * ports, the Patroni socket directory and password file in a directory of the host's own, the
+ * first member bootstrapped, the others cloned by Patroni and streaming.
+ */
+export async function startPatroniOn(
+  t: LocalTopology,
+  etcd: string,
+  password: string,
+  dcs: Record<string, unknown> = {},
+): Promise<PatroniOnTopology> {
+  const pgUser = resolvePgUser('postgres')!;
+  const names = [...t.nodes.keys()];
+  const daemons: GroupChild[] = [];
+  const files: Record<string, Record<string, unknown>> = {};
+  const paths: Record<string, string> = {};
+  for (const name of names) {
+    const node = t.node(name);
+    const own = join(node.dir, 'patroni');
+    mkdirSync(own, { recursive: true });
+    chownSync(own, pgUser.uid, pgUser.gid);
+    const doc = parseYaml(
+      patroniYaml(
+        t.scope,
+        { name, pgPort: node.pgPort, apiPort: node.apiPort, dataDir: node.dataDir },
+        etcd,
+        password,
+      ),
+    ) as Record<string, Record<string, unknown>>;
+    Object.assign(doc.postgresql!, {
+      pgpass: join(own, 'pgpass'),
+      parameters: { unix_socket_directories: own },
+    });
+    Object.assign((doc.bootstrap as { dcs: object }).dcs, dcs);
+    files[name] = doc;
+    paths[name] = join(own, 'patroni.yml');
+    writeFileSync(paths[name], stringify(doc), { mode: 0o644 });
+    const member = {
+      name,
+      pgPort: node.pgPort,
+      apiPort: node.apiPort,
+      dataDir: node.dataDir,
+      configPath: paths[name],
+    };
+    daemons.push(startPatroni(member));
+    if (name === names[0]) await t.waitForRole(name, '/primary', 120_000);
+  }
+  for (const name of names.slice(1)) await t.waitForRole(name, '/replica', 120_000);
+  return {
+    files,
+    configPath: (name) => paths[name]!,
+    stop: async () => {
+      for (const d of daemons.splice(0)) await d.stop();
+    },
+  };
+}
+
+/** `patronictl pause --wait` on the cluster: Patroni stops managing PostgreSQL. */
+export function patronictlPause(configPath: string, scope: string): void {
+  const cli = spawnSync('patronictl', ['-c', configPath, 'pause', scope, '--wait'], {
+    encoding: 'utf8',
+    cwd: '/tmp',
+    timeout: 60_000,
+  });
+  if (cli.status !== 0) throw new Error(`patronictl pause: ${cli.stderr}${cli.stdout}`);
+}
+
+/**
+ * The migration step of the runbook on each host: the member's Patroni file as it was, plus
+ * pgwarden's table (and the host's state directory), as the agent's config.
+ */
+export function writePgwardenFiles(
+  t: LocalTopology,
+  files: Readonly<Record<string, Record<string, unknown>>>,
+): void {
+  for (const [name, doc] of Object.entries(files)) {
+    const node = t.node(name);
+    writeFileSync(
+      node.configPath,
+      stringify({
+        ...doc,
+        dynamodb: { table: t.table, endpoint: node.dynamo.endpoint },
+        state_dir: node.stateDir,
+      }),
+    );
+  }
 }
