@@ -62,6 +62,7 @@ export function createRuntime(
     postgres: new Postgres(paths, user),
     observer: new PgObserver({
       socketDirs: socketDirectories(config, paths),
+      dataDir: paths.dataDir,
       port: splitHostPort(config.postgresql.listen).port,
       user: config.postgresql.authentication.superuser.username,
       timeoutMs: Math.min(2000, config.restapi.request_timeout * 1000),

@@ -14,10 +14,11 @@ export class AdoptionRefusedError extends Error {}
 /**
  * A PostgreSQL that runs outside the agent (started by Patroni, by hand, or by a unit of its own)
  * is given the agent's settings and pg_hba.conf with a reload (a signal: no login needed, and the
- * new pg_hba lets the agent in on the local socket). Reached then through a socket directory the
- * config names, it is taken over without a restart (settings that need one wait, shown as pending
- * restart). Out of reach, it is stopped cleanly for the agent to start with its settings: the one
- * restart an adoption then costs.
+ * new pg_hba lets the agent in on the local socket). Reached then on its socket (the directory
+ * its postmaster.pid names, or one the config names), it is taken over without a restart
+ * (settings that need one wait, shown as pending restart). Still out of reach (its hba_file lies
+ * outside the data directory: a restart-only setting), it is stopped cleanly for the agent to
+ * start with its settings: the one restart an adoption then costs.
  */
 async function takeOverRunningPostgres(
   rt: AgentRuntime,
@@ -40,7 +41,7 @@ async function takeOverRunningPostgres(
     return;
   }
   rt.logger.warn(
-    'PostgreSQL runs outside the agent and answers on no socket directory the config names: stopping it cleanly to start it with the agent (one restart)',
+    'PostgreSQL runs outside the agent and does not let it in on its socket after a reload (an hba_file of its own?): stopping it cleanly to start it with the agent (one restart)',
   );
   await rt.postgres.stop(60_000);
 }

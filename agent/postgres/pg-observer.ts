@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { parseLsn } from '../../core/format.ts';
@@ -70,6 +70,8 @@ export interface PgConnectionOptions {
    * config names (a server started by Patroni, or by hand, listens only there until a restart).
    */
   readonly socketDirs: readonly string[];
+  /** The data directory: a running server's postmaster.pid names the socket directory it listens in. */
+  readonly dataDir?: string;
   readonly port: number;
   readonly user: string;
   /** Bound on one observation, connection included. */
@@ -88,7 +90,8 @@ export class PgObserver {
   private async connected(): Promise<pg.Client> {
     if (this.client) return this.client;
     const { socketDirs, port } = this.options;
-    const dir = socketDirs.find((d) => existsSync(join(d, `.s.PGSQL.${port}`))) ?? socketDirs[0];
+    const candidates = [...socketDirs, ...this.pidFileSocketDir()];
+    const dir = candidates.find((d) => existsSync(join(d, `.s.PGSQL.${port}`))) ?? socketDirs[0];
     const client = new pg.Client({
       host: dir,
       port: this.options.port,
@@ -103,6 +106,20 @@ export class PgObserver {
     await client.connect();
     this.client = client;
     return client;
+  }
+
+  /**
+   * Line 5 of postmaster.pid: the first socket directory of the running server, wherever whoever
+   * started it put it (Patroni, pg_ctl -k, Debian's /var/run/postgresql).
+   */
+  private pidFileSocketDir(): string[] {
+    if (!this.options.dataDir) return [];
+    try {
+      const line = readFileSync(join(this.options.dataDir, 'postmaster.pid'), 'utf8').split('\n')[4]?.trim();
+      return line ? [line] : [];
+    } catch {
+      return [];
+    }
   }
 
   private drop(client: pg.Client | undefined): void {

@@ -1,8 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolvePgUser } from '../../../agent/os-user.ts';
+import { socketClient } from '../../../local/loopback-client.ts';
 import { AgentCluster } from '../../helpers/agent-cluster.ts';
 
 const BIN = '/usr/lib/postgresql/15/bin';
@@ -32,7 +34,18 @@ function sysid(dataDir: string): string {
 describe('an agent on a data directory that already holds a cluster', () => {
   let c: AgentCluster;
   let primarySysid: string;
+  let postmaster: number;
   const socket = '/tmp';
+  /** node1 as it was started by hand: its socket is in /tmp (no restart moves it to the agent's). */
+  const node1Sql = async (text: string) => {
+    const client = socketClient(socket, c.node('node1').pgPort);
+    await client.connect();
+    try {
+      return (await client.query(text)).rows;
+    } finally {
+      await client.end();
+    }
+  };
 
   beforeAll(async () => {
     c = await AgentCluster.create({ nodes: 3 });
@@ -91,6 +104,7 @@ describe('an agent on a data directory that already holds a cluster', () => {
       spawnSync('chown', [`${pg.uid}:${pg.gid}`, join(n.dataDir, 'adoption-marker')]);
     }
     primarySysid = sysid(n1!.dataDir);
+    postmaster = c.postmasterPid('node1')!;
     expect(sysid(n2!.dataDir)).toBe(primarySysid);
     expect(sysid(n3!.dataDir)).not.toBe(primarySysid);
   }, 120_000);
@@ -127,7 +141,11 @@ describe('an agent on a data directory that already holds a cluster', () => {
     expect(snapshot.history).toEqual([
       expect.objectContaining({ kind: 'bootstrap', reason: expect.stringContaining('adopted') }),
     ]);
-    expect(await c.sql('node1', 'SELECT answer FROM kept')).toEqual([{ answer: 42 }]);
+    expect(await node1Sql('SELECT answer FROM kept')).toEqual([{ answer: 42 }]);
+    // Taken over as it ran: its postmaster.pid names the socket directory, a reload gave it
+    // pgwarden's settings and pg_hba.
+    expect(c.postmasterPid('node1')).toBe(postmaster);
+    expect(c.agentLog('node1')).toContain('took over the running PostgreSQL without a restart');
   });
 
   it('adopts the standby without a base backup: same system, it streams from the leader', async () => {
@@ -143,7 +161,7 @@ describe('an agent on a data directory that already holds a cluster', () => {
     expect(readFileSync(join(c.node('node2').dataDir, 'postgresql.auto.conf'), 'utf8')).not.toMatch(
       /primary_conninfo/,
     );
-    await c.sql('node1', 'INSERT INTO kept VALUES (43)');
+    await node1Sql('INSERT INTO kept VALUES (43)');
     await c.waitFor(
       'the row on node2',
       10_000,
@@ -170,5 +188,52 @@ describe('an agent on a data directory that already holds a cluster', () => {
     expect(readFileSync(join(n3.dataDir, 'postgresql.conf'), 'utf8')).toBe(before);
     c.stopAgent('node3');
     rmSync(join(n3.dataDir, 'adoption-marker'));
+  });
+});
+
+describe('a running server whose settings keep the agent out after a reload', () => {
+  let c: AgentCluster;
+  afterAll(async () => {
+    await c?.destroy();
+  });
+
+  it('is stopped cleanly and started by the agent: one restart, the data kept', async () => {
+    c = await AgentCluster.create({ nodes: 1 });
+    const n1 = c.node('node1');
+    asPostgres('initdb', ['-D', n1.dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8']);
+    // Its own pg_hba.conf outside the data directory (hba_file changes only at a restart), with
+    // no line for the local socket: the agent cannot log in until it restarts it.
+    const hba = join(c.base, 'outside-pg_hba.conf');
+    writeFileSync(hba, 'host all all 127.0.0.1/32 trust\n');
+    chmodSync(hba, 0o644);
+    asPostgres('pg_ctl', [
+      '-D',
+      n1.dataDir,
+      '-l',
+      join(n1.dataDir, 'manual.log'),
+      '-o',
+      `-p ${n1.pgPort} -k /tmp -c listen_addresses=127.0.0.1 -c hba_file=${hba}`,
+      '-w',
+      'start',
+    ]);
+    const client = new pg.Client({
+      host: '127.0.0.1',
+      port: n1.pgPort,
+      user: 'postgres',
+      database: 'postgres',
+    });
+    await client.connect();
+    await client.query('CREATE TABLE kept AS SELECT 7 AS answer');
+    await client.end();
+    const before = c.postmasterPid('node1')!;
+    c.startAgent('node1');
+    await c.waitForRole('node1', '/primary', 60_000);
+    expect(c.postmasterPid('node1')).not.toBe(before);
+    expect(c.agentLog('node1')).toContain('one restart');
+    expect((await c.store.getSnapshot('test')).initialize).toMatchObject({ adopted: true });
+    expect(await c.sql('node1', "SELECT current_setting('hba_file') AS f")).toEqual([
+      { f: join(n1.dataDir, 'pg_hba.conf') },
+    ]);
+    expect(await c.sql('node1', 'SELECT answer FROM kept')).toEqual([{ answer: 7 }]);
   });
 });
