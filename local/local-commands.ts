@@ -17,6 +17,7 @@ import type { CliContext } from '../cli/cli-context.ts';
 import { ROLE_WORDS } from '../cli/commands/member-rows.ts';
 import { CliError, EXIT } from '../cli/exit-codes.ts';
 import type { CliExtensions } from '../cli/main.ts';
+import { checkAdoptDirs } from './adopt-dirs.ts';
 import { checkReachable } from './check-reachable.ts';
 import { registerController } from './controller-command.ts';
 import { ensureBundles } from './ensure-bundles.ts';
@@ -286,10 +287,29 @@ export function registerLocal(program: Command, context: () => CliContext): void
         .default(240)
         .argParser(intArg('--timeout', 10, 3600)),
     )
-    .action(async (opts) => {
+    .option(
+      '--adopt <data-dirs...>',
+      "adopt these existing data directories of one cluster in place, a node each, the primary's first (running or stopped; nothing is rebuilt)",
+    )
+    .action(async (opts, command: Command) => {
       const ctx = context();
+      const dir = dirOf(opts);
+      let adopt: string[] | undefined;
+      if (opts.adopt) {
+        try {
+          adopt = checkAdoptDirs(opts.adopt, dir).map((a) => a.dataDir);
+        } catch (error) {
+          throw new CliError((error as Error).message, EXIT.usage);
+        }
+        if (command.getOptionValueSource('nodes') === 'cli' && opts.nodes !== adopt.length)
+          throw new CliError(
+            `--nodes ${opts.nodes} with ${adopt.length} --adopt directories: leave --nodes out (a node per directory)`,
+            EXIT.usage,
+          );
+      }
       const parsed = localSettingsSchema.safeParse({
-        nodes: opts.nodes,
+        nodes: adopt?.length ?? opts.nodes,
+        ...(adopt ? { adopt } : {}),
         sync: opts.sync,
         profile: opts.profile,
         scope: opts.scope,
@@ -307,7 +327,6 @@ export function registerLocal(program: Command, context: () => CliContext): void
             .join('; '),
           EXIT.usage,
         );
-      const dir = dirOf(opts);
       const state = await up(dir, parsed.data, opts.timeout * 1000, ctx);
       if (ctx.json) ctx.out(JSON.stringify(await statusJson(state)));
       else for (const line of summary(state)) ctx.out(line);

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
@@ -40,6 +41,7 @@ import type { InvocationSchedule } from '../core/controller/invocation-schedule.
 import type { CoordinationStore } from '../core/store/coordination-store.ts';
 import { Controller } from '../functions/controller/controller.ts';
 import { runControllerLoop } from '../functions/controller/run-loop.ts';
+import type { AdoptedDir } from './adopt-dirs.ts';
 import { checkReachable } from './check-reachable.ts';
 import { type DynamoBackend, dynamoBackend } from './dynamo-backend.ts';
 import { freePort } from './free-port.ts';
@@ -88,6 +90,11 @@ export interface LocalTopologyOptions {
    * optional) with Basic auth on POST /failsafe, as a Patroni file may ask. @default false
    */
   readonly restapiTls?: boolean;
+  /**
+   * Existing data directories of one cluster, the primary's first (local/adopt-dirs.ts): a node
+   * each, adopted in place by its agent (DESIGN §5) instead of initdb and base backups.
+   */
+  readonly adopt?: readonly AdoptedDir[];
 }
 
 export interface LocalNode {
@@ -252,20 +259,30 @@ export class LocalTopology implements LocalHostDirectory {
   }
 
   protected async addNodes(): Promise<void> {
-    for (let i = 1; i <= (this.options.nodes ?? 3); i += 1) await this.addNode(`node${i}`);
+    const adopt = this.options.adopt;
+    const count = adopt?.length ?? this.options.nodes ?? 3;
+    for (let i = 1; i <= count; i += 1) await this.addNode(`node${i}`, undefined, adopt?.[i - 1]);
   }
 
   get dynamoEndpoint(): string {
     return this.backend.endpoint;
   }
 
-  async addNode(name: string, tags: AgentTags = this.options.tags?.[name] ?? {}): Promise<LocalNode> {
+  async addNode(
+    name: string,
+    tags: AgentTags = this.options.tags?.[name] ?? {},
+    adopted?: AdoptedDir,
+  ): Promise<LocalNode> {
     const dir = join(this.dir, name);
     mkdirSync(dir, { mode: 0o755, recursive: true });
-    const [pgPort, apiPort] = [await freePort(), await freePort()];
+    // An adopted server that runs keeps its port: the agent takes it over without a restart.
+    const [pgPort, apiPort] = [adopted?.runningPort ?? (await freePort()), await freePort()];
     const dynamo = await new SwitchableProxy({ host: this.backend.host, port: this.backend.port }).start();
     const peerApi = await new SwitchableProxy({ host: '127.0.0.1', port: apiPort }).start();
-    const layout = rootedLayout(dir, process.execPath);
+    const layout = {
+      ...rootedLayout(dir, process.execPath),
+      ...(adopted ? { dataDir: adopted.dataDir } : {}),
+    };
     const node: LocalNode = {
       name,
       dir,
@@ -572,17 +589,60 @@ export class LocalTopology implements LocalHostDirectory {
     const deadline = Date.now() + timeoutMs;
     const left = () => Math.max(1, deadline - Date.now());
     const [first, ...others] = [...this.nodes.keys()];
-    progress(`${first}: starting its agent; it initializes the cluster (initdb) and takes the lease`);
+    const adopt = this.options.adopt !== undefined;
+    progress(
+      adopt
+        ? `${first}: starting its agent; it adopts ${this.node(first!).dataDir} as the primary and takes the lease`
+        : `${first}: starting its agent; it initializes the cluster (initdb) and takes the lease`,
+    );
     this.startAgent(first!);
     await this.waitForRole(first!, '/primary', left());
     progress(`${first}: primary`);
+    // An adopted cluster has its own roles: the topology's application role is added, as the
+    // post_bootstrap script would have made it.
+    if (adopt) await this.createAppRole(first!);
     for (const name of others) {
-      progress(`${name}: starting its agent; it clones the primary (pg_basebackup)`);
+      progress(
+        adopt
+          ? `${name}: starting its agent; it adopts ${this.node(name).dataDir} as a replica (no base backup)`
+          : `${name}: starting its agent; it clones the primary (pg_basebackup)`,
+      );
       this.startAgent(name);
     }
     for (const name of others) {
       await this.waitForRole(name, '/replica', left());
       progress(`${name}: streaming replica`);
+    }
+  }
+
+  /**
+   * Runs the host's post_bootstrap script (it creates the application role when missing) on an
+   * adopted primary, as the agent runs it: as postgres, the superuser's URL over the socket the
+   * server listens on, the password from the host's secrets.
+   */
+  private async createAppRole(name: string): Promise<void> {
+    const node = this.node(name);
+    const socket = this.socketDir(name);
+    const url = `postgresql://postgres@${encodeURIComponent(socket)}:${node.pgPort}/postgres`;
+    const pgUser = resolvePgUser('postgres');
+    const run = spawnSync(node.layout.postBootstrap, [url], {
+      encoding: 'utf8',
+      cwd: '/',
+      env: { PATH: process.env.PATH, PGWARDEN_APP_PASSWORD: this.password },
+      ...(pgUser ? { uid: pgUser.uid, gid: pgUser.gid } : {}),
+    });
+    if (run.status !== 0) throw new Error(`${name}: creating the application role: ${run.stderr}`);
+  }
+
+  /** The socket directory a node's running server listens in (its postmaster.pid), else the agent's. */
+  socketDir(name: string): string {
+    const node = this.node(name);
+    try {
+      return (
+        readFileSync(join(node.dataDir, 'postmaster.pid'), 'utf8').split('\n')[4]?.trim() || node.stateDir
+      );
+    } catch {
+      return node.stateDir;
     }
   }
 

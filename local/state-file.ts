@@ -26,6 +26,8 @@ export const localSettingsSchema = z.strictObject({
   awsEndpoint: z.url().optional(),
   writerPort: z.number().int().min(0).max(65535),
   readerPort: z.number().int().min(0).max(65535),
+  /** Existing data directories adopted as the nodes (`--adopt`), the primary's first. */
+  adopt: z.array(z.string().startsWith('/')).min(1).max(9).optional(),
 });
 export type LocalSettings = z.output<typeof localSettingsSchema>;
 

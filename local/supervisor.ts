@@ -1,6 +1,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
+import { checkAdoptDirs } from './adopt-dirs.ts';
 import { LocalTopology } from './local-topology.ts';
 import { type LoopbackLogin, loopbackClient } from './loopback-client.ts';
 import { type LocalSettings, type LocalState, SOCKET_FILE, writeState } from './state-file.ts';
@@ -106,6 +107,7 @@ export class Supervisor {
         profile: s.profile,
         sync: s.sync,
         ...(s.awsEndpoint ? { awsEndpoint: s.awsEndpoint } : {}),
+        ...(s.adopt ? { adopt: checkAdoptDirs(s.adopt, this.dir) } : {}),
       });
       this.topology = topology;
       this.state.dynamodb.endpoint = topology.dynamoEndpoint;

@@ -83,7 +83,7 @@ export class AgentCluster extends LocalTopology {
     params: unknown[] = [],
   ): Promise<T[]> {
     const node = this.node(name);
-    const client = socketClient(node.stateDir, node.pgPort, { connectMs: 2000, queryMs: 5000 });
+    const client = socketClient(this.socketDir(name), node.pgPort, { connectMs: 2000, queryMs: 5000 });
     await client.connect();
     try {
       return (await client.query<T>(text, params)).rows;
