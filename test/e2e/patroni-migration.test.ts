@@ -102,7 +102,7 @@ describe.skipIf(patroniSkipReason !== undefined)('migrating a running Patroni cl
   });
 
   it('pause, then stop the Patroni daemons: PostgreSQL keeps running', async () => {
-    patronictlPause(patroni.configPath('node1'), c.scope);
+    await patronictlPause(patroni.configPath('node1'), c.scope);
     pausedAt = Date.now();
     await patroni.stop();
     for (const name of NAMES) expect(c.postmasterPid(name)).toBe(before[name]!.postmaster);

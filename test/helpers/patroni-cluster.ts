@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml, stringify } from 'yaml';
@@ -220,14 +220,20 @@ export async function startPatroniOn(
   };
 }
 
-/** `patronictl pause --wait` on the cluster: Patroni stops managing PostgreSQL. */
-export function patronictlPause(configPath: string, scope: string): void {
-  const cli = spawnSync('patronictl', ['-c', configPath, 'pause', scope, '--wait'], {
-    encoding: 'utf8',
-    cwd: '/tmp',
-    timeout: 60_000,
+/**
+ * `patronictl pause --wait` on the cluster: Patroni stops managing PostgreSQL. Asynchronous, so
+ * that a writer in this process keeps writing meanwhile.
+ */
+export function patronictlPause(configPath: string, scope: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      'patronictl',
+      ['-c', configPath, 'pause', scope, '--wait'],
+      { cwd: '/tmp', timeout: 60_000 },
+      (error, stdout, stderr) =>
+        error ? reject(new Error(`patronictl pause: ${stderr}${stdout}${error.message}`)) : resolve(),
+    );
   });
-  if (cli.status !== 0) throw new Error(`patronictl pause: ${cli.stderr}${cli.stdout}`);
 }
 
 /**

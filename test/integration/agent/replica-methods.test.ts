@@ -46,6 +46,7 @@ function sysid(c: AgentCluster, name: string): string {
 describe('replicas and clusters made from a backup (pgBackRest)', () => {
   let a: AgentCluster;
   let b: AgentCluster | undefined;
+  let pitr: AgentCluster | undefined;
   let conf: string;
   let repoDir: string;
 
@@ -102,6 +103,7 @@ describe('replicas and clusters made from a backup (pgBackRest)', () => {
     spawnSync('chown', [`${pg.uid}:${pg.gid}`, join(n1.dataDir, 'only-on-node1')]);
   }, 180_000);
   afterAll(async () => {
+    await pitr?.destroy();
     await b?.destroy();
     await a?.destroy();
   });
@@ -223,5 +225,34 @@ describe('replicas and clusters made from a backup (pgBackRest)', () => {
       const m = (await b!.store.getSnapshot('restored')).members.find((x) => x.name === 'node2');
       return m?.receiver_state === 'streaming' && m.timeline === 2;
     });
+  });
+
+  it("bootstrap.method with recovery_conf: a point-in-time restore (the backup's end), its target removed once promoted", async () => {
+    pitr = await AgentCluster.create({ nodes: 1, scope: 'pitr' });
+    const data = pitr.node('node1').dataDir;
+    pitr.editConfig('node1', (doc) => {
+      doc.bootstrap!.method = 'restore';
+      doc.bootstrap!.restore = {
+        // --type=none: pgBackRest writes no recovery settings; recovery_conf gives them.
+        command: `pgbackrest --config=${conf} --stanza=test --pg1-path=${data} --type=none restore`,
+        no_params: true,
+        recovery_conf: {
+          restore_command: `pgbackrest --config=${conf} --stanza=test --pg1-path=${data} archive-get %f "%p"`,
+          recovery_target: 'immediate',
+          recovery_target_action: 'promote',
+        },
+      };
+    });
+    pitr.startAgent('node1');
+    await pitr.waitForRole('node1', '/primary', 120_000);
+    // Stopped where the backup became consistent: before the rows written after it.
+    expect(await pitr.sql('node1', "SELECT to_regclass('after_backup') IS NULL AS absent")).toEqual([
+      { absent: true },
+    ]);
+    expect((await pitr.store.getLeader('pitr'))?.timeline).toBe(2);
+    const auto = readFileSync(join(data, 'postgresql.auto.conf'), 'utf8');
+    expect(auto).not.toMatch(/recovery_target/);
+    expect(auto).toMatch(/restore_command = /);
+    expect(existsSync(join(data, 'recovery.signal'))).toBe(false);
   });
 });
