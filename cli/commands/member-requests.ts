@@ -96,7 +96,10 @@ export function registerMemberRequests(program: Command, context: () => CliConte
     if (kind === 'reinit')
       command
         .option('--wait', 'wait for each rebuild to finish (pgwarden always does: one member at a time)')
-        .option('--from-leader', 'take the base backup from the leader (what pgwarden always does)');
+        .option(
+          '--from-leader',
+          "accepted for patronictl's sake and not acted on: the rebuild uses create_replica_methods (pg_basebackup by default) and streams from the leader",
+        );
     command.action(async (clusterArg: string, names: string[], opts: MemberRequestOptions) => {
       const ctx = context();
       const cluster = ctx.cluster(clusterArg);

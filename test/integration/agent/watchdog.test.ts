@@ -48,7 +48,7 @@ describe('the agent and the systemd watchdog', () => {
       const line = log.split('\n').find((l) => l.includes(`"message":"${message}"`));
       return line ? Date.parse(JSON.parse(line).timestamp) : undefined;
     };
-    const cloneStarted = at('cloning with pg_basebackup')!;
+    const cloneStarted = at('creating the replica with pg_basebackup')!;
     const cloneEnded = at('bootstrap finished')!;
     expect(cloneStarted).toBeDefined();
     // The clone must outlast the watchdog period for this test to mean anything.
