@@ -42,6 +42,7 @@ import type { CoordinationStore } from '../core/store/coordination-store.ts';
 import { Controller } from '../functions/controller/controller.ts';
 import { runControllerLoop } from '../functions/controller/run-loop.ts';
 import type { AdoptedDir } from './adopt-dirs.ts';
+import { HostNetwork, hostNetworkUnavailable } from './host-network.ts';
 import { checkReachable } from './check-reachable.ts';
 import { type DynamoBackend, dynamoBackend } from './dynamo-backend.ts';
 import { freePort } from './free-port.ts';
@@ -95,6 +96,11 @@ export interface LocalTopologyOptions {
    * each, adopted in place by its agent (DESIGN §5) instead of initdb and base backups.
    */
   readonly adopt?: readonly AdoptedDir[];
+  /**
+   * Each host in a network namespace of its own, with its own address on a bridge
+   * (local/host-network.ts): partitions are real. Needs root, `ip netns` and `nft`. @default false
+   */
+  readonly hostNetwork?: boolean;
 }
 
 export interface LocalNode {
@@ -120,6 +126,8 @@ export interface LocalNode {
   down?: boolean;
   /** Why it is down: a crash (`kill`), or the controller's fencing (a stopped instance). */
   downBy?: 'crash' | 'fencing' | 'stop';
+  /** With a host network: its namespace and address; 127.0.0.1:pgPort/apiPort forward to it. */
+  readonly network?: { readonly netns: string; readonly ip: string; readonly forwarders: SwitchableProxy[] };
 }
 
 export interface RunningController {
@@ -178,6 +186,8 @@ export class LocalTopology implements LocalHostDirectory {
   /** The controller's own path to DynamoDB: `isolateController()` cuts it off. */
   private controllerDynamo: SwitchableProxy | undefined;
   private cloudNotifier: LogNotifier | undefined;
+  /** The hosts' own network, with `hostNetwork`. */
+  readonly network: HostNetwork | undefined;
 
   protected constructor(
     readonly options: LocalTopologyOptions,
@@ -191,6 +201,11 @@ export class LocalTopology implements LocalHostDirectory {
     this.password = options.password ?? randomBytes(12).toString('base64url');
     this.failsafeSecret = LocalTopology.failsafeSecretOf(dir);
     this.login = { user: APP_ROLE, password: this.password, ca: join(dir, 'tls', 'ca.crt') };
+    if (options.hostNetwork) {
+      const why = hostNetworkUnavailable();
+      if (why) throw new Error(`hostNetwork: ${why}`);
+      this.network = new HostNetwork();
+    }
   }
 
   /**
@@ -227,6 +242,7 @@ export class LocalTopology implements LocalHostDirectory {
 
   /** Adds the nodes and opens the local cloud (SSM, EC2, SNS) that controllers call. */
   protected async init(): Promise<void> {
+    this.network?.create();
     await this.addNodes();
     this.controllerDynamo = await new SwitchableProxy({
       host: this.backend.host,
@@ -277,8 +293,24 @@ export class LocalTopology implements LocalHostDirectory {
     mkdirSync(dir, { mode: 0o755, recursive: true });
     // An adopted server that runs keeps its port: the agent takes it over without a restart.
     const [pgPort, apiPort] = [adopted?.runningPort ?? (await freePort()), await freePort()];
-    const dynamo = await new SwitchableProxy({ host: this.backend.host, port: this.backend.port }).start();
-    const peerApi = await new SwitchableProxy({ host: '127.0.0.1', port: apiPort }).start();
+    // With a host network the host lives at its own address; what it reaches outside (DynamoDB,
+    // its peers' APIs) listens on the bridge's, and this machine reaches it through forwarders
+    // on 127.0.0.1 with the same ports (clients, HAProxy and tests need not know).
+    const address = this.network?.addHost(name, this.nodes.size + 1);
+    const hostIp = address?.ip ?? '127.0.0.1';
+    const outside = this.network?.gateway ?? '127.0.0.1';
+    const dynamo = await new SwitchableProxy(
+      { host: this.backend.host, port: this.backend.port },
+      0,
+      outside,
+    ).start();
+    const peerApi = await new SwitchableProxy({ host: hostIp, port: apiPort }, 0, outside).start();
+    const forwarders = address
+      ? [
+          await new SwitchableProxy({ host: hostIp, port: pgPort }, pgPort).start(),
+          await new SwitchableProxy({ host: hostIp, port: apiPort }, apiPort).start(),
+        ]
+      : [];
     const layout = {
       ...rootedLayout(dir, process.execPath),
       ...(adopted ? { dataDir: adopted.dataDir } : {}),
@@ -296,14 +328,16 @@ export class LocalTopology implements LocalHostDirectory {
       apiPort,
       dynamo,
       peerApi,
+      ...(address ? { network: { ...address, forwarders } } : {}),
     };
+    node.unit.netns = address?.netns;
     // The host's certificate, as its boot issues it on EC2 (pgwarden-agent issue-certificate).
     const pgUser = resolvePgUser('postgres');
     await writeHostCertificate({
       authority: await this.authority(),
       dir: layout.tlsDir,
       name,
-      ips: ['127.0.0.1'],
+      ips: [...new Set(['127.0.0.1', hostIp])],
       dnsNames: ['localhost'],
       owner: pgUser,
     });
@@ -312,8 +346,8 @@ export class LocalTopology implements LocalHostDirectory {
       scope: this.scope,
       name,
       restapi: {
-        listen: `127.0.0.1:${apiPort}`,
-        connect_address: `127.0.0.1:${peerApi.port}`,
+        listen: `${hostIp}:${apiPort}`,
+        connect_address: `${outside}:${peerApi.port}`,
         ...(this.options.restapiTls
           ? {
               certfile: tlsFiles(layout.tlsDir).cert,
@@ -325,7 +359,7 @@ export class LocalTopology implements LocalHostDirectory {
           : {}),
       },
       postgresql: {
-        listen: `127.0.0.1:${pgPort}`,
+        listen: `${hostIp}:${pgPort}`,
         data_dir: node.dataDir,
         parameters: {
           shared_buffers: '16MB',
@@ -380,6 +414,9 @@ export class LocalTopology implements LocalHostDirectory {
       name: member,
       root: node.dir,
       isUp: () => !node.down,
+      ...(node.network
+        ? { netns: node.network.netns, isReachable: () => this.network?.isLinkUp(member) ?? true }
+        : {}),
       livePids: () => [...this.hostPids(member), ...this.commandBus.runningOn(member)],
       markDown: () => {
         node.down = true;
@@ -462,6 +499,25 @@ export class LocalTopology implements LocalHostDirectory {
       }, delay).unref();
     }
     return [agent, pm].filter((p): p is number => p !== undefined && all.includes(p));
+  }
+
+  /** A host's network cut off entirely (its link down: DynamoDB, peers, clients), or back. */
+  partition(name: string, cut = true): void {
+    if (!this.network) throw new Error('partition: this topology has no host network (hostNetwork)');
+    this.network.setLink(name, !cut);
+  }
+
+  /**
+   * Drops a host's traffic with some of its peers, at its own packet filter: both ways, or only
+   * what arrives from them (asymmetric). `peers` empty lifts it.
+   */
+  cutFromPeers(name: string, peers: readonly string[], direction: 'both' | 'inbound' = 'both'): void {
+    if (!this.network) throw new Error('cutFromPeers: this topology has no host network (hostNetwork)');
+    this.network.block(
+      name,
+      peers.map((p) => this.network!.address(p).ip),
+      direction,
+    );
   }
 
   /** The controller (every invocation) loses DynamoDB, or gets it back. */
@@ -790,9 +846,11 @@ export class LocalTopology implements LocalHostDirectory {
     for (const node of this.nodes.values()) {
       await node.dynamo.stop();
       await node.peerApi.stop();
+      for (const f of node.network?.forwarders ?? []) await f.stop();
       node.unit.release();
     }
     await this.controllerDynamo?.stop();
+    this.network?.destroy();
     if (this.backend.embedded) {
       // Let requests that already reached dynalite finish before its database closes.
       await new Promise((r) => setTimeout(r, 300));
@@ -837,6 +895,7 @@ export class LocalTopology implements LocalHostDirectory {
     for (const name of this.nodes.keys()) this.killHost(name);
     await new Promise((r) => setTimeout(r, 200));
     for (const node of this.nodes.values()) node.unit.release();
+    this.network?.destroy();
     if (!keep && existsSync(this.dir)) rmSync(this.dir, { recursive: true, force: true });
   }
 }

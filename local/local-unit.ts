@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { inHostNetwork } from '../adapters/local/local-hosts.ts';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseEnvironmentFile, parseUnitService } from '../agent/host/host-layout.ts';
@@ -56,6 +57,9 @@ export class LocalUnit {
     this.cgroup = root && join(root, 'pgwarden-local', name);
   }
 
+  /** The host's network namespace: the unit's processes run in it (local/host-network.ts). */
+  netns: string | undefined;
+
   /** Whether the unit's processes are tracked by a control group (else by process group). */
   get tracked(): boolean {
     return this.cgroup !== undefined;
@@ -96,15 +100,16 @@ export class LocalUnit {
       // root wrapper: systemd starts ExecStart directly as User=.
       const preload = env.LD_PRELOAD ? ['/usr/bin/env', `LD_PRELOAD=${env.LD_PRELOAD}`] : [];
       delete env.LD_PRELOAD;
+      // Into the host's network after joining the group (nsenter as root, before the drop).
       argv = [
         '/bin/sh',
         '-c',
         'echo $$ > "$0/cgroup.procs" && exec "$@"',
         this.cgroup,
-        ...drop,
-        ...preload,
-        ...argv,
+        ...inHostNetwork(this.netns, [...drop, ...preload, ...argv]),
       ];
+    } else if (this.netns) {
+      throw new Error(`${this.unitFile}: a host network needs root (and its control groups)`);
     }
     const child = spawn(argv[0]!, argv.slice(1), {
       detached: true,

@@ -5,7 +5,7 @@ import { type ActionResult, parseActionOutput } from '../../core/actions/action-
 import { AGENT_COMMAND, renderActionCommand } from '../../core/actions/ssm-document.ts';
 import { CommandDeliveryError } from '../../core/errors.ts';
 import type { CommandBus, CommandRequest, CommandTarget } from '../../core/ports/command-bus.ts';
-import type { LocalHostDirectory } from './local-hosts.ts';
+import { inHostNetwork, type LocalHostDirectory } from './local-hosts.ts';
 
 /**
  * The environment SSM Run Command gives a command (the SSM Agent's service runs as root with
@@ -51,6 +51,8 @@ export class LocalCommandBus implements CommandBus {
     const host = this.hosts.host(target.member);
     if (!host) throw new CommandDeliveryError(target.member, 'no such local host');
     if (!host.isUp()) throw new CommandDeliveryError(target.member, 'the host is down');
+    if (host.isReachable?.() === false)
+      throw new CommandDeliveryError(target.member, 'the host is unreachable (its network is cut off)');
     const argv = renderActionCommand({
       action: request.action,
       cluster: target.cluster,
@@ -62,7 +64,8 @@ export class LocalCommandBus implements CommandBus {
     if (argv[0] !== AGENT_COMMAND) throw new Error(`unexpected document command ${argv[0]}`);
     this.forgetOld();
     const id = randomUUID();
-    const child = spawn(join(host.root, AGENT_COMMAND), argv.slice(1), {
+    const [program, ...args] = inHostNetwork(host.netns, [join(host.root, AGENT_COMMAND), ...argv.slice(1)]);
+    const child = spawn(program!, args, {
       cwd: '/',
       env: ssmCommandEnvironment(target.member, host.root),
       stdio: ['ignore', 'pipe', 'pipe'],

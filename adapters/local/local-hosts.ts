@@ -12,6 +12,15 @@ export interface LocalHost {
   livePids(): number[];
   /** Marks the host down (a crash, a forced stop): it takes no commands until started again. */
   markDown(): void;
+  /** The network namespace its processes run in (local/host-network.ts), when it has one. */
+  readonly netns?: string;
+  /** False while its network is cut off entirely: SSM cannot reach it either. */
+  isReachable?(): boolean;
+}
+
+/** argv run inside the host's network namespace (nsenter changes nothing else), or as it is. */
+export function inHostNetwork(netns: string | undefined, argv: readonly string[]): string[] {
+  return netns ? ['nsenter', `--net=/run/netns/${netns}`, '--', ...argv] : [...argv];
 }
 
 export interface LocalHostDirectory {

@@ -16,6 +16,8 @@ export class SwitchableProxy {
   constructor(
     private readonly target: { host: string; port: number },
     private readonly listenPort = 0,
+    /** Where it listens: loopback, or a host network's gateway (local/host-network.ts). */
+    private readonly listenHost = '127.0.0.1',
   ) {}
 
   get port(): number {
@@ -24,7 +26,7 @@ export class SwitchableProxy {
   }
 
   get endpoint(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `http://${this.listenHost}:${this.port}`;
   }
 
   get isIsolated(): boolean {
@@ -35,7 +37,7 @@ export class SwitchableProxy {
     this.server = createServer((client) => this.accept(client));
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);
-      this.server!.listen(this.listenPort, '127.0.0.1', () => resolve());
+      this.server!.listen(this.listenPort, this.listenHost, () => resolve());
     });
     return this;
   }

@@ -29,6 +29,8 @@ export interface ClusterOptions {
   readonly sync?: boolean;
   /** The REST API over HTTPS with Basic auth on POST /failsafe (LocalTopologyOptions.restapiTls). */
   readonly restapiTls?: boolean;
+  /** Hosts in network namespaces of their own (LocalTopologyOptions.hostNetwork). */
+  readonly hostNetwork?: boolean;
   /** PostgreSQL parameters on top of the tests' (max_connections 30, fsync off). */
   readonly pgParameters?: Readonly<Record<string, string | number | boolean>>;
 }
@@ -50,6 +52,7 @@ export class AgentCluster extends LocalTopology {
       password: TEST_PASSWORD,
       pgParameters: { max_connections: 30, fsync: 'off', ...options.pgParameters },
       restapiTls: options.restapiTls ?? false,
+      hostNetwork: options.hostNetwork ?? false,
     };
     const { dir, backend, store, scope, table } = await LocalTopology.prepare(settings);
     const cluster = new AgentCluster(settings, dir, scope, table, backend, store);
