@@ -10,6 +10,10 @@ export interface Ack {
   readonly port: number;
   /** The PostgreSQL server's own port: which node committed it, whatever the path. */
   readonly server: number;
+  /** When the transaction was sent (the commit happened between this and `at`). */
+  readonly sentAt: number;
+  /** The timeline the server wrote it on. */
+  readonly timeline: number;
 }
 
 export interface AckedWriterOptions {
@@ -97,16 +101,20 @@ export class AckedWriter {
     try {
       this.client ??= await this.connect();
       if (!this.client) throw new Error('no writable server');
-      const { rows } = await this.client.query<{ lsn: string; server: number }>(
-        `INSERT INTO ${this.table} (id) VALUES ($1) RETURNING pg_current_wal_insert_lsn()::text AS lsn, inet_server_port() AS server`,
+      const sentAt = Date.now();
+      const { rows } = await this.client.query<{ lsn: string; server: number; tli: number }>(
+        `INSERT INTO ${this.table} (id) VALUES ($1) RETURNING pg_current_wal_insert_lsn()::text AS lsn, inet_server_port() AS server,
+           ('x' || substr(pg_walfile_name(pg_current_wal_insert_lsn()), 1, 8))::bit(32)::int AS tli`,
         [id],
       );
       this.acks.push({
         id,
         at: Date.now(),
+        sentAt,
         lsn: rows[0]!.lsn,
         port: this.clientPort,
         server: rows[0]!.server,
+        timeline: rows[0]!.tli,
       });
     } catch {
       this.errors += 1;

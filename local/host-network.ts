@@ -124,7 +124,11 @@ export class HostNetwork {
 
   /** Removes every namespace (their links go with them) and the bridge. */
   destroy(): void {
-    for (const { netns } of this.hosts.values()) spawnSync('ip', ['netns', 'del', netns]);
+    for (const { netns, link } of this.hosts.values()) {
+      // The pair goes with its namespace, unless something still holds the namespace open.
+      spawnSync('ip', ['link', 'del', link]);
+      spawnSync('ip', ['netns', 'del', netns]);
+    }
     this.hosts.clear();
     if (this.created) spawnSync('ip', ['link', 'del', this.bridge]);
     this.created = false;

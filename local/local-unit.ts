@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
-import { inHostNetwork } from '../adapters/local/local-hosts.ts';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { inHostNetwork } from '../adapters/local/local-hosts.ts';
 import { parseEnvironmentFile, parseUnitService } from '../agent/host/host-layout.ts';
 import { resolvePgUser } from '../agent/os-user.ts';
 

@@ -2,11 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { storedClusterConfig } from '../../core/config/cluster-config.ts';
 import { AckedWriter, lostWalBytes } from '../../local/acked-writer.ts';
+import { timelineOverlaps } from '../../local/commit-log.ts';
+import { hostNetworkUnavailable } from '../../local/host-network.ts';
 import { LocalTopology } from '../../local/local-topology.ts';
 import { type LoopbackLogin, loopbackClient } from '../../local/loopback-client.ts';
 import { processAlive, waitFor } from '../../local/wait-for.ts';
 import { WritableInvariant } from '../../local/writable-invariant.ts';
-import { FAULT_KINDS, type FaultKind, injectFault, seededRandom } from './faults.ts';
+import { FAULT_KINDS, type FaultKind, injectFault, NETWORK_FAULTS, seededRandom } from './faults.ts';
 
 export interface CampaignOptions {
   readonly faults: number;
@@ -20,6 +22,11 @@ export interface CampaignOptions {
   readonly recoveryMs?: number;
   /** A deliberately broken agent build (the checkers must then report a violation). */
   readonly agentBundle?: string;
+  /**
+   * Hosts in network namespaces (real partitions). @default when this machine allows it; without
+   * them the network faults are not drawn, and the report says why.
+   */
+  readonly hostNetwork?: boolean;
   readonly log?: (line: string) => void;
 }
 
@@ -36,6 +43,8 @@ export interface FaultRecord {
 export interface CampaignReport {
   readonly seed: number;
   readonly mode: 'synchronous' | 'asynchronous';
+  /** Where the hosts' traffic ran: their own namespaces, or loopback (and why). */
+  readonly network: string;
   readonly faults: readonly FaultRecord[];
   readonly byKind: Record<string, { count: number; recoveryP50Ms: number; recoveryMaxMs: number }>;
   readonly acked: number;
@@ -157,7 +166,16 @@ async function recovered(t: LocalTopology, boundMs: number): Promise<number | un
 export async function runCampaign(options: CampaignOptions): Promise<CampaignReport> {
   const log = options.log ?? (() => {});
   const random = seededRandom(options.seed);
-  const kinds = options.kinds ?? FAULT_KINDS;
+  const unavailable = hostNetworkUnavailable();
+  const hostNetwork = options.hostNetwork ?? unavailable === undefined;
+  if (hostNetwork && unavailable) throw new Error(`hostNetwork: ${unavailable}`);
+  const network = hostNetwork ? 'network namespaces' : `loopback (${unavailable ?? 'not asked for'})`;
+  const kinds = (options.kinds ?? FAULT_KINDS).filter((k) => hostNetwork || !NETWORK_FAULTS.includes(k));
+  if (!hostNetwork)
+    log(
+      `hosts share this machine's loopback: ${unavailable ?? 'hostNetwork off'}; the network faults are not drawn`,
+    );
+  if (kinds.length === 0) throw new Error('no fault kind left to draw (the network faults need hostNetwork)');
   const dir = mkdtempSync('/tmp/pgwarden-chaos-');
   chmodSync(dir, 0o755);
   const startedAt = Date.now();
@@ -170,6 +188,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     scope: 'chaos',
     logLevel: 'warn',
     sync: options.sync ?? false,
+    hostNetwork,
     ...(options.agentBundle ? { agentBundle: options.agentBundle } : {}),
   });
   // Interrupted (Ctrl-C, a timeout): stop everything the topology started before exiting.
@@ -252,6 +271,13 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     for (const v of lease.violations) violations.push({ what: 'lease', at: v.at, detail: v.detail });
     for (const v of invariant.violations)
       violations.push({ what: 'two writable nodes', at: v.at, detail: v.writable.join(', ') });
+    // The commit log: no commit on a timeline began after a later timeline had committed one.
+    for (const o of timelineOverlaps([...viaEndpoint.acks, ...direct.acks]))
+      violations.push({
+        what: 'two timelines accepting commits',
+        at: o.earlier.at,
+        detail: `write ${o.earlier.id} committed on timeline ${o.earlier.timeline} (sent ${new Date(o.earlier.sentAt).toISOString()}) after write ${o.later.id} had committed on timeline ${o.later.timeline} (at ${new Date(o.later.at).toISOString()})`,
+      });
     const snapshot = await t.store.getSnapshot(t.scope);
     const leader = snapshot.leader!;
     const final = loopbackClient(t.node(leader.holder).pgPort, t.login);
@@ -300,6 +326,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     return {
       seed: options.seed,
       mode: options.sync ? 'synchronous' : 'asynchronous',
+      network,
       faults: records,
       byKind,
       acked: acks.length,
@@ -328,7 +355,7 @@ export function reportMarkdown(r: CampaignReport): string {
       `| ${kind} | ${k.count} | ${(k.recoveryP50Ms / 1000).toFixed(1)} | ${(k.recoveryMaxMs / 1000).toFixed(1)} |`,
   );
   return [
-    `Seed ${r.seed}, ${r.mode}, ${r.faults.length} faults in ${Math.round(r.durationMs / 1000)} s: ${r.acked} writes acknowledged, ${r.lost} lost (${r.lostBytes} bytes of WAL), ${r.failovers} failovers, longest write gap through the endpoint ${(r.longestWriteGapMs / 1000).toFixed(1)} s, ${r.readerFailures} failed reads, ${r.invariantSamples} invariant samples, **${r.violations.length} violations**.`,
+    `Seed ${r.seed}, ${r.mode}, hosts on ${r.network}, ${r.faults.length} faults in ${Math.round(r.durationMs / 1000)} s: ${r.acked} writes acknowledged, ${r.lost} lost (${r.lostBytes} bytes of WAL), ${r.failovers} failovers, longest write gap through the endpoint ${(r.longestWriteGapMs / 1000).toFixed(1)} s, ${r.readerFailures} failed reads, ${r.invariantSamples} invariant samples, **${r.violations.length} violations**.`,
     '',
     '| fault | count | recovery p50 s | recovery max s |',
     '| --- | ---: | ---: | ---: |',

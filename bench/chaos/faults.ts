@@ -27,8 +27,14 @@ export const FAULT_KINDS = [
   'two-controllers',
   'clock-skew',
   'switchover-during-fault',
+  'replication-cut',
+  'node-partition',
+  'inbound-cut',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/** The faults that need hosts with networks of their own (LocalTopology hostNetwork). */
+export const NETWORK_FAULTS: readonly FaultKind[] = ['replication-cut', 'node-partition', 'inbound-cut'];
 
 /** What the campaign gives a fault: the topology, who is primary, the controller, a request to make. */
 export interface FaultContext {
@@ -63,7 +69,9 @@ function signalAll(pids: readonly number[], signal: NodeJS.Signals): void {
  * Injects one fault of `kind`. Faults act on the parts as they run (DESIGN §8): a host crash
  * kills the unit's control group, a pause SIGSTOPs processes, a cut drops a node's path to
  * DynamoDB (its own proxy) or its REST API (the peers' proxy), a skewed clock restarts the agent
- * under libfaketime. Without network namespaces, replication itself is never cut.
+ * under libfaketime. With hosts in network namespaces, replication itself is cut at the
+ * primary's packet filter, a host loses its link (a full partition), or a host stops hearing one
+ * peer (asymmetric); without them those faults are not drawn.
  */
 export async function injectFault(kind: FaultKind, ctx: FaultContext): Promise<InjectedFault> {
   const t = ctx.topology;
@@ -152,6 +160,32 @@ export async function injectFault(kind: FaultKind, ctx: FaultContext): Promise<I
           t.startAgent(target);
         },
       };
+    }
+    case 'replication-cut': {
+      // The primary and its replicas no longer reach each other; DynamoDB and clients still do.
+      const primary = ctx.primary && up.includes(ctx.primary) ? ctx.primary : anyNode;
+      const peers = names.filter((n) => n !== primary);
+      t.cutFromPeers(primary, peers);
+      return { kind, target: primary, heal: async () => t.cutFromPeers(primary, []) };
+    }
+    case 'node-partition': {
+      t.partition(target);
+      return {
+        kind,
+        target,
+        heal: async () => {
+          t.partition(target, false);
+          // Fenced meanwhile (an EC2 stop), the host comes back when it is started again.
+          if (t.node(target).down) t.startAgent(target);
+        },
+      };
+    }
+    case 'inbound-cut': {
+      // Asymmetric: the target hears nothing from one peer; what it sends still leaves.
+      const others = names.filter((n) => n !== target);
+      const deaf = pick(ctx.random, others);
+      t.cutFromPeers(target, [deaf], 'inbound');
+      return { kind, target: `${target} (from ${deaf})`, heal: async () => t.cutFromPeers(target, []) };
     }
     case 'switchover-during-fault': {
       // A switchover asked while a replica is paused: the controller must pick around it.
