@@ -43,6 +43,7 @@ import { Controller } from '../functions/controller/controller.ts';
 import { runControllerLoop } from '../functions/controller/run-loop.ts';
 import type { AdoptedDir } from './adopt-dirs.ts';
 import { checkReachable } from './check-reachable.ts';
+import { DataVolume } from './data-volume.ts';
 import { type DynamoBackend, dynamoBackend } from './dynamo-backend.ts';
 import { freePort } from './free-port.ts';
 import { HostNetwork, hostNetworkUnavailable } from './host-network.ts';
@@ -101,6 +102,11 @@ export interface LocalTopologyOptions {
    * (local/host-network.ts): partitions are real. Needs root, `ip netns` and `nft`. @default false
    */
   readonly hostNetwork?: boolean;
+  /**
+   * Each host's data directory on a volume of this size (a tmpfs: local/data-volume.ts), so that
+   * it can fill up. Needs root. @default none (the data directory is a plain directory)
+   */
+  readonly dataVolumeMb?: number;
 }
 
 export interface LocalNode {
@@ -128,6 +134,8 @@ export interface LocalNode {
   downBy?: 'crash' | 'fencing' | 'stop';
   /** With a host network: its namespace and address; 127.0.0.1:pgPort/apiPort forward to it. */
   readonly network?: { readonly netns: string; readonly ip: string; readonly forwarders: SwitchableProxy[] };
+  /** With `dataVolumeMb`: the volume its data directory is on. */
+  readonly volume?: DataVolume;
 }
 
 export interface RunningController {
@@ -315,6 +323,11 @@ export class LocalTopology implements LocalHostDirectory {
       ...rootedLayout(dir, process.execPath),
       ...(adopted ? { dataDir: adopted.dataDir } : {}),
     };
+    const volume =
+      this.options.dataVolumeMb && !adopted
+        ? new DataVolume(layout.dataDir, this.options.dataVolumeMb)
+        : undefined;
+    volume?.mount(resolvePgUser('postgres'));
     const node: LocalNode = {
       name,
       dir,
@@ -329,6 +342,7 @@ export class LocalTopology implements LocalHostDirectory {
       dynamo,
       peerApi,
       ...(address ? { network: { ...address, forwarders } } : {}),
+      ...(volume ? { volume } : {}),
     };
     node.unit.netns = address?.netns;
     // The host's certificate, as its boot issues it on EC2 (pgwarden-agent issue-certificate).
@@ -851,6 +865,7 @@ export class LocalTopology implements LocalHostDirectory {
     }
     await this.controllerDynamo?.stop();
     this.network?.destroy();
+    for (const node of this.nodes.values()) node.volume?.unmount();
     if (this.backend.embedded) {
       // Let requests that already reached dynalite finish before its database closes.
       await new Promise((r) => setTimeout(r, 300));
@@ -894,7 +909,10 @@ export class LocalTopology implements LocalHostDirectory {
     await new Promise((r) => setTimeout(r, 1000));
     for (const name of this.nodes.keys()) this.killHost(name);
     await new Promise((r) => setTimeout(r, 200));
-    for (const node of this.nodes.values()) node.unit.release();
+    for (const node of this.nodes.values()) {
+      node.unit.release();
+      node.volume?.unmount();
+    }
     this.network?.destroy();
     if (!keep && existsSync(this.dir)) rmSync(this.dir, { recursive: true, force: true });
   }

@@ -1,4 +1,4 @@
-import { chmod, readdir, readFile, rm } from 'node:fs/promises';
+import { chmod, open, readdir, readFile, rm, stat } from 'node:fs/promises';
 import type { Credentials } from '../../core/config/agent-config.ts';
 import { parseLsn } from '../../core/format.ts';
 import { PgCommandError } from '../errors.ts';
@@ -97,6 +97,12 @@ export class Postgres {
     if (await this.postmasterPid()) return;
     await rm(`${this.paths.dataDir}/postmaster.pid`, { force: true });
     const wait = options.wait ?? true;
+    // Where this start's log lines begin: a postmaster that dies at once (a full disk, a bad
+    // setting) is seen there, not waited for until the timeout.
+    const logFrom = await stat(this.paths.pgLog).then(
+      (st) => st.size,
+      () => 0,
+    );
     const seconds = String(Math.ceil(timeoutMs / 1000));
     try {
       await this.run(
@@ -118,10 +124,37 @@ export class Postgres {
     if (!wait) {
       const deadline = Date.now() + timeoutMs;
       while (!(await this.postmasterPid())) {
+        // A postmaster that logged its end (or a FATAL before it wrote its PID file) and is still
+        // not there a moment later has exited.
+        const since = await this.logSince(logFrom);
+        if (/database system is shut down|FATAL|PANIC/.test(since)) {
+          await new Promise((r) => setTimeout(r, 200));
+          if (await this.postmasterPid()) break;
+          throw new PgCommandError(
+            'postgres',
+            `exited as it started; ${this.paths.pgLog} says`,
+            since.trim().split('\n').slice(-4).join(' | '),
+          );
+        }
         if (Date.now() > deadline)
           throw new PgCommandError('postgres', `did not start within ${timeoutMs} ms`, '');
         await new Promise((r) => setTimeout(r, 50));
       }
+    }
+  }
+
+  /** The server log from byte `offset` on (empty when it cannot be read). */
+  private async logSince(offset: number): Promise<string> {
+    const handle = await open(this.paths.pgLog, 'r').catch(() => undefined);
+    if (!handle) return '';
+    try {
+      const { size } = await handle.stat();
+      if (size <= offset) return '';
+      const buffer = Buffer.alloc(Math.min(size - offset, 64_000));
+      await handle.read(buffer, 0, buffer.length, Math.max(offset, size - buffer.length));
+      return buffer.toString('utf8');
+    } finally {
+      await handle.close();
     }
   }
 

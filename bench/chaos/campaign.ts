@@ -8,7 +8,14 @@ import { LocalTopology } from '../../local/local-topology.ts';
 import { type LoopbackLogin, loopbackClient } from '../../local/loopback-client.ts';
 import { processAlive, waitFor } from '../../local/wait-for.ts';
 import { WritableInvariant } from '../../local/writable-invariant.ts';
-import { FAULT_KINDS, type FaultKind, injectFault, NETWORK_FAULTS, seededRandom } from './faults.ts';
+import {
+  FAULT_KINDS,
+  type FaultKind,
+  injectFault,
+  NETWORK_FAULTS,
+  seededRandom,
+  VOLUME_FAULTS,
+} from './faults.ts';
 
 export interface CampaignOptions {
   readonly faults: number;
@@ -144,7 +151,10 @@ async function recovered(t: LocalTopology, boundMs: number): Promise<number | un
       if ((await t.api(leader.holder, '/primary').catch(() => ({ status: 0 }))).status !== 200) return false;
       for (const name of t.nodes.keys()) {
         if (name === leader.holder) continue;
-        const res = await t.api(name, '/replica?replication_state=streaming').catch(() => ({ status: 0 }));
+        // Streaming and caught up: a cut connection can still say streaming until its timeout.
+        const res = await t
+          .api(name, '/replica?replication_state=streaming&lag=1MB')
+          .catch(() => ({ status: 0 }));
         if (res.status !== 200) return false;
       }
       return true;
@@ -170,7 +180,11 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
   const hostNetwork = options.hostNetwork ?? unavailable === undefined;
   if (hostNetwork && unavailable) throw new Error(`hostNetwork: ${unavailable}`);
   const network = hostNetwork ? 'network namespaces' : `loopback (${unavailable ?? 'not asked for'})`;
-  const kinds = (options.kinds ?? FAULT_KINDS).filter((k) => hostNetwork || !NETWORK_FAULTS.includes(k));
+  // Data volumes that can fill up need root, as the host network does.
+  const volumes = hostNetwork;
+  const kinds = (options.kinds ?? FAULT_KINDS).filter(
+    (k) => (hostNetwork || !NETWORK_FAULTS.includes(k)) && (volumes || !VOLUME_FAULTS.includes(k)),
+  );
   if (!hostNetwork)
     log(
       `hosts share this machine's loopback: ${unavailable ?? 'hostNetwork off'}; the network faults are not drawn`,
@@ -189,6 +203,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     logLevel: 'warn',
     sync: options.sync ?? false,
     hostNetwork,
+    ...(volumes ? { dataVolumeMb: 1536 } : {}),
     ...(options.agentBundle ? { agentBundle: options.agentBundle } : {}),
   });
   // Interrupted (Ctrl-C, a timeout): stop everything the topology started before exiting.
@@ -344,7 +359,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await t.stop().catch(() => []);
-    rmSync(dir, { recursive: true, force: true });
+    if (process.env.PGWARDEN_KEEP_TEST_DIRS === undefined) rmSync(dir, { recursive: true, force: true });
   }
 }
 

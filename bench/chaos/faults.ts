@@ -30,11 +30,14 @@ export const FAULT_KINDS = [
   'replication-cut',
   'node-partition',
   'inbound-cut',
+  'disk-full',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** The faults that need hosts with networks of their own (LocalTopology hostNetwork). */
 export const NETWORK_FAULTS: readonly FaultKind[] = ['replication-cut', 'node-partition', 'inbound-cut'];
+/** The faults that need data directories on volumes of their own (LocalTopology dataVolumeMb). */
+export const VOLUME_FAULTS: readonly FaultKind[] = ['disk-full'];
 
 /** What the campaign gives a fault: the topology, who is primary, the controller, a request to make. */
 export interface FaultContext {
@@ -186,6 +189,12 @@ export async function injectFault(kind: FaultKind, ctx: FaultContext): Promise<I
       const deaf = pick(ctx.random, others);
       t.cutFromPeers(target, [deaf], 'inbound');
       return { kind, target: `${target} (from ${deaf})`, heal: async () => t.cutFromPeers(target, []) };
+    }
+    case 'disk-full': {
+      const volume = t.node(target).volume;
+      if (!volume) throw new Error('disk-full: the hosts have no data volumes (dataVolumeMb)');
+      volume.fill();
+      return { kind, target, heal: async () => volume.free() };
     }
     case 'switchover-during-fault': {
       // A switchover asked while a replica is paused: the controller must pick around it.

@@ -31,6 +31,8 @@ export interface ClusterOptions {
   readonly restapiTls?: boolean;
   /** Hosts in network namespaces of their own (LocalTopologyOptions.hostNetwork). */
   readonly hostNetwork?: boolean;
+  /** Data directories on volumes of this size (LocalTopologyOptions.dataVolumeMb). */
+  readonly dataVolumeMb?: number;
   /** PostgreSQL parameters on top of the tests' (max_connections 30, fsync off). */
   readonly pgParameters?: Readonly<Record<string, string | number | boolean>>;
 }
@@ -53,6 +55,7 @@ export class AgentCluster extends LocalTopology {
       pgParameters: { max_connections: 30, fsync: 'off', ...options.pgParameters },
       restapiTls: options.restapiTls ?? false,
       hostNetwork: options.hostNetwork ?? false,
+      ...(options.dataVolumeMb ? { dataVolumeMb: options.dataVolumeMb } : {}),
     };
     const { dir, backend, store, scope, table } = await LocalTopology.prepare(settings);
     const cluster = new AgentCluster(settings, dir, scope, table, backend, store);
