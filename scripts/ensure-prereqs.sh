@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what pgwarden's tests and local topology need, when it is missing:
 # node_modules (npm ci when absent or older than package-lock.json), PostgreSQL 15 server
-# binaries, HAProxy, systemd-notify, Python 3, setpriv, libfaketime, Patroni, etcd and pgBackRest (apt, as root on Debian). Elsewhere it
+# binaries, HAProxy, systemd-notify, Python 3, setpriv, libfaketime, Patroni, etcd, pgBackRest, iproute2 and nftables (apt, as root on Debian). Elsewhere it
 # prints what to install and fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +29,9 @@ command -v patroni >/dev/null 2>&1 || missing+=(patroni)
 command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
 # create_replica_methods and bootstrap.method are tested with a real backup tool.
 command -v pgbackrest >/dev/null 2>&1 || missing+=(pgbackrest)
+# The fault campaign puts hosts in network namespaces (ip netns, nsenter) and cuts them with nft.
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+command -v nft >/dev/null 2>&1 || missing+=(nftables)
 
 if ((${#missing[@]})); then
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
