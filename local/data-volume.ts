@@ -41,6 +41,11 @@ export class DataVolume {
     rmSync(join(this.path, FILLER), { force: true });
   }
 
+  /** Whether it is still mounted (it must not be once its topology stopped). */
+  isMounted(): boolean {
+    return spawnSync('findmnt', ['-n', this.path]).status === 0;
+  }
+
   /** Unmounts it (lazily: a process that still holds a file lets go when it exits). */
   unmount(): void {
     if (!this.mounted) return;

@@ -122,6 +122,14 @@ export class HostNetwork {
     );
   }
 
+  /** What of this network is still on the machine (links, namespaces): nothing after destroy(). */
+  leftovers(): string[] {
+    const links = spawnSync('ip', ['-br', 'link'], { encoding: 'utf8' }).stdout.split('\n');
+    const spaces = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n');
+    const mine = (line: string) => line.startsWith(`pgw${this.id}`);
+    return [...links, ...spaces].filter(mine).map((l) => l.split(/[\s@]/)[0]!);
+  }
+
   /** Removes every namespace (their links go with them) and the bridge. */
   destroy(): void {
     for (const { netns, link } of this.hosts.values()) {

@@ -93,8 +93,15 @@ export class Supervisor {
   }
 
   async run(): Promise<void> {
-    process.once('SIGTERM', () => void this.down().then(() => process.exit(0)));
-    process.once('SIGINT', () => void this.down().then(() => process.exit(0)));
+    // `down` once, however many signals arrive meanwhile (a process group's, relayed ones).
+    let stopping = false;
+    const stop = () => {
+      if (stopping) return;
+      stopping = true;
+      void this.down().then(() => process.exit(0));
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
     this.save();
     try {
       await this.listen();

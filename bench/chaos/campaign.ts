@@ -12,6 +12,7 @@ import {
   FAULT_KINDS,
   type FaultKind,
   injectFault,
+  mayOverlap,
   NETWORK_FAULTS,
   seededRandom,
   VOLUME_FAULTS,
@@ -23,6 +24,8 @@ export interface CampaignOptions {
   readonly sync?: boolean;
   /** Fault kinds to draw from. @default every kind */
   readonly kinds?: readonly FaultKind[];
+  /** How often a second fault joins the first while it holds (0..1). @default 0.3 */
+  readonly overlap?: number;
   /** Longest a fault stays before it heals. @default 8000 */
   readonly maxFaultMs?: number;
   /** Longest the cluster may take to recover after a heal. @default 60000 */
@@ -45,6 +48,8 @@ export interface FaultRecord {
   readonly heldMs: number;
   /** From the heal to a serving primary with every other node streaming; undefined: never. */
   readonly recoveryMs: number | undefined;
+  /** A second fault injected while this one held, healed before it. */
+  readonly overlapping?: { readonly kind: FaultKind; readonly target: string; readonly afterMs: number };
 }
 
 export interface CampaignReport {
@@ -206,19 +211,21 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     ...(volumes ? { dataVolumeMb: 1536 } : {}),
     ...(options.agentBundle ? { agentBundle: options.agentBundle } : {}),
   });
-  // Interrupted (Ctrl-C, a timeout): stop everything the topology started before exiting.
+  // Interrupted (Ctrl-C, a timeout): stop everything the topology started before exiting. The
+  // signal may come twice (to the whole process group, and relayed by npm and tsx): the second
+  // must not end the process before the first has cleaned up.
+  let interrupted = false;
   const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupted) return;
+    interrupted = true;
     log(`${signal}: stopping the topology`);
     void t
-      .stop()
-      .catch(() => [])
-      .finally(() => {
-        rmSync(dir, { recursive: true, force: true });
-        process.exit(130);
-      });
+      .destroy(false)
+      .catch(() => {})
+      .finally(() => process.exit(130));
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   const pidsSeen = new Set<number>();
   const remember = () => {
     for (const name of t.nodes.keys()) for (const pid of t.hostPids(name)) pidsSeen.add(pid);
@@ -247,33 +254,62 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
       const kind = kinds[Math.floor(random() * kinds.length)]!;
       const primary = (await t.store.getLeader(t.scope).catch(() => undefined))?.holder;
       const at = Date.now();
-      const fault = await injectFault(kind, {
+      const context = {
         topology: t,
         primary,
         controller,
         random,
-        requestSwitchover: async () => {
+        request: async (which: 'switchover' | 'failover', to?: string) => {
           await t.store.putIntent(
             t.scope,
             {
               id: randomUUID(),
-              kind: 'switchover',
+              kind: which,
               ...(primary ? { from: primary } : {}),
+              ...(to ? { to } : {}),
               requested_by: 'chaos',
               requested_at: Date.now(),
             },
             { onlyIfAbsent: true },
           );
         },
-      });
+      };
+      const fault = await injectFault(kind, context);
       const heldMs = 1000 + Math.floor(random() * ((options.maxFaultMs ?? 8000) - 1000));
-      await new Promise((r) => setTimeout(r, heldMs));
+      // Sometimes a second fault joins while the first holds (another switch), healed first.
+      let second: { fault: Awaited<ReturnType<typeof injectFault>>; afterMs: number } | undefined;
+      const candidates = kinds.filter((k) => mayOverlap(kind, k));
+      if (candidates.length > 0 && random() < (options.overlap ?? 0.3)) {
+        const afterMs = Math.floor(random() * heldMs * 0.6);
+        await new Promise((r) => setTimeout(r, afterMs));
+        const other = candidates[Math.floor(random() * candidates.length)]!;
+        const now = (await t.store.getLeader(t.scope).catch(() => undefined))?.holder;
+        second = { fault: await injectFault(other, { ...context, primary: now }), afterMs };
+        await new Promise((r) => setTimeout(r, heldMs - afterMs));
+      } else await new Promise((r) => setTimeout(r, heldMs));
       remember();
+      await second?.fault.heal();
       await fault.heal();
       const recoveryMs = await recovered(t, options.recoveryMs ?? 60_000);
-      records.push({ n, kind, target: fault.target, at, heldMs, recoveryMs });
+      const overlapping = second && {
+        kind: second.fault.kind,
+        target: second.fault.target,
+        afterMs: second.afterMs,
+      };
+      records.push({
+        n,
+        kind,
+        target: fault.target,
+        at,
+        heldMs,
+        recoveryMs,
+        ...(overlapping ? { overlapping } : {}),
+      });
+      const also = overlapping
+        ? ` (+ ${overlapping.kind} on ${overlapping.target} after ${overlapping.afterMs} ms)`
+        : '';
       log(
-        `fault ${n}/${options.faults}: ${kind} on ${fault.target} for ${heldMs} ms, recovered ${recoveryMs === undefined ? 'NEVER' : `in ${recoveryMs} ms`}`,
+        `fault ${n}/${options.faults}: ${kind} on ${fault.target}${also} for ${heldMs} ms, recovered ${recoveryMs === undefined ? 'NEVER' : `in ${recoveryMs} ms`}`,
       );
       if (recoveryMs === undefined) {
         violations.push({ what: 'no recovery', at: Date.now(), detail: `${kind} on ${fault.target}` });
@@ -338,6 +374,12 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     await t.stop();
     const left = [...pidsSeen].filter(processAlive);
     if (left.length > 0) violations.push({ what: 'processes left behind', detail: left.join(', ') });
+    const leftovers = [
+      ...(t.network?.leftovers() ?? []),
+      ...[...t.nodes.values()].filter((n) => n.volume?.isMounted()).map((n) => `${n.name}'s data volume`),
+    ];
+    if (leftovers.length > 0)
+      violations.push({ what: 'network or volumes left behind', detail: leftovers.join(', ') });
     return {
       seed: options.seed,
       mode: options.sync ? 'synchronous' : 'asynchronous',

@@ -31,6 +31,7 @@ export const FAULT_KINDS = [
   'node-partition',
   'inbound-cut',
   'disk-full',
+  'operator-request',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -39,14 +40,27 @@ export const NETWORK_FAULTS: readonly FaultKind[] = ['replication-cut', 'node-pa
 /** The faults that need data directories on volumes of their own (LocalTopology dataVolumeMb). */
 export const VOLUME_FAULTS: readonly FaultKind[] = ['disk-full'];
 
+/** Kinds that act on the same switch (one heals the other's): never drawn to overlap each other. */
+const GROUPS: readonly (readonly FaultKind[])[] = [
+  ['node-cut-from-store', 'store-down', 'store-slow', 'store-errors'],
+  ['replication-cut', 'inbound-cut'],
+  ['agent-pause', 'switchover-during-fault'],
+  ['clock-skew', 'agent-kill', 'host-crash'],
+];
+
+/** Whether fault `b` may be injected while `a` holds. */
+export function mayOverlap(a: FaultKind, b: FaultKind): boolean {
+  return a !== b && !GROUPS.some((g) => g.includes(a) && g.includes(b));
+}
+
 /** What the campaign gives a fault: the topology, who is primary, the controller, a request to make. */
 export interface FaultContext {
   readonly topology: LocalTopology;
   readonly primary: string | undefined;
   readonly controller: RunningController;
   readonly random: () => number;
-  /** Asks for a switchover, as `pgwarden switchover --force` does (an intent). */
-  readonly requestSwitchover: () => Promise<void>;
+  /** Asks for a switchover or a failover, as `pgwarden switchover/failover --force` do (an intent). */
+  readonly request: (kind: 'switchover' | 'failover', to?: string) => Promise<void>;
 }
 
 /** One injected fault: what it hit, and how to heal it. */
@@ -203,8 +217,16 @@ export async function injectFault(kind: FaultKind, ctx: FaultContext): Promise<I
       const pid = t.node(paused).pid;
       const pids = pid && processAlive(pid) ? [pid] : [];
       signalAll(pids, 'SIGSTOP');
-      await ctx.requestSwitchover().catch(() => {});
+      await ctx.request('switchover').catch(() => {});
       return { kind, target: paused, heal: async () => signalAll(pids, 'SIGCONT') };
+    }
+    case 'operator-request': {
+      // An operator's switchover or failover (to a replica chosen at random), whatever else holds.
+      const which = ctx.random() < 0.5 ? 'switchover' : 'failover';
+      const replicas = up.filter((n) => n !== ctx.primary);
+      const to = replicas.length > 0 ? pick(ctx.random, replicas) : undefined;
+      await ctx.request(which, to).catch(() => {});
+      return { kind, target: `${which}${to ? ` to ${to}` : ''}`, heal: async () => {} };
     }
   }
 }
