@@ -1,13 +1,3 @@
-// The write gap of adopting a running cluster (issue 16). Run: npm run bench:adoption
-// BENCH_ROUNDS (default 3) rounds of each:
-// - patroni: a 3-node Patroni cluster (Debian's patroni + etcd) with an application writing at
-//   20 Hz; patronictl pause, the Patroni daemons stopped, pgwarden agents started with the same
-//   files plus a table (the runbook in docs/migrating-from-patroni.md). No restart is needed.
-// - restart: a primary started by hand whose own hba_file (outside the data directory, a
-//   restart-only setting) keeps the agent out after its reload: the agent restarts it once.
-// The figure is the longest time between two acknowledged commits from the pause (or the agent's
-// start) until every node is adopted and streaming.
-import { spawnSync } from 'node:child_process';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -16,6 +6,7 @@ import { AckedWriter } from '../local/acked-writer.ts';
 import { waitFor } from '../local/wait-for.ts';
 import { buildAgentBundle } from '../scripts/build-agent.ts';
 import { AgentCluster, TEST_PASSWORD } from '../test/helpers/agent-cluster.ts';
+import { asPostgres } from '../test/helpers/as-postgres.ts';
 import {
   patronictlPause,
   startEtcd,
@@ -26,7 +17,6 @@ import {
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const KINDS = (process.env.BENCH_KINDS ?? 'patroni,restart').split(',');
 const WRITER = { user: 'writer', password: 'writer-secret' };
-const BIN = '/usr/lib/postgresql/15/bin';
 
 const p50 = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -91,17 +81,6 @@ async function patroniRound(): Promise<number> {
 async function restartRound(): Promise<number> {
   const c = await AgentCluster.create({ nodes: 1 });
   const node = c.node('node1');
-  const asPostgres = (program: string, args: string[]) => {
-    const run = spawnSync(
-      'setpriv',
-      ['--reuid=postgres', '--regid=postgres', '--init-groups', join(BIN, program), ...args],
-      {
-        encoding: 'utf8',
-        cwd: '/tmp',
-      },
-    );
-    if (run.status !== 0) throw new Error(`${program}: ${run.stderr}`);
-  };
   let writer: AckedWriter | undefined;
   try {
     asPostgres('initdb', ['-D', node.dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8']);

@@ -5,21 +5,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolvePgUser } from '../../agent/os-user.ts';
 import { freePort } from '../../local/free-port.ts';
+import { asPostgres, stopImmediately } from '../helpers/as-postgres.ts';
 import { runCli } from '../helpers/run-cli.ts';
-
-const BIN = '/usr/lib/postgresql/15/bin';
-
-function asPostgres(program: string, args: string[]): void {
-  const run = spawnSync(
-    'setpriv',
-    ['--reuid=postgres', '--regid=postgres', '--init-groups', join(BIN, program), ...args],
-    {
-      encoding: 'utf8',
-      cwd: '/tmp',
-    },
-  );
-  if (run.status !== 0) throw new Error(`${program} ${args.join(' ')}: ${run.stderr}`);
-}
 
 /**
  * `pgwarden local up --adopt` (issue #16): trying adoption on one machine with a cluster made by
@@ -80,23 +67,7 @@ describe('pgwarden local up --adopt', () => {
 
   afterAll(async () => {
     if (existsSync(join(dir, 'state.json'))) await cli('local', 'down');
-    for (const d of [primary, standby])
-      if (existsSync(join(d, 'postmaster.pid')))
-        spawnSync(
-          'setpriv',
-          [
-            '--reuid=postgres',
-            '--regid=postgres',
-            '--init-groups',
-            join(BIN, 'pg_ctl'),
-            '-D',
-            d,
-            '-m',
-            'immediate',
-            'stop',
-          ],
-          { cwd: '/tmp' },
-        );
+    for (const d of [primary, standby]) if (existsSync(join(d, 'postmaster.pid'))) stopImmediately(d);
     rmSync(parent, { recursive: true, force: true });
   });
 

@@ -6,26 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolvePgUser } from '../../../agent/os-user.ts';
 import { socketClient } from '../../../local/loopback-client.ts';
 import { AgentCluster } from '../../helpers/agent-cluster.ts';
-
-const BIN = '/usr/lib/postgresql/15/bin';
-
-/** A PostgreSQL program as the postgres user (it refuses root), failing the test on error. */
-function asPostgres(program: string, args: string[]): string {
-  const run = spawnSync(
-    'setpriv',
-    ['--reuid=postgres', '--regid=postgres', '--init-groups', join(BIN, program), ...args],
-    {
-      encoding: 'utf8',
-      cwd: '/tmp',
-    },
-  );
-  if (run.status !== 0) throw new Error(`${program} ${args.join(' ')}: ${run.stderr}`);
-  return run.stdout;
-}
-
-function sysid(dataDir: string): string {
-  return /Database system identifier:\s*(\d+)/.exec(asPostgres('pg_controldata', [dataDir]))![1]!;
-}
+import { asPostgres, stopImmediately, systemIdentifier } from '../../helpers/as-postgres.ts';
 
 /**
  * Adopting clusters that exist (issue #16): a standalone primary made by hand, running, with a
@@ -65,24 +46,16 @@ describe('an agent on a data directory that already holds a cluster', () => {
       '-w',
       'start',
     ]);
-    spawnSync(
-      'setpriv',
-      [
-        '--reuid=postgres',
-        '--regid=postgres',
-        '--init-groups',
-        join(BIN, 'psql'),
-        '-h',
-        socket,
-        '-p',
-        String(n1!.pgPort),
-        '-U',
-        'postgres',
-        '-c',
-        'CREATE TABLE kept AS SELECT 42 AS answer',
-      ],
-      { cwd: '/tmp' },
-    );
+    asPostgres('psql', [
+      '-h',
+      socket,
+      '-p',
+      String(n1!.pgPort),
+      '-U',
+      'postgres',
+      '-c',
+      'CREATE TABLE kept AS SELECT 42 AS answer',
+    ]);
     asPostgres('pg_basebackup', [
       '-D',
       n2!.dataDir,
@@ -103,28 +76,14 @@ describe('an agent on a data directory that already holds a cluster', () => {
       writeFileSync(join(n.dataDir, 'adoption-marker'), 'here before pgwarden\n');
       spawnSync('chown', [`${pg.uid}:${pg.gid}`, join(n.dataDir, 'adoption-marker')]);
     }
-    primarySysid = sysid(n1!.dataDir);
+    primarySysid = systemIdentifier(n1!.dataDir);
     postmaster = c.postmasterPid('node1')!;
-    expect(sysid(n2!.dataDir)).toBe(primarySysid);
-    expect(sysid(n3!.dataDir)).not.toBe(primarySysid);
+    expect(systemIdentifier(n2!.dataDir)).toBe(primarySysid);
+    expect(systemIdentifier(n3!.dataDir)).not.toBe(primarySysid);
   }, 120_000);
   afterAll(async () => {
     // node1's hand-started postmaster, if the agent never took it over.
-    spawnSync(
-      'setpriv',
-      [
-        '--reuid=postgres',
-        '--regid=postgres',
-        '--init-groups',
-        join(BIN, 'pg_ctl'),
-        '-D',
-        c.node('node1').dataDir,
-        '-m',
-        'immediate',
-        'stop',
-      ],
-      { cwd: '/tmp' },
-    );
+    stopImmediately(c.node('node1').dataDir);
     await c?.destroy();
   });
 
@@ -156,7 +115,7 @@ describe('an agent on a data directory that already holds a cluster', () => {
       return m?.receiver_state === 'streaming';
     });
     expect(existsSync(join(c.node('node2').dataDir, 'adoption-marker'))).toBe(true);
-    expect(sysid(c.node('node2').dataDir)).toBe(primarySysid);
+    expect(systemIdentifier(c.node('node2').dataDir)).toBe(primarySysid);
     // pg_basebackup -R's primary_conninfo no longer overrides pgwarden's.
     expect(readFileSync(join(c.node('node2').dataDir, 'postgresql.auto.conf'), 'utf8')).not.toMatch(
       /primary_conninfo/,

@@ -4,40 +4,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolvePgUser } from '../../../agent/os-user.ts';
 import { AgentCluster } from '../../helpers/agent-cluster.ts';
+import { asPostgres, systemIdentifier } from '../../helpers/as-postgres.ts';
 
-/** pgBackRest as the postgres user, failing the test on error. */
-function pgbackrest(conf: string, args: string[]): string {
-  const run = spawnSync(
-    'setpriv',
-    [
-      '--reuid=postgres',
-      '--regid=postgres',
-      '--init-groups',
-      'pgbackrest',
-      `--config=${conf}`,
-      '--stanza=test',
-      ...args,
-    ],
-    { encoding: 'utf8', cwd: '/tmp' },
-  );
-  if (run.status !== 0) throw new Error(`pgbackrest ${args.join(' ')}: ${run.stdout}${run.stderr}`);
-  return run.stdout;
-}
-
-function sysid(c: AgentCluster, name: string): string {
-  const run = spawnSync(
-    'setpriv',
-    [
-      '--reuid=postgres',
-      '--regid=postgres',
-      '--init-groups',
-      '/usr/lib/postgresql/15/bin/pg_controldata',
-      c.node(name).dataDir,
-    ],
-    { encoding: 'utf8', cwd: '/tmp', env: { LC_ALL: 'C' } },
-  );
-  return /Database system identifier:\s*(\d+)/.exec(run.stdout)![1]!;
-}
+/** pgBackRest as the postgres user on the test's stanza, failing the test on error. */
+const pgbackrest = (conf: string, args: string[]) =>
+  asPostgres('pgbackrest', [`--config=${conf}`, '--stanza=test', ...args]);
+const sysid = (c: AgentCluster, name: string) => systemIdentifier(c.node(name).dataDir);
 
 /**
  * Patroni's create_replica_methods and bootstrap.method (issue #16) with a real backup tool:
