@@ -67,7 +67,13 @@ export interface CampaignReport {
   readonly secondsWithoutWrite: number;
   readonly readerFailures: number;
   readonly invariantSamples: number;
-  readonly violations: readonly { readonly what: string; readonly at?: number; readonly detail: string }[];
+  readonly violations: readonly {
+    readonly what: string;
+    readonly at?: number;
+    readonly detail: string;
+    /** The faults that held (or were recovering) within 10 s of it: the timeline around it. */
+    readonly around?: readonly string[];
+  }[];
   readonly durationMs: number;
 }
 
@@ -394,7 +400,9 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
       secondsWithoutWrite: silent,
       readerFailures: reader.failures,
       invariantSamples: invariant.samples,
-      violations,
+      violations: violations.map((v) =>
+        v.at === undefined ? v : { ...v, around: faultsAround(records, v.at) },
+      ),
       durationMs: Date.now() - startedAt,
     };
   } finally {
@@ -403,6 +411,17 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     await t.stop().catch(() => []);
     if (process.env.PGWARDEN_KEEP_TEST_DIRS === undefined) rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The faults active (held, or recovering) within 10 s of `at`, oldest first. */
+function faultsAround(records: readonly FaultRecord[], at: number): string[] {
+  const margin = 10_000;
+  return records
+    .filter((r) => r.at - margin <= at && at <= r.at + r.heldMs + (r.recoveryMs ?? 60_000) + margin)
+    .map(
+      (r) =>
+        `#${r.n} ${r.kind} on ${r.target} at ${new Date(r.at).toISOString()} for ${r.heldMs} ms${r.overlapping ? ` (+ ${r.overlapping.kind} on ${r.overlapping.target})` : ''}`,
+    );
 }
 
 /** The report as a short Markdown table. */
@@ -421,7 +440,8 @@ export function reportMarkdown(r: CampaignReport): string {
       ? [
           '',
           ...r.violations.map(
-            (v) => `- ${v.what}${v.at ? ` at ${new Date(v.at).toISOString()}` : ''}: ${v.detail}`,
+            (v) =>
+              `- ${v.what}${v.at ? ` at ${new Date(v.at).toISOString()}` : ''}: ${v.detail}${v.around?.length ? ` — around it: ${v.around.join('; ')}` : ''}`,
           ),
         ]
       : []),

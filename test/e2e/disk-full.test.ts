@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AgentCluster } from '../../helpers/agent-cluster.ts';
+import { AgentCluster } from '../helpers/agent-cluster.ts';
 
 const asRoot = process.getuid?.() === 0;
 
