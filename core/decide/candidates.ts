@@ -59,6 +59,18 @@ export function exclusionReason(
   if (config.check_timeline && expectedTimeline !== undefined && member.timeline !== expectedTimeline) {
     return `timeline ${member.timeline ?? 'unknown'}, expected ${expectedTimeline} (check_timeline)`;
   }
+  // Behind the lease's timeline, a member has not followed the current primary; a demoted old
+  // primary not rewound yet even holds WAL past the fork point, so its position looks ahead.
+  // Promoting it would drop the current timeline's writes: never, whatever check_timeline says.
+  // (Found by the fault campaign, issue #18.)
+  if (
+    expectedTimeline !== undefined &&
+    member.timeline !== null &&
+    member.timeline !== undefined &&
+    member.timeline < expectedTimeline
+  ) {
+    return `timeline ${member.timeline} behind the lease's ${expectedTimeline} (not following the current primary)`;
+  }
   const recordedSync = leader?.sync.includes(member.name) ?? false;
   if (config.synchronous_mode && !recordedSync)
     return 'not a recorded synchronous standby (synchronous_mode)';

@@ -36,7 +36,8 @@ function replaceCandidate(ctx: RuleContext, op: Op): RuleOutcome {
       config: ctx.config,
       ...(leader ? { leader } : {}),
     },
-    { oldPrimary: op.from, exclude: excluded, ignoreLag: op.kind === 'switchover' },
+    // The next candidate has not caught up with any final LSN: its lag counts, as in a failover.
+    { oldPrimary: op.from, exclude: excluded },
   ).eligible[0];
   const failed = `promotion of ${op.to} failed ${op.attempts} time(s)${op.last_result?.message ? ` (${op.last_result.message})` : ''}`;
   if (!next || !leader || !leaderIsNew(ctx, op)) {
@@ -47,6 +48,11 @@ function replaceCandidate(ctx: RuleContext, op: Op): RuleOutcome {
   }
   const retry: Op = {
     ...advanceOp(op, 'takeover', ctx.now),
+    // A switchover whose candidate cannot be promoted after the hand-over goes on as a failover
+    // from that candidate: take the lease over, fence it, promote the next (there is no
+    // switchover takeover step; such an operation used to wait forever. Found by the fault
+    // campaign, issue #18).
+    kind: 'failover',
     from: op.to,
     to: next.name,
     term: leader.term,

@@ -75,6 +75,29 @@ describe('decide() with no operation in flight', () => {
     expect(decision.reason).toMatch(/lease of n1 unchanged for 11.0 s \(ttl 10 s\); promoting n3/);
   });
 
+  it('never picks a member behind the lease timeline, even with check_timeline off and a position that looks ahead', () => {
+    // n2 is a demoted old primary not rewound yet: its WAL went past the fork of timeline 2.
+    const s = clusterWithExpiredLease({
+      leader: buildLeader({ timeline: 2 }),
+      members: [
+        buildPrimary('n1', { timeline: 2 }),
+        buildMember('n2', { timeline: 1, receive_lsn: 12 * MB, replay_lsn: 12 * MB }),
+        buildMember('n3', { timeline: 2, receive_lsn: 10 * MB }),
+      ],
+    });
+    expect(run(s).steps[1]).toMatchObject({ kind: 'take_over', to: 'n3' });
+    const alone = clusterWithExpiredLease({
+      leader: buildLeader({ timeline: 2 }),
+      members: [
+        buildPrimary('n1', { timeline: 2 }),
+        buildMember('n2', { timeline: 1, receive_lsn: 12 * MB }),
+      ],
+    });
+    const refused = run(alone);
+    expect(refused.rule).toBe(170);
+    expect(refused.reason).toContain("n2: timeline 1 behind the lease's 2");
+  });
+
   it('fails over without waiting when the holder released the lease (rule 160)', () => {
     const s = scenario({ leader: buildLeader({ released: true }) });
     const decision = run(s);

@@ -290,6 +290,36 @@ describe('decide() during a switchover', () => {
     expect(decision.steps[0]).toMatchObject({ action: 'restart', member: 'n1', term: 3 });
   });
 
+  it('a candidate that cannot be promoted after the hand-over: the operation goes on as a failover to the next, within the lag bound (rule 465)', () => {
+    // Found by the fault campaign: the switchover used to move to a takeover step no rule serves.
+    const failing = buildOp({
+      kind: 'switchover',
+      step: 'promote',
+      version: 4,
+      attempts: 4,
+      lsn: 10 * MB,
+      last_result: { action: 'promote', member: 'n2', ok: false, message: 'unreachable', at: T0 },
+    });
+    const members = [
+      buildPrimary('n1', { state: 'stopped' }),
+      buildMember('n2'),
+      buildMember('n3', { receive_lsn: 10 * MB }),
+    ];
+    const leader = buildLeader({ holder: 'n2', term: 4, rvn: 'r4' });
+    const decision = run(scenario({ members, leader, op: failing }));
+    expect(decision.rule).toBe(465);
+    const next = (decision.steps[0] as Extract<Step, { kind: 'update_op' }>).op;
+    expect(next).toMatchObject({ kind: 'failover', step: 'takeover', from: 'n2', to: 'n3', term: 4 });
+    // ... which the failover rules carry on: take the lease over for n3 (then fence n2).
+    const after = run(scenario({ members, leader, op: next }));
+    expect(after.rule).toBe(310);
+    expect(after.steps[0]).toMatchObject({ kind: 'take_over', from: 'n2', to: 'n3', term: 4 });
+    // A next candidate beyond maximum_lag_on_failover is not taken: the operation ends instead.
+    const far = [members[0]!, members[1]!, buildMember('n3', { receive_lsn: 1 * MB, replay_lsn: 1 * MB })];
+    const ended = run(scenario({ members: far, leader: { ...leader, lsn: 10 * MB }, op: failing }));
+    expect(kinds(ended.steps)).toContain('end_op');
+  });
+
   it('rolls back when the clean stop keeps failing (rule 400)', () => {
     const demote = buildOp({ kind: 'switchover', step: 'demote', attempts: 4 });
     expect(run(scenario({ op: demote })).rule).toBe(400);
