@@ -38,6 +38,7 @@ import type { AgentConfigInput } from '../core/config/agent-config.ts';
 import { type ClusterConfigInput, parseClusterConfig } from '../core/config/cluster-config.ts';
 import { controllerEnvironment } from '../core/controller/controller-environment.ts';
 import type { InvocationSchedule } from '../core/controller/invocation-schedule.ts';
+import type { CommandBus } from '../core/ports/command-bus.ts';
 import type { CoordinationStore } from '../core/store/coordination-store.ts';
 import { Controller } from '../functions/controller/controller.ts';
 import { runControllerLoop } from '../functions/controller/run-loop.ts';
@@ -730,9 +731,11 @@ export class LocalTopology implements LocalHostDirectory {
       logLevel?: string;
       inProcess?: boolean;
       schedule?: InvocationSchedule;
+      /** SSM as this controller sees it (to inject failures at the port); in-process only. */
+      bus?: CommandBus;
     } = {},
   ): RunningController {
-    if (!options.inProcess && !options.store) return this.startLambda(options);
+    if (!options.inProcess && !options.store && !options.bus) return this.startLambda(options);
     const logger = new Logger({
       serviceName: options.name ?? 'controller',
       logLevel: (options.logLevel ?? process.env.PGWARDEN_CONTROLLER_LOG ?? 'INFO') as 'INFO',
@@ -740,7 +743,7 @@ export class LocalTopology implements LocalHostDirectory {
     const notifier = new LogNotifier(logger);
     const controller = new Controller({
       store: options.store ?? this.store,
-      bus: this.commandBus,
+      bus: options.bus ?? this.commandBus,
       fencer: this.fencer,
       notifier,
       logger,
