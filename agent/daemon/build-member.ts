@@ -48,6 +48,7 @@ export function buildMember(config: AgentConfig, facts: MemberFacts): Member {
     role: memberRole(facts),
     state: memberState(facts),
     timeline: obs.timeline ?? null,
+    timeline_switch_lsn: obs.timelineSwitchLsn ?? null,
     write_lsn: obs.writeLsn ?? null,
     receive_lsn: obs.receiveLsn ?? null,
     replay_lsn: obs.replayLsn ?? null,

@@ -12,6 +12,8 @@ export interface PgObservation {
   readonly error?: string;
   readonly inRecovery?: boolean;
   readonly timeline?: number;
+  /** Primary: where its timeline branched off the one before (its history file), when past 1. */
+  readonly timelineSwitchLsn?: number | null;
   readonly writeLsn?: number | null;
   readonly receiveLsn?: number | null;
   readonly replayLsn?: number | null;
@@ -40,6 +42,9 @@ SELECT pg_is_in_recovery() AS in_recovery,
        CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS write_lsn,
        CASE WHEN pg_is_in_recovery() THEN NULL
             ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END AS primary_tli,
+       CASE WHEN pg_is_in_recovery() THEN NULL
+            ELSE (regexp_match(pg_read_file('pg_wal/' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) || '.history', 0, 1000000, true),
+                               '([0-9A-F]+/[0-9A-F]+)[^\\n]*\\n?$'))[1] END AS timeline_switch_lsn,
        pg_last_wal_receive_lsn()::text AS receive_lsn,
        pg_last_wal_replay_lsn()::text AS replay_lsn,
        (SELECT status FROM pg_stat_wal_receiver) AS receiver_state,
@@ -165,6 +170,7 @@ export class PgObserver {
       reachable: true,
       inRecovery,
       timeline: Number(inRecovery ? (row.received_tli ?? row.checkpoint_tli) : row.primary_tli),
+      timelineSwitchLsn: lsnOrNull(row.timeline_switch_lsn),
       writeLsn: lsnOrNull(row.write_lsn),
       receiveLsn: lsnOrNull(row.receive_lsn),
       replayLsn: lsnOrNull(row.replay_lsn),

@@ -1,5 +1,5 @@
 import type { ClusterConfig } from '../config/cluster-config.ts';
-import { compareNames, formatBytes } from '../format.ts';
+import { compareNames, formatBytes, formatLsn } from '../format.ts';
 import type { Observations } from '../lease/observe.ts';
 import type { Leader, Member } from '../model/items.ts';
 
@@ -59,18 +59,14 @@ export function exclusionReason(
   if (config.check_timeline && expectedTimeline !== undefined && member.timeline !== expectedTimeline) {
     return `timeline ${member.timeline ?? 'unknown'}, expected ${expectedTimeline} (check_timeline)`;
   }
-  // Behind the lease's timeline, a member has not followed the current primary; a demoted old
-  // primary not rewound yet even holds WAL past the fork point, so its position looks ahead.
-  // Promoting it would drop the current timeline's writes: never, whatever check_timeline says.
-  // (Found by the fault campaign, issue #18.)
-  if (
-    expectedTimeline !== undefined &&
-    member.timeline !== null &&
-    member.timeline !== undefined &&
-    member.timeline < expectedTimeline
-  ) {
-    return `timeline ${member.timeline} behind the lease's ${expectedTimeline} (not following the current primary)`;
-  }
+  // Behind the lease's timeline, a member has not followed the current primary yet. Up to the
+  // point where that timeline branched off its own, its WAL is the current timeline's and its
+  // lag counts as usual; past it (a demoted old primary not rewound yet) the WAL diverged, and
+  // its position only looks ahead: promoting it would drop the current timeline's writes. So it
+  // is a candidate only one timeline behind, at or before the branch point the lease holder
+  // reported. (Found by the fault campaign, issue #18; whatever check_timeline says.)
+  const behind = diverged(member, input);
+  if (behind) return behind;
   const recordedSync = leader?.sync.includes(member.name) ?? false;
   if (config.synchronous_mode && !recordedSync)
     return 'not a recorded synchronous standby (synchronous_mode)';
@@ -83,6 +79,19 @@ export function exclusionReason(
     }
   }
   return undefined;
+}
+
+/** Why a member behind the lease's timeline may hold WAL the current timeline does not, or undefined. */
+function diverged(member: Member, input: SelectionInput): string | undefined {
+  const expected = input.leader?.timeline;
+  if (expected === undefined || member.timeline === null || member.timeline >= expected) return undefined;
+  const holder = input.members.find((m) => m.name === input.leader!.holder);
+  const branch = holder?.timeline === expected ? holder.timeline_switch_lsn : null;
+  const received = receivedLsn(member);
+  if (member.timeline === expected - 1 && branch !== null && received !== null && received <= branch)
+    return undefined;
+  const where = branch === null ? 'its branch point unknown' : `which branched off at ${formatLsn(branch)}`;
+  return `timeline ${member.timeline} behind the lease's ${expected} (${where}): its WAL may have diverged`;
 }
 
 /** Ranks every member but the old primary; pure and deterministic (ties broken by name). */

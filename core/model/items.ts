@@ -45,6 +45,8 @@ export const memberSchema = z.object({
   role: z.enum(Object.values(Role) as [Role, ...Role[]]),
   state: z.enum(Object.values(PgState) as [PgState, ...PgState[]]),
   timeline: z.number().int().min(1).nullable().default(null),
+  /** Primary: the LSN at which its timeline branched off the previous one (null on timeline 1). */
+  timeline_switch_lsn: lsn.nullable().default(null),
   write_lsn: lsn.nullable().default(null),
   receive_lsn: lsn.nullable().default(null),
   replay_lsn: lsn.nullable().default(null),

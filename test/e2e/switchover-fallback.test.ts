@@ -61,6 +61,16 @@ describe('a switchover whose candidate cannot be promoted', () => {
     });
     expect(history).toMatchObject({ kind: 'failover', old: 'node3', new: 'node2' });
     expect((await c.store.getSnapshot(c.scope)).op).toBeUndefined();
+    // The new primary says where its timeline branched off (the candidates' divergence check).
+    await c.waitFor('node2 reporting its branch point', 10_000, async () => {
+      const snapshot = await c.store.getSnapshot(c.scope);
+      const m = snapshot.members.find((x) => x.name === 'node2');
+      return (
+        m?.timeline === snapshot.leader?.timeline &&
+        (m?.timeline ?? 1) > 1 &&
+        (m?.timeline_switch_lsn ?? 0) > 0
+      );
+    });
     // The failed candidate was fenced (an EC2 stop here): started again, it follows node2, as node1 does.
     if (c.node('node3').down) c.startAgent('node3');
     await c.waitFor('node1 and node3 streaming from node2', 90_000, async () => {

@@ -17,6 +17,7 @@ export function buildMember(name: string, overrides: Partial<Member> = {}): Memb
     role: 'replica',
     state: 'running',
     timeline: 1,
+    timeline_switch_lsn: null,
     write_lsn: null,
     receive_lsn: 10 * MB,
     replay_lsn: 10 * MB,

@@ -75,27 +75,34 @@ describe('decide() with no operation in flight', () => {
     expect(decision.reason).toMatch(/lease of n1 unchanged for 11.0 s \(ttl 10 s\); promoting n3/);
   });
 
-  it('never picks a member behind the lease timeline, even with check_timeline off and a position that looks ahead', () => {
-    // n2 is a demoted old primary not rewound yet: its WAL went past the fork of timeline 2.
+  it('a member behind the lease timeline: a candidate up to the branch point, never past it (diverged WAL looks ahead)', () => {
+    // n1 (the lease holder, crashed) promoted onto timeline 2 at 11 MB; n2 is a demoted old
+    // primary not rewound yet, whose timeline-1 WAL went on to 12 MB.
+    const leader = buildLeader({ timeline: 2 });
+    const holder = buildPrimary('n1', { timeline: 2, timeline_switch_lsn: 11 * MB });
+    const diverged = buildMember('n2', { timeline: 1, receive_lsn: 12 * MB, replay_lsn: 12 * MB });
     const s = clusterWithExpiredLease({
-      leader: buildLeader({ timeline: 2 }),
-      members: [
-        buildPrimary('n1', { timeline: 2 }),
-        buildMember('n2', { timeline: 1, receive_lsn: 12 * MB, replay_lsn: 12 * MB }),
-        buildMember('n3', { timeline: 2, receive_lsn: 10 * MB }),
-      ],
+      leader,
+      members: [holder, diverged, buildMember('n3', { timeline: 2, receive_lsn: 10 * MB })],
     });
     expect(run(s).steps[1]).toMatchObject({ kind: 'take_over', to: 'n3' });
-    const alone = clusterWithExpiredLease({
-      leader: buildLeader({ timeline: 2 }),
-      members: [
-        buildPrimary('n1', { timeline: 2 }),
-        buildMember('n2', { timeline: 1, receive_lsn: 12 * MB }),
-      ],
+    const alone = run(clusterWithExpiredLease({ leader, members: [holder, diverged] }));
+    expect(alone.rule).toBe(170);
+    expect(alone.reason).toContain("n2: timeline 1 behind the lease's 2 (which branched off at 0/B00000)");
+    // Not past the branch point: it only has not followed yet, and is promoted (lag as usual).
+    const lagging = buildMember('n2', { timeline: 1, receive_lsn: 11 * MB, replay_lsn: 11 * MB });
+    expect(run(clusterWithExpiredLease({ leader, members: [holder, lagging] })).steps[1]).toMatchObject({
+      kind: 'take_over',
+      to: 'n2',
     });
-    const refused = run(alone);
-    expect(refused.rule).toBe(170);
-    expect(refused.reason).toContain("n2: timeline 1 behind the lease's 2");
+    // The branch point unknown, or two timelines behind: not a candidate.
+    const unknown = buildPrimary('n1', { timeline: 2 });
+    expect(run(clusterWithExpiredLease({ leader, members: [unknown, lagging] })).rule).toBe(170);
+    const far = clusterWithExpiredLease({
+      leader: buildLeader({ timeline: 3 }),
+      members: [buildPrimary('n1', { timeline: 3, timeline_switch_lsn: 11 * MB }), lagging],
+    });
+    expect(run(far).rule).toBe(170);
   });
 
   it('fails over without waiting when the holder released the lease (rule 160)', () => {
