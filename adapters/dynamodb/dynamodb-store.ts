@@ -217,8 +217,18 @@ export class DynamoDbStore implements CoordinationStore {
 
   renewLease(
     cluster: string,
-    lease: { holder: string; term: number; ttl: number; lsn: number; timeline: number; renewedAt: number },
+    lease: {
+      holder: string;
+      term: number;
+      ttl: number;
+      lsn: number;
+      timeline: number;
+      timelineSwitchLsn?: number | null;
+      renewedAt: number;
+    },
   ): Promise<Leader> {
+    const branch =
+      lease.timelineSwitchLsn === undefined ? {} : { timeline_switch_lsn: lease.timelineSwitchLsn };
     if (PLANTED_BUG === 'unconditional-renewal')
       return this.updateLeader('renewLease', 'never', cluster, {
         set: {
@@ -244,6 +254,7 @@ export class DynamoDbStore implements CoordinationStore {
           ttl: lease.ttl,
           lsn: lease.lsn,
           timeline: lease.timeline,
+          ...branch,
           renewed_at: lease.renewedAt,
         },
         condition: '#holder = :holder AND #term = :term AND #released = :false',

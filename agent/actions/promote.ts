@@ -80,6 +80,7 @@ export const promote: ActionHandler = async (ctx) => {
       ttl: cluster.ttl,
       lsn: obs.writeLsn ?? leader.lsn,
       timeline: obs.timeline ?? leader.timeline ?? 1,
+      timelineSwitchLsn: obs.timelineSwitchLsn ?? null,
       renewedAt: Date.now(),
     });
   } catch (error) {

@@ -317,6 +317,10 @@ export class AgentDaemon {
     const result = await this.lease.renew(local.term, this.clusterConfig, {
       lsn: obs.writeLsn ?? this.snapshot?.leader?.lsn ?? 0,
       timeline: obs.timeline ?? this.snapshot?.leader?.timeline ?? 1,
+      // Where its timeline began: kept in the lease for when this primary is gone (candidates).
+      ...(obs.reachable && obs.inRecovery === false
+        ? { timelineSwitchLsn: obs.timelineSwitchLsn ?? null }
+        : {}),
     });
     this.failsafe.afterRenewal(result, local.term);
     return result;

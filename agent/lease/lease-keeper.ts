@@ -66,7 +66,7 @@ export class LeaseKeeper {
   renew(
     term: number,
     config: Pick<ClusterConfig, 'ttl' | 'safety_margin'>,
-    position: { lsn: number; timeline: number },
+    position: { lsn: number; timeline: number; timelineSwitchLsn?: number | null },
   ): Promise<'renewed' | 'lost' | 'error'> {
     // One at a time: a caller arriving meanwhile for the same term shares the renewal in flight.
     if (this.inFlight?.term === term) return this.inFlight.result;
@@ -83,7 +83,7 @@ export class LeaseKeeper {
     t0: number,
     term: number,
     config: Pick<ClusterConfig, 'ttl' | 'safety_margin'>,
-    position: { lsn: number; timeline: number },
+    position: { lsn: number; timeline: number; timelineSwitchLsn?: number | null },
   ): Promise<'renewed' | 'lost' | 'error'> {
     try {
       await this.options.store.renewLease(this.options.cluster, {
@@ -92,6 +92,9 @@ export class LeaseKeeper {
         ttl: config.ttl,
         lsn: position.lsn,
         timeline: position.timeline,
+        ...(position.timelineSwitchLsn === undefined
+          ? {}
+          : { timelineSwitchLsn: position.timelineSwitchLsn }),
         renewedAt: this.options.wallClock(),
       });
     } catch (error) {

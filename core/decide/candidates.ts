@@ -85,8 +85,10 @@ export function exclusionReason(
 function diverged(member: Member, input: SelectionInput): string | undefined {
   const expected = input.leader?.timeline;
   if (expected === undefined || member.timeline === null || member.timeline >= expected) return undefined;
+  // The lease keeps it while its holder is gone; else the holder's own heartbeat.
   const holder = input.members.find((m) => m.name === input.leader!.holder);
-  const branch = holder?.timeline === expected ? holder.timeline_switch_lsn : null;
+  const branch =
+    input.leader!.timeline_switch_lsn ?? (holder?.timeline === expected ? holder.timeline_switch_lsn : null);
   const received = receivedLsn(member);
   if (member.timeline === expected - 1 && branch !== null && received !== null && received <= branch)
     return undefined;

@@ -20,6 +20,8 @@ export const leaderSchema = z.object({
   sync: z.array(memberName).default([]),
   lsn: lsn.default(0),
   timeline: z.number().int().min(1).optional(),
+  /** Where `timeline` branched off the one before, as the holder's history file says (DESIGN §4). */
+  timeline_switch_lsn: lsn.nullable().optional(),
   released: z.boolean().default(false),
   renewed_at: epochMs.optional(),
 });

@@ -63,7 +63,16 @@ export interface CoordinationStore {
    */
   renewLease(
     cluster: string,
-    lease: { holder: string; term: number; ttl: number; lsn: number; timeline: number; renewedAt: number },
+    lease: {
+      holder: string;
+      term: number;
+      ttl: number;
+      lsn: number;
+      timeline: number;
+      /** Where `timeline` branched off the one before (null on timeline 1); unchanged when absent. */
+      timelineSwitchLsn?: number | null;
+      renewedAt: number;
+    },
   ): Promise<Leader>;
 
   /**

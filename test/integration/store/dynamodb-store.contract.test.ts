@@ -82,6 +82,19 @@ describe.each(COMBINATIONS)('the DynamoDB store against $name', ({ factory, clie
     ).rejects.toBeInstanceOf(ConditionFailedError);
   });
 
+  test("keeps where the holder's timeline branched off: set when given, unchanged when not", async () => {
+    const c = cluster();
+    await store.createLeader(c, { holder: 'n1', ttl: 10, lsn: 0, timeline: 1 });
+    const base = { holder: 'n1', term: 1, ttl: 10, lsn: 42, renewedAt: 5 };
+    expect(
+      (await store.renewLease(c, { ...base, timeline: 2, timelineSwitchLsn: 40 })).timeline_switch_lsn,
+    ).toBe(40);
+    expect((await store.renewLease(c, { ...base, timeline: 2 })).timeline_switch_lsn).toBe(40);
+    expect(
+      (await store.renewLease(c, { ...base, timeline: 1, timelineSwitchLsn: null })).timeline_switch_lsn,
+    ).toBeNull();
+  });
+
   race('lets exactly one of 20 concurrent takeovers of one observed lease win', async () => {
     const c = cluster();
     const observed = await store.createLeader(c, { holder: 'old', ttl: 10, lsn: 0, timeline: 1 });

@@ -95,6 +95,14 @@ describe('decide() with no operation in flight', () => {
       kind: 'take_over',
       to: 'n2',
     });
+    // The lease keeps the branch point while its holder is down (its heartbeat says nothing).
+    const down = buildPrimary('n1', { state: 'fenced', role: 'unknown', timeline: null });
+    const kept = buildLeader({ timeline: 2, timeline_switch_lsn: 11 * MB });
+    expect(run(clusterWithExpiredLease({ leader: kept, members: [down, lagging] })).steps[1]).toMatchObject({
+      kind: 'take_over',
+      to: 'n2',
+    });
+    expect(run(clusterWithExpiredLease({ leader: kept, members: [down, diverged] })).rule).toBe(170);
     // The branch point unknown, or two timelines behind: not a candidate.
     const unknown = buildPrimary('n1', { timeline: 2 });
     expect(run(clusterWithExpiredLease({ leader, members: [unknown, lagging] })).rule).toBe(170);
