@@ -60,40 +60,46 @@ export function exclusionReason(
     return `timeline ${member.timeline ?? 'unknown'}, expected ${expectedTimeline} (check_timeline)`;
   }
   // Behind the lease's timeline, a member has not followed the current primary yet. Up to the
-  // point where that timeline branched off its own, its WAL is the current timeline's and its
-  // lag counts as usual; past it (a demoted old primary not rewound yet) the WAL diverged, and
-  // its position only looks ahead: promoting it would drop the current timeline's writes. So it
-  // is a candidate only one timeline behind, at or before the branch point the lease holder
-  // reported. (Found by the fault campaign, issue #18; whatever check_timeline says.)
-  const behind = diverged(member, input);
-  if (behind) return behind;
+  // point where that timeline branched off its own, its WAL is the current timeline's; past it (a
+  // demoted old primary not rewound yet, or a replica that streamed from it) the WAL diverged and
+  // its position only looks ahead. So its lag is counted from the branch point: the current
+  // timeline's writes it lacks. It is a candidate only one timeline behind with that point known.
+  // (Found by the fault campaign, issue #18; whatever check_timeline says.)
+  const position = leaseTimelinePosition(member, input);
+  if (typeof position === 'string') return position;
   const recordedSync = leader?.sync.includes(member.name) ?? false;
   if (config.synchronous_mode && !recordedSync)
     return 'not a recorded synchronous standby (synchronous_mode)';
-  const received = receivedLsn(member);
-  if (received === null) return 'reports no received or replayed LSN';
+  if (position === null) return 'reports no received or replayed LSN';
   if (!options.ignoreLag && !(config.synchronous_mode && recordedSync)) {
-    const lag = Math.max(0, (leader?.lsn ?? 0) - received);
+    const lag = Math.max(0, (leader?.lsn ?? 0) - position);
     if (lag > config.maximum_lag_on_failover) {
-      return `lag ${formatBytes(lag)} > maximum_lag_on_failover ${formatBytes(config.maximum_lag_on_failover)}`;
+      const left =
+        position < (receivedLsn(member) ?? 0)
+          ? ` (it left timeline ${leader?.timeline} at ${formatLsn(position)})`
+          : '';
+      return `lag ${formatBytes(lag)}${left} > maximum_lag_on_failover ${formatBytes(config.maximum_lag_on_failover)}`;
     }
   }
   return undefined;
 }
 
-/** Why a member behind the lease's timeline may hold WAL the current timeline does not, or undefined. */
-function diverged(member: Member, input: SelectionInput): string | undefined {
+/**
+ * How far a member holds the lease's timeline: its received position, or — one timeline behind —
+ * no further than where the lease's timeline branched off (the lease keeps that point while its
+ * holder is gone; else the holder's heartbeat). A string: why it cannot be known.
+ */
+function leaseTimelinePosition(member: Member, input: SelectionInput): number | null | string {
+  const received = receivedLsn(member);
   const expected = input.leader?.timeline;
-  if (expected === undefined || member.timeline === null || member.timeline >= expected) return undefined;
-  // The lease keeps it while its holder is gone; else the holder's own heartbeat.
+  if (expected === undefined || member.timeline === null || member.timeline >= expected) return received;
   const holder = input.members.find((m) => m.name === input.leader!.holder);
   const branch =
     input.leader!.timeline_switch_lsn ?? (holder?.timeline === expected ? holder.timeline_switch_lsn : null);
-  const received = receivedLsn(member);
-  if (member.timeline === expected - 1 && branch !== null && received !== null && received <= branch)
-    return undefined;
-  const where = branch === null ? 'its branch point unknown' : `which branched off at ${formatLsn(branch)}`;
-  return `timeline ${member.timeline} behind the lease's ${expected} (${where}): its WAL may have diverged`;
+  if (member.timeline === expected - 1 && branch !== null)
+    return received === null ? null : Math.min(received, branch);
+  const why = branch === null ? 'where it branched off is unknown' : 'more than one timeline behind';
+  return `timeline ${member.timeline} behind the lease's ${expected} (${why}): its WAL may have diverged`;
 }
 
 /** Ranks every member but the old primary; pure and deterministic (ties broken by name). */
@@ -106,9 +112,14 @@ export function selectCandidates(input: SelectionInput, options: SelectionOption
     if (reason === undefined) eligible.push(member);
     else excluded.push({ name: member.name, reason });
   }
+  // By how much of the lease's timeline each holds (a diverged position does not count).
+  const held = (m: Member) => {
+    const p = leaseTimelinePosition(m, input);
+    return typeof p === 'number' ? p : 0;
+  };
   eligible.sort(
     (a, b) =>
-      (receivedLsn(b) ?? 0) - (receivedLsn(a) ?? 0) ||
+      held(b) - held(a) ||
       b.tags.failover_priority - a.tags.failover_priority ||
       compareNames(a.name, b.name),
   );

@@ -75,42 +75,53 @@ describe('decide() with no operation in flight', () => {
     expect(decision.reason).toMatch(/lease of n1 unchanged for 11.0 s \(ttl 10 s\); promoting n3/);
   });
 
-  it('a member behind the lease timeline: a candidate up to the branch point, never past it (diverged WAL looks ahead)', () => {
-    // n1 (the lease holder, crashed) promoted onto timeline 2 at 11 MB; n2 is a demoted old
-    // primary not rewound yet, whose timeline-1 WAL went on to 12 MB.
-    const leader = buildLeader({ timeline: 2 });
+  it('a member behind the lease timeline: its lag counts from where that timeline branched off (diverged WAL looks ahead)', () => {
+    // n1 (the lease holder, crashed) promoted onto timeline 2 at 11 MB and wrote on to 20 MB; n2
+    // is a demoted old primary not rewound yet, whose timeline-1 WAL went on to 12 MB.
+    const leader = buildLeader({ timeline: 2, lsn: 20 * MB });
     const holder = buildPrimary('n1', { timeline: 2, timeline_switch_lsn: 11 * MB });
     const diverged = buildMember('n2', { timeline: 1, receive_lsn: 12 * MB, replay_lsn: 12 * MB });
-    const s = clusterWithExpiredLease({
-      leader,
-      members: [holder, diverged, buildMember('n3', { timeline: 2, receive_lsn: 10 * MB })],
-    });
-    expect(run(s).steps[1]).toMatchObject({ kind: 'take_over', to: 'n3' });
+    const current = buildMember('n3', { timeline: 2, receive_lsn: 19.5 * MB, replay_lsn: 19.5 * MB });
+    expect(
+      run(clusterWithExpiredLease({ leader, members: [holder, diverged, current] })).steps[1],
+    ).toMatchObject({ kind: 'take_over', to: 'n3' });
+    // It lacks 9 MB of timeline 2, not 0: beyond maximum_lag_on_failover.
     const alone = run(clusterWithExpiredLease({ leader, members: [holder, diverged] }));
     expect(alone.rule).toBe(170);
-    expect(alone.reason).toContain("n2: timeline 1 behind the lease's 2 (which branched off at 0/B00000)");
-    // Not past the branch point: it only has not followed yet, and is promoted (lag as usual).
-    const lagging = buildMember('n2', { timeline: 1, receive_lsn: 11 * MB, replay_lsn: 11 * MB });
-    expect(run(clusterWithExpiredLease({ leader, members: [holder, lagging] })).steps[1]).toMatchObject({
+    expect(alone.reason).toMatch(
+      /n2: lag 9 MB \(it left timeline 2 at 0\/B00000\) > maximum_lag_on_failover/,
+    );
+    // Close to the branch point, it is a candidate (what it lacks is within the bound), ranked by
+    // what it holds of timeline 2, not by its diverged position.
+    const near = buildLeader({ timeline: 2, lsn: 11.5 * MB });
+    expect(
+      run(clusterWithExpiredLease({ leader: near, members: [holder, diverged] })).steps[1],
+    ).toMatchObject({
       kind: 'take_over',
       to: 'n2',
     });
+    const ahead = buildMember('n3', { timeline: 2, receive_lsn: 11.2 * MB, replay_lsn: 11.2 * MB });
+    expect(
+      run(clusterWithExpiredLease({ leader: near, members: [holder, diverged, ahead] })).steps[1],
+    ).toMatchObject({ kind: 'take_over', to: 'n3' });
     // The lease keeps the branch point while its holder is down (its heartbeat says nothing).
     const down = buildPrimary('n1', { state: 'fenced', role: 'unknown', timeline: null });
-    const kept = buildLeader({ timeline: 2, timeline_switch_lsn: 11 * MB });
-    expect(run(clusterWithExpiredLease({ leader: kept, members: [down, lagging] })).steps[1]).toMatchObject({
+    const kept = { ...near, timeline_switch_lsn: 11 * MB };
+    expect(run(clusterWithExpiredLease({ leader: kept, members: [down, diverged] })).steps[1]).toMatchObject({
       kind: 'take_over',
       to: 'n2',
     });
-    expect(run(clusterWithExpiredLease({ leader: kept, members: [down, diverged] })).rule).toBe(170);
     // The branch point unknown, or two timelines behind: not a candidate.
-    const unknown = buildPrimary('n1', { timeline: 2 });
-    expect(run(clusterWithExpiredLease({ leader, members: [unknown, lagging] })).rule).toBe(170);
+    const unknown = run(clusterWithExpiredLease({ leader: near, members: [down, diverged] }));
+    expect(unknown.rule).toBe(170);
+    expect(unknown.reason).toContain(
+      "n2: timeline 1 behind the lease's 2 (where it branched off is unknown)",
+    );
     const far = clusterWithExpiredLease({
-      leader: buildLeader({ timeline: 3 }),
-      members: [buildPrimary('n1', { timeline: 3, timeline_switch_lsn: 11 * MB }), lagging],
+      leader: buildLeader({ timeline: 3, lsn: 11.5 * MB, timeline_switch_lsn: 11 * MB }),
+      members: [down, diverged],
     });
-    expect(run(far).rule).toBe(170);
+    expect(run(far).reason).toContain('more than one timeline behind');
   });
 
   it('fails over without waiting when the holder released the lease (rule 160)', () => {
