@@ -89,7 +89,10 @@ export function exclusionReason(
  * no further than where the lease's timeline branched off (the lease keeps that point while its
  * holder is gone; else the holder's heartbeat). A string: why it cannot be known.
  */
-function leaseTimelinePosition(member: Member, input: SelectionInput): number | null | string {
+export function leaseTimelinePosition(
+  member: Member,
+  input: Pick<SelectionInput, 'members' | 'leader'>,
+): number | null | string {
   const received = receivedLsn(member);
   const expected = input.leader?.timeline;
   if (expected === undefined || member.timeline === null || member.timeline >= expected) return received;

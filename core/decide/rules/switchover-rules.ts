@@ -1,5 +1,5 @@
 import type { Op } from '../../model/items.ts';
-import { receivedLsn } from '../candidates.ts';
+import { leaseTimelinePosition } from '../candidates.ts';
 import type { Rule, RuleContext, RuleOutcome } from '../context.ts';
 import { advanceOp, endOpSteps, retriesExhausted, stepExpired } from '../op-builders.ts';
 import { handoverSyncStandbys, standbysBehindFinalLsn } from '../sync-standbys.ts';
@@ -97,7 +97,14 @@ export const switchoverRules: readonly Rule[] = [
       const op = ctx.op!;
       const finalLsn = finalLsnOf(op);
       const cand = ctx.member(op.to);
-      const received = cand ? receivedLsn(cand) : null;
+      // What it holds of the old primary's timeline: a diverged position does not count.
+      const held = cand
+        ? leaseTimelinePosition(cand, {
+            members: ctx.snapshot.members,
+            ...(ctx.leader ? { leader: ctx.leader } : {}),
+          })
+        : null;
+      const received = typeof held === 'number' ? held : null;
       if (finalLsn === undefined || received === null || received < finalLsn || !ctx.isFresh(op.to))
         return undefined;
       const sync = handoverSyncStandbys(

@@ -277,6 +277,16 @@ describe('decide() during a switchover', () => {
     expect(run(scenario({ members: stopped, op })).steps[0]).not.toHaveProperty('sync');
   });
 
+  it('never hands the lease to a candidate whose position past the final LSN is diverged WAL of an older timeline (rule 450)', () => {
+    // The lease's timeline 2 branched off at 8 MB; n2 is still on timeline 1, at 12 MB.
+    const leader = buildLeader({ holder: 'n1', term: 3, timeline: 2, timeline_switch_lsn: 8 * MB });
+    const members = [
+      buildPrimary('n1', { state: 'stopped', timeline: 2 }),
+      buildMember('n2', { timeline: 1, receive_lsn: 12 * MB, replay_lsn: 12 * MB }),
+    ];
+    expect(run(scenario({ members, leader, op: { ...op, step_started_at: T0 + 59_000 } })).rule).toBe(450);
+  });
+
   it('waits while the candidate is behind the final LSN (rule 450)', () => {
     const members = [stopped[0]!, buildMember('n2', { receive_lsn: 5 * MB, replay_lsn: 5 * MB })];
     expect(run(scenario({ members, op: { ...op, step_started_at: T0 + 59_000 } })).rule).toBe(450);
