@@ -50,6 +50,9 @@ SELECT pg_is_in_recovery() AS in_recovery,
        (SELECT status FROM pg_stat_wal_receiver) AS receiver_state,
        (SELECT received_tli FROM pg_stat_wal_receiver) AS received_tli,
        (SELECT timeline_id FROM pg_control_checkpoint()) AS checkpoint_tli,
+       CASE WHEN pg_is_in_recovery() THEN
+         (SELECT ('x' || substr(max(name), 1, 8))::bit(32)::int FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$')
+       END AS wal_tli,
        current_setting('synchronous_standby_names') AS sync_names,
        current_setting('server_version') AS server_version,
        (SELECT system_identifier::text FROM pg_control_system()) AS system_identifier,
@@ -169,7 +172,11 @@ export class PgObserver {
       at: now,
       reachable: true,
       inRecovery,
-      timeline: Number(inRecovery ? (row.received_tli ?? row.checkpoint_tli) : row.primary_tli),
+      // A standby's timeline: its receiver's; else the newest timeline it holds WAL of (its last
+      // restartpoint's can be several timelines old).
+      timeline: Number(
+        inRecovery ? (row.received_tli ?? row.wal_tli ?? row.checkpoint_tli) : row.primary_tli,
+      ),
       timelineSwitchLsn: lsnOrNull(row.timeline_switch_lsn),
       writeLsn: lsnOrNull(row.write_lsn),
       receiveLsn: lsnOrNull(row.receive_lsn),

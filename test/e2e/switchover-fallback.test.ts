@@ -49,7 +49,7 @@ describe('a switchover whose candidate cannot be promoted', () => {
       return l?.holder === 'node3' && l.term === before.term + 1;
     });
     // ... and the operation moves on: node2 promoted at the term after.
-    const leader = await c.waitFor('a promoted primary after node3', 60_000, async () => {
+    const leader = await c.waitFor('a promoted primary after node3', 120_000, async () => {
       const l = await c.store.getLeader(c.scope);
       return l && l.term >= before.term + 2 && l.holder !== 'node3' ? l : undefined;
     });
