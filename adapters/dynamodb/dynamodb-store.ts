@@ -14,7 +14,7 @@ import type {
 import { leaderSchema } from '../../core/model/items.ts';
 import { parseItem, type RawItem, snapshotFromItems } from '../../core/model/parse-item.ts';
 import type { ClusterSnapshot } from '../../core/model/snapshot.ts';
-import type { CoordinationStore } from '../../core/store/coordination-store.ts';
+import type { CoordinationStore, LeaseRenewal } from '../../core/store/coordination-store.ts';
 import type { DocumentPort } from './document-port.ts';
 import { translateStoreError } from './errors.ts';
 
@@ -215,18 +215,7 @@ export class DynamoDbStore implements CoordinationStore {
     });
   }
 
-  renewLease(
-    cluster: string,
-    lease: {
-      holder: string;
-      term: number;
-      ttl: number;
-      lsn: number;
-      timeline: number;
-      timelineSwitchLsn?: number | null;
-      renewedAt: number;
-    },
-  ): Promise<Leader> {
+  renewLease(cluster: string, lease: LeaseRenewal): Promise<Leader> {
     const branch =
       lease.timelineSwitchLsn === undefined ? {} : { timeline_switch_lsn: lease.timelineSwitchLsn };
     if (PLANTED_BUG === 'unconditional-renewal')

@@ -11,6 +11,18 @@ import type {
 } from '../model/items.ts';
 import type { ClusterSnapshot } from '../model/snapshot.ts';
 
+/** What a renewal writes: the holder's position, and where its timeline began. */
+export interface LeaseRenewal {
+  readonly holder: string;
+  readonly term: number;
+  readonly ttl: number;
+  readonly lsn: number;
+  readonly timeline: number;
+  /** Where `timeline` branched off the one before (null on timeline 1); unchanged when absent. */
+  readonly timelineSwitchLsn?: number | null;
+  readonly renewedAt: number;
+}
+
 /**
  * The coordination store (the role etcd plays for Patroni). Every write is one single-item
  * conditional write; reads that decide anything are consistent.
@@ -61,19 +73,7 @@ export interface CoordinationStore {
    * Renews the lease: new rvn, ttl, LSN and timeline, IF holder = `holder` AND term = `term`.
    * ConditionFailed means the lease is lost: the caller must fence at once.
    */
-  renewLease(
-    cluster: string,
-    lease: {
-      holder: string;
-      term: number;
-      ttl: number;
-      lsn: number;
-      timeline: number;
-      /** Where `timeline` branched off the one before (null on timeline 1); unchanged when absent. */
-      timelineSwitchLsn?: number | null;
-      renewedAt: number;
-    },
-  ): Promise<Leader>;
+  renewLease(cluster: string, lease: LeaseRenewal): Promise<Leader>;
 
   /**
    * Gives the lease up (`released` = true, new rvn) IF holder and term match, so the controller
