@@ -44,7 +44,7 @@ describe('a switchover whose candidate cannot be promoted', () => {
       requested_at: Date.now(),
     });
     // node3 receives the lease at the next term, is never promoted...
-    await c.waitFor('the lease handed to node3', 30_000, async () => {
+    await c.waitFor('the lease handed to node3', 120_000, async () => {
       const l = await c.store.getLeader(c.scope);
       return l?.holder === 'node3' && l.term === before.term + 1;
     });
@@ -80,5 +80,5 @@ describe('a switchover whose candidate cannot be promoted', () => {
         return m?.upstream === 'node2' && m.receiver_state === 'streaming';
       });
     });
-  });
+  }, 480_000);
 });
