@@ -3,9 +3,8 @@ import { chmod, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ClusterConfig } from '../../core/config/cluster-config.ts';
 import { bootstrapMethodArgs } from '../../core/config/create-methods.ts';
-import { splitCommandLine } from '../command-line.ts';
+import { DATA_COMMAND_TIMEOUT_MS, runUserCommand } from '../command-line.ts';
 import { setStandbySignal, writeOwned, writePgConfig, writePgpass } from '../postgres/pg-conf.ts';
-import { agentEnvironment, runProgram } from '../postgres/run-program.ts';
 import type { AgentRuntime } from '../runtime.ts';
 
 /**
@@ -14,8 +13,6 @@ import type { AgentRuntime } from '../runtime.ts';
  * has finished recovery and promoted itself.
  */
 
-/** A restore can take long; this bounds it as the bootstrap's pg_basebackup is bounded. */
-const METHOD_TIMEOUT_MS = 3_600_000;
 /** How long the restored server may take to reach the end of recovery and promote. */
 const RECOVERY_TIMEOUT_MS = 3_600_000;
 
@@ -48,24 +45,22 @@ export async function runBootstrapMethod(rt: AgentRuntime): Promise<void> {
   const { bootstrap } = rt.config;
   const method = bootstrap.method_section!;
   const key = `bootstrap.${bootstrap.method}`;
-  const [program, ...args] = splitCommandLine(method.command, `${key}.command`);
   await writeOwned(markerPath(rt), `${new Date().toISOString()}\n`, rt.user);
   await rt.postgres.wipeDataDir();
   rt.logger.info('bootstrapping with a custom method instead of initdb', {
     method: bootstrap.method,
     command: method.command,
   });
-  const result = await runProgram(
-    program!,
-    [...args, ...bootstrapMethodArgs(method, { scope: rt.config.scope, dataDir: rt.paths.dataDir })],
-    rt.user,
-    { timeoutMs: METHOD_TIMEOUT_MS, env: agentEnvironment(), allowFailure: true },
-  );
-  if (result.code !== 0) {
+  try {
+    await runUserCommand(rt.user, {
+      key: `${key}.command`,
+      command: method.command,
+      args: bootstrapMethodArgs(method, { scope: rt.config.scope, dataDir: rt.paths.dataDir }),
+      timeoutMs: DATA_COMMAND_TIMEOUT_MS,
+    });
+  } catch (error) {
     await rt.postgres.wipeDataDir();
-    throw new Error(
-      `${key}.command '${method.command}' exited with ${result.code}: ${(result.stderr || result.stdout).trim().slice(-500)}`,
-    );
+    throw error;
   }
   await chmod(rt.paths.dataDir, 0o700);
   // Patroni's _post_restore: no promote trigger from the backup.

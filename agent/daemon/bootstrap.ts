@@ -4,11 +4,10 @@ import { splitHostPort } from '../../core/config/units.ts';
 import { parseLsn } from '../../core/format.ts';
 import type { ClusterSnapshot } from '../../core/model/snapshot.ts';
 import { runCallback } from '../callbacks.ts';
-import { splitCommandLine } from '../command-line.ts';
+import { runUserCommand } from '../command-line.ts';
 import { ensureOwnedDir } from '../os-user.ts';
 import { cloneMember, createReplica } from '../postgres/create-replica.ts';
 import { writePgpass } from '../postgres/pg-conf.ts';
-import { agentEnvironment, runProgram } from '../postgres/run-program.ts';
 import { startAsPrimary, startAsReplica } from '../postgres/start-as.ts';
 import type { AgentRuntime } from '../runtime.ts';
 import { type LocalState, writeLocalState } from '../state/local-state.ts';
@@ -72,21 +71,17 @@ async function runPostBootstrap(rt: AgentRuntime): Promise<void> {
   const key = rt.config.bootstrap.post_bootstrap ? 'bootstrap.post_bootstrap' : 'bootstrap.post_init';
   const command = rt.config.bootstrap.post_bootstrap ?? rt.config.bootstrap.post_init;
   if (!command) return;
-  const [program, ...args] = splitCommandLine(command, key);
   const { superuser } = rt.config.postgresql.authentication;
   const port = splitHostPort(rt.config.postgresql.listen).port;
   const url = `postgresql://${encodeURIComponent(superuser.username)}@${encodeURIComponent(rt.paths.socketDir)}:${port}/postgres`;
   rt.logger.info('running post_bootstrap', { command });
-  const result = await runProgram(program!, [...args, url], rt.user, {
+  await runUserCommand(rt.user, {
+    key,
+    command,
+    args: [url],
+    env: { PGPASSFILE: rt.paths.pgpass },
     timeoutMs: 600_000,
-    env: { ...agentEnvironment(), PGPASSFILE: rt.paths.pgpass },
-    allowFailure: true,
   });
-  if (result.code !== 0) {
-    throw new Error(
-      `${key} '${command}' exited with ${result.code}: ${(result.stderr || result.stdout).trim().slice(-500)}`,
-    );
-  }
 }
 
 /**

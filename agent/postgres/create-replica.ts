@@ -2,10 +2,9 @@ import { chmod, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { replicaMethodArgs, replicaMethodsToTry } from '../../core/config/create-methods.ts';
 import type { Member } from '../../core/model/items.ts';
-import { splitCommandLine } from '../command-line.ts';
+import { DATA_COMMAND_TIMEOUT_MS, runUserCommand } from '../command-line.ts';
 import type { AgentRuntime } from '../runtime.ts';
 import { serverConninfo } from './conninfo.ts';
-import { agentEnvironment, runProgram } from './run-program.ts';
 
 /** Where a new replica's data comes from: a member's server, or (no_leader methods) none. */
 export interface CloneSource {
@@ -16,9 +15,6 @@ export interface CloneSource {
 
 /** No method made the data: each one's failure, in order. */
 export class CreateReplicaError extends Error {}
-
-/** A method's command is bounded as pg_basebackup is (the watchdog allows a bootstrap an hour). */
-const METHOD_TIMEOUT_MS = 3_600_000;
 
 /**
  * Patroni's choice of a member to clone: a running replica tagged `clonefrom` (any but this
@@ -43,16 +39,11 @@ export function cloneMember<M extends Pick<Member, 'name' | 'role' | 'state' | '
  * before a method (unless keep_data) and after a failed one, so the next starts from nothing.
  * Returns the method that made the data.
  */
-export async function createReplica(
-  rt: AgentRuntime,
-  source: CloneSource | undefined,
-  options: { fromLeader?: boolean } = {},
-): Promise<string> {
+export async function createReplica(rt: AgentRuntime, source: CloneSource | undefined): Promise<string> {
   const { postgresql } = rt.config;
   const sections = postgresql.replica_method_sections;
   const methods = replicaMethodsToTry(postgresql.create_replica_methods, sections, {
     hasSource: source !== undefined,
-    ...(options.fromLeader ? { fromLeader: true } : {}),
   });
   if (methods.length === 0) {
     throw new CreateReplicaError(
@@ -67,7 +58,7 @@ export async function createReplica(
         await rt.postgres.baseBackup(
           source!,
           postgresql.authentication.replication,
-          METHOD_TIMEOUT_MS,
+          DATA_COMMAND_TIMEOUT_MS,
           postgresql.basebackup,
         );
       } else {
@@ -89,8 +80,7 @@ export async function createReplica(
 
 async function runMethod(rt: AgentRuntime, method: string, source: CloneSource | undefined): Promise<void> {
   const section = rt.config.postgresql.replica_method_sections[method] ?? {};
-  const key = `postgresql.${method}.command`;
-  const [program, ...args] = splitCommandLine(section.command ?? method, key);
+  const command = section.command ?? method;
   if (!section.keep_data && !(await rt.postgres.isDataDirEmpty())) await rt.postgres.wipeDataDir();
   const connstring = source
     ? serverConninfo(source, rt.config.postgresql.authentication.replication, { passfile: rt.paths.pgpass })
@@ -100,14 +90,13 @@ async function runMethod(rt: AgentRuntime, method: string, source: CloneSource |
     dataDir: rt.paths.dataDir,
     connstring,
   });
-  rt.logger.info('creating the replica with a create_replica_methods command', { method, command: program });
-  const result = await runProgram(program!, [...args, ...params], rt.user, {
-    timeoutMs: METHOD_TIMEOUT_MS,
-    env: { ...agentEnvironment(), PGPASSFILE: rt.paths.pgpass },
-    allowFailure: true,
+  rt.logger.info('creating the replica with a create_replica_methods command', { method, command });
+  await runUserCommand(rt.user, {
+    key: `postgresql.${method}.command`,
+    command,
+    args: params,
+    env: { PGPASSFILE: rt.paths.pgpass },
+    timeoutMs: DATA_COMMAND_TIMEOUT_MS,
   });
-  if (result.code !== 0) {
-    throw new Error(`exited with ${result.code}: ${(result.stderr || result.stdout).trim().slice(-400)}`);
-  }
   await chmod(rt.paths.dataDir, 0o700);
 }
