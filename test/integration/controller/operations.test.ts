@@ -19,9 +19,15 @@ describe('operations requested with the pgwarden CLI', () => {
   async function allStreaming(from: string): Promise<void> {
     await c.waitFor(`every replica streams from ${from}`, 60_000, async () => {
       const members = (await c.store.getSnapshot('test')).members.filter((m) => m.name !== from);
-      return (
+      const ready =
         members.length === c.nodes.size - 1 &&
-        members.every((m) => m.role === 'replica' && m.upstream === from && m.receiver_state === 'streaming')
+        members.every((m) => m.role === 'replica' && m.upstream === from && m.receiver_state === 'streaming');
+      if (ready) return true;
+      // Thrown, not returned: a timeout then says where each member was.
+      throw new Error(
+        members
+          .map((m) => `${m.name} ${m.role} ${m.state} from ${m.upstream} ${m.receiver_state}`)
+          .join('; '),
       );
     });
   }
