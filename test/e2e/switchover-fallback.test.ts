@@ -40,12 +40,32 @@ describe('a switchover whose candidate cannot be promoted', () => {
       ? `op ${s.op.kind}:${s.op.step} to ${s.op.to} attempts ${s.op.attempts} (${s.op.reason})`
       : 'no op';
     const members = s.members
-      .map((m) => `${m.name} ${m.role} ${m.state} tl ${m.timeline} lsn ${m.receive_lsn}/${m.replay_lsn}`)
+      .map(
+        (m) =>
+          `${m.name} ${m.role} ${m.state} from ${m.upstream} ${m.receiver_state} tl ${m.timeline} lsn ${m.receive_lsn}/${m.replay_lsn}`,
+      )
       .join('; ');
-    return `lease ${s.leader?.holder} term ${s.leader?.term} lsn ${s.leader?.lsn}; ${op}; ${members}`;
+    const intent = s.intent?.outcome
+      ? `intent ${s.intent.outcome.ok ? 'done' : 'refused'}: ${s.intent.outcome.message}`
+      : `intent ${s.intent ? 'pending' : 'none'}`;
+    return `lease ${s.leader?.holder} term ${s.leader?.term} lsn ${s.leader?.lsn}; ${intent}; ${op}; ${members}`;
   }
 
   it('goes on as a failover to the next candidate: a primary again, the failed candidate fenced, every node following', async () => {
+    // Requested only once both replicas stream: else the controller refuses it (node3 not
+    // eligible yet), as it should, and nothing is handed over (under the suite's load, startAll
+    // can return before the replicas' heartbeats say they stream).
+    await c.waitFor('node2 and node3 streaming from node1', 60_000, async () => {
+      const members = (await c.store.getSnapshot(c.scope)).members;
+      if (
+        ['node2', 'node3'].every((n) => {
+          const m = members.find((x) => x.name === n);
+          return m?.upstream === 'node1' && m.receiver_state === 'streaming';
+        })
+      )
+        return true;
+      throw new Error(await whereThingsStand());
+    });
     const before = (await c.store.getLeader(c.scope))!;
     await c.store.putIntent(c.scope, {
       id: randomUUID(),
@@ -58,7 +78,8 @@ describe('a switchover whose candidate cannot be promoted', () => {
     // node3 receives the lease at the next term, is never promoted...
     await c.waitFor('the lease handed to node3', 120_000, async () => {
       const l = await c.store.getLeader(c.scope);
-      return l?.holder === 'node3' && l.term === before.term + 1;
+      if (l?.holder === 'node3' && l.term === before.term + 1) return true;
+      throw new Error(await whereThingsStand());
     });
     // ... and the operation moves on: node2 promoted at the term after.
     const leader = await c.waitFor('a promoted primary after node3', 120_000, async () => {

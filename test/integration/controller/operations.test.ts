@@ -17,7 +17,7 @@ describe('operations requested with the pgwarden CLI', () => {
     });
   }
   async function allStreaming(from: string): Promise<void> {
-    await c.waitFor(`every replica streams from ${from}`, 60_000, async () => {
+    await c.waitFor(`every replica streams from ${from}`, 120_000, async () => {
       const members = (await c.store.getSnapshot('test')).members.filter((m) => m.name !== from);
       const ready =
         members.length === c.nodes.size - 1 &&
