@@ -183,7 +183,7 @@ export class AgentDaemon {
     } catch (error) {
       rt.logger.warn('cannot read the cluster from DynamoDB', { error: (error as Error).message });
     }
-    const dataDirEmpty = !this.local && (await rt.postgres.isDataDirEmpty());
+    const dataDirEmpty = await rt.postgres.isDataDirEmpty();
     const file = await readLocalState(rt.paths.localState);
     if (file) this.local = file;
     this.observation = await rt.observer.observe(this.wallClock());

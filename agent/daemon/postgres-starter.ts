@@ -17,8 +17,11 @@ export class PostgresStarter {
 
   constructor(
     private readonly rt: AgentRuntime,
-    /** Called when a start has ended, well or not: the loop looks again at once. */
-    private readonly onDone: () => void,
+    /**
+     * Called when a start has succeeded: the loop looks again at once. A failed start is tried
+     * again at the next cycle, not at once (a start that fails at once would otherwise spin).
+     */
+    private readonly onStarted: () => void,
   ) {}
 
   /** A start is under way. */
@@ -28,11 +31,16 @@ export class PostgresStarter {
 
   launch(start: () => Promise<void>, callback: 'on_start' | 'on_restart', role: CallbackRole): void {
     this.current = start()
-      .then(() => runCallback(this.rt, callback, role))
-      .catch((error) => this.rt.logger.error('PostgreSQL did not start', { error: (error as Error).message }))
-      .finally(() => {
+      .then(() => {
         this.current = undefined;
-        this.onDone();
+        this.onStarted();
+        return runCallback(this.rt, callback, role);
+      })
+      .catch((error) => {
+        this.current = undefined;
+        this.rt.logger.error('PostgreSQL did not start (trying again at the next cycle)', {
+          error: (error as Error).message,
+        });
       });
   }
 

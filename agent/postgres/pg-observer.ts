@@ -50,7 +50,7 @@ SELECT pg_is_in_recovery() AS in_recovery,
        (SELECT status FROM pg_stat_wal_receiver) AS receiver_state,
        (SELECT received_tli FROM pg_stat_wal_receiver) AS received_tli,
        (SELECT timeline_id FROM pg_control_checkpoint()) AS checkpoint_tli,
-       CASE WHEN pg_is_in_recovery() THEN
+       CASE WHEN pg_is_in_recovery() AND NOT EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE received_tli IS NOT NULL) THEN
          (SELECT ('x' || substr(max(name), 1, 8))::bit(32)::int FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$')
        END AS wal_tli,
        current_setting('synchronous_standby_names') AS sync_names,

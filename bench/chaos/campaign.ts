@@ -150,29 +150,55 @@ function startLeaseMonitor(t: LocalTopology) {
 }
 
 /** Until a lease holder serves writes and every other node streams from it; the time it took. */
-async function recovered(t: LocalTopology, boundMs: number): Promise<number | undefined> {
+/**
+ * How long until the cluster is whole again (a serving primary holding the lease, no operation,
+ * every other node streaming and caught up), or, past `boundMs`, what was still wrong.
+ */
+async function recovered(t: LocalTopology, boundMs: number): Promise<number | string> {
   const started = Date.now();
-  const ok = await waitFor(
-    'recovery',
-    boundMs,
-    async () => {
-      const snapshot = await t.store.getSnapshot(t.scope);
-      const leader = snapshot.leader;
-      if (!leader || leader.released || snapshot.op) return false;
-      if ((await t.api(leader.holder, '/primary').catch(() => ({ status: 0 }))).status !== 200) return false;
-      for (const name of t.nodes.keys()) {
-        if (name === leader.holder) continue;
-        // Streaming and caught up: a cut connection can still say streaming until its timeout.
-        const res = await t
-          .api(name, '/replica?replication_state=streaming&lag=1MB')
-          .catch(() => ({ status: 0 }));
-        if (res.status !== 200) return false;
-      }
-      return true;
-    },
-    250,
-  ).catch(() => false);
-  return ok ? Date.now() - started : undefined;
+  const missing = (why: string) => {
+    throw new Error(why);
+  };
+  try {
+    await waitFor(
+      'recovery',
+      boundMs,
+      async () => {
+        const snapshot = await t.store.getSnapshot(t.scope);
+        const leader = snapshot.leader;
+        if (!leader || leader.released) return missing('no lease holder');
+        if (snapshot.op)
+          return missing(
+            `operation ${snapshot.op.kind} ${snapshot.op.from} -> ${snapshot.op.to} at ${snapshot.op.step}`,
+          );
+        if ((await t.api(leader.holder, '/primary').catch(() => ({ status: 0 }))).status !== 200)
+          return missing(
+            `${leader.holder} holds the lease (term ${leader.term}) and does not serve as primary`,
+          );
+        for (const name of t.nodes.keys()) {
+          if (name === leader.holder) continue;
+          // Streaming and caught up: a cut connection can still say streaming until its timeout.
+          const res = await t
+            .api(name, '/replica?replication_state=streaming&lag=1MB')
+            .catch(() => ({ status: 0 }));
+          if (res.status !== 200) {
+            const m = snapshot.members.find((x) => x.name === name);
+            const seen = m
+              ? `${m.role} ${m.state}, upstream ${m.upstream ?? 'none'}, receiver ${m.receiver_state ?? 'none'}, timeline ${m.timeline}`
+              : 'no member record';
+            return missing(
+              `${name} is not a streaming replica of ${leader.holder} (${seen}${t.node(name).down ? ', host down' : ''})`,
+            );
+          }
+        }
+        return true;
+      },
+      250,
+    );
+    return Date.now() - started;
+  } catch (error) {
+    return (error as Error).message;
+  }
 }
 
 /**
@@ -245,7 +271,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     await setup.connect();
     await setup.query('CREATE TABLE acks (id int PRIMARY KEY)');
     await setup.end();
-    if ((await recovered(t, 60_000)) === undefined) throw new Error('the topology did not become healthy');
+    const ready = await recovered(t, 60_000);
+    if (typeof ready === 'string') throw new Error(`the topology did not become healthy: ${ready}`);
     const invariant = new WritableInvariant(t).start();
     const viaEndpoint = new AckedWriter({ ports: [endpoint.writerPort], login: t.login }).start();
     const direct = new AckedWriter({
@@ -296,7 +323,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
       remember();
       await second?.fault.heal();
       await fault.heal();
-      const recoveryMs = await recovered(t, options.recoveryMs ?? 60_000);
+      const recovery = await recovered(t, options.recoveryMs ?? 60_000);
+      const recoveryMs = typeof recovery === 'number' ? recovery : undefined;
       const overlapping = second && {
         kind: second.fault.kind,
         target: second.fault.target,
@@ -318,7 +346,11 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
         `fault ${n}/${options.faults}: ${kind} on ${fault.target}${also} for ${heldMs} ms, recovered ${recoveryMs === undefined ? 'NEVER' : `in ${recoveryMs} ms`}`,
       );
       if (recoveryMs === undefined) {
-        violations.push({ what: 'no recovery', at: Date.now(), detail: `${kind} on ${fault.target}` });
+        violations.push({
+          what: 'no recovery',
+          at: Date.now(),
+          detail: `${kind} on ${fault.target}: ${recovery}`,
+        });
         for (const name of t.nodes.keys())
           if (t.node(name).down || !processAlive(t.node(name).pid)) t.startAgent(name);
         await recovered(t, options.recoveryMs ?? 60_000);
@@ -358,8 +390,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
         what: 'lost writes beyond maximum_lag_on_failover',
         detail: `${lostBytes} bytes over ${failovers} failover(s)`,
       });
-    if ((await recovered(t, 60_000)) === undefined)
-      violations.push({ what: 'not healthy at the end', detail: 'a node does not stream from the primary' });
+    const healthy = await recovered(t, 60_000);
+    if (typeof healthy === 'string') violations.push({ what: 'not healthy at the end', detail: healthy });
     const acks = [...viaEndpoint.acks, ...direct.acks].sort((a, b) => a.at - b.at);
     const end = Date.now();
     let silent = 0;

@@ -20,7 +20,7 @@ export interface AgentFacts {
   readonly now: number;
   /** The store says this member's bootstrap is unfinished (only from a consistent read). */
   readonly bootstrapPending: boolean;
-  /** No local state is known and the data directory is empty. */
+  /** The data directory is empty (no cluster in it, nothing being created there by an action). */
   readonly dataDirEmpty: boolean;
   /** The local state file; undefined when there is none. */
   readonly local: AgentLocal | undefined;

@@ -49,7 +49,7 @@ export const AGENT_RULES: readonly AgentRule[] = [
     on: 'cycle',
     when: 'no local state is known yet and the data directory is empty',
     decide: (f) =>
-      f.dataDirEmpty
+      !f.local && f.dataDirEmpty
         ? {
             reason: 'the data directory is empty: bootstrapping (initdb, or a base backup of the primary)',
             steps: [{ kind: 'bootstrap' }],
@@ -241,6 +241,24 @@ export const AGENT_RULES: readonly AgentRule[] = [
             steps: [{ kind: 'forget-lease' }, { kind: 'stop-rogue-primary' }],
             level: 'error',
             retrySoon: true,
+          }
+        : undefined,
+  },
+  {
+    id: 405,
+    on: 'cycle',
+    when: 'replica wanted, PostgreSQL not running and not starting, the data directory empty',
+    // A rebuild (rejoin, reinit) empties the directory before its method and after a failed one;
+    // when none succeeded (the primary unreachable meanwhile) there is nothing to start: the
+    // member is created again, from the primary, once there is one to clone from. Found by the
+    // fault campaign (issue #18): the agent tried pg_ctl start on the empty directory in a loop.
+    decide: (f) =>
+      replica(f) && startable(f) && f.dataDirEmpty
+        ? {
+            reason:
+              'the data directory is empty (a rebuild failed or was interrupted): creating the replica again (create_replica_methods)',
+            steps: [{ kind: 'forget-lease' }, { kind: 'bootstrap' }],
+            level: 'warn',
           }
         : undefined,
   },

@@ -102,6 +102,24 @@ describe('the agent decides each cycle from its rule table', () => {
       ['forget-lease', 'start-replica'],
     ],
     [
+      'creates a replica again whose data directory a failed rebuild left empty (never pg_ctl start on it)',
+      { local: replica, pg: down, dataDirEmpty: true },
+      405,
+      ['forget-lease', 'bootstrap'],
+    ],
+    [
+      'leaves an empty data directory alone while an action (a rebuild) holds the host',
+      { local: replica, pg: down, dataDirEmpty: true, actionBusy: true },
+      220,
+      [],
+    ],
+    [
+      'never bootstraps a member that wants to be primary because its data directory is empty',
+      { local: { want: 'primary', term: 3 }, pg: down, dataDirEmpty: true, leaseHeldAtTerm: true },
+      310,
+      ['renew-lease'],
+    ],
+    [
       'says so when a running replica holds a failsafe promise',
       {
         local: replica,
