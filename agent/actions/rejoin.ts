@@ -142,6 +142,14 @@ export const rejoin: ActionHandler = async (ctx) => {
     }
     rt.logger.warn('replica does not stream after rewind; rebuilding with pg_basebackup');
   }
+  // A rebuild empties the data directory first: never while the upstream does not answer (a
+  // partition, its crash), where the rebuild would fail and leave nothing to start. Found by the
+  // fault campaign (issue #18). The data stays; the controller asks for the rejoin again.
+  if ((await checkpointUpstream(rt, upstream)) === false)
+    throw new ActionRefusedError(
+      'rejoin',
+      `${upstream.name} does not answer at ${upstream.host}:${upstream.port}: not rebuilding (the data directory is kept until it does)`,
+    );
   const method = await rebuildFrom(ctx, upstream, state);
   runCallback(rt, 'on_role_change', 'replica');
   return { changed: true, message: `rebuilt (${method}); streaming from ${upstream.name}` };

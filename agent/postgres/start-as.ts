@@ -41,9 +41,14 @@ export async function startAsReplica(
 /**
  * Asks the upstream, when it is a primary, for a CHECKPOINT: a starting standby opens for reads
  * only after it replays a running-transactions record (an idle primary writes one every 15 s, or
- * at a checkpoint), and pg_rewind reads the source's timeline from its last checkpoint.
+ * at a checkpoint), and pg_rewind reads the source's timeline from its last checkpoint. Says
+ * whether the upstream answered, an error of its own included (undefined: not known, the TLS
+ * files could not be read).
  */
-export async function checkpointUpstream(rt: AgentRuntime, upstream: UpstreamEndpoint): Promise<void> {
+export async function checkpointUpstream(
+  rt: AgentRuntime,
+  upstream: UpstreamEndpoint,
+): Promise<boolean | undefined> {
   const role = rewindCredentials(rt.config.postgresql.authentication);
   let ssl: ReturnType<typeof clientSsl>;
   try {
@@ -52,7 +57,7 @@ export async function checkpointUpstream(rt: AgentRuntime, upstream: UpstreamEnd
     rt.logger.warn('cannot read the TLS files to ask the upstream for a checkpoint', {
       error: (error as Error).message,
     });
-    return;
+    return undefined;
   }
   const client = new pg.Client({
     host: upstream.host,
@@ -70,8 +75,11 @@ export async function checkpointUpstream(rt: AgentRuntime, upstream: UpstreamEnd
     await client.connect();
     const [row] = (await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows;
     if (row && !row.r) await client.query('CHECKPOINT');
+    return true;
   } catch (error) {
     rt.logger.debug('could not ask the upstream for a checkpoint', { error: (error as Error).message });
+    // An error of the server's own (a login refused, a role without the right) is an answer.
+    return error instanceof pg.DatabaseError;
   } finally {
     await client.end().catch(() => {});
   }

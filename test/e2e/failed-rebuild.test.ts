@@ -1,4 +1,4 @@
-import { readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processAlive } from '../../local/wait-for.ts';
@@ -9,9 +9,10 @@ import { AgentCluster } from '../helpers/agent-cluster.ts';
  * a rejoin's rebuild emptied a replica's data directory and failed (its primary cut off), and the
  * agent, whose local state still wanted a replica, ran `pg_ctl start` on the empty directory in a
  * loop, every few tens of milliseconds, for good. The directory is left here as such a rebuild
- * leaves it: empty, the local state file kept.
+ * leaves it: empty, the local state file kept. And the cause: the rejoin rebuilt although its
+ * upstream did not answer at all; it now keeps the data and fails, to be asked again.
  */
-describe('a replica whose rebuild left its data directory empty', () => {
+describe('a replica whose rebuild left its data directory empty, and the rebuild that must not begin', () => {
   let c: AgentCluster;
 
   beforeAll(async () => {
@@ -50,5 +51,19 @@ describe('a replica whose rebuild left its data directory empty', () => {
     });
     expect(rows).toBe(3);
     expect(since()).not.toContain('PostgreSQL did not start');
+  }, 180_000);
+
+  it('is not rebuilt by a rejoin while its upstream does not answer: the data directory is kept', async () => {
+    // The primary's host is gone (connections refused): the rejoin cannot stream, pg_rewind
+    // cannot reach it, and a rebuild would empty node2's directory and fail.
+    await c.stopHost('node1');
+    const leader = (await c.store.getLeader(c.scope))!;
+    const { result } = await c.runAction('node2', 'rejoin', leader.term, { leader: 'node1' });
+    expect(result.ok).toBe(false);
+    expect(result.message).toContain('node1 does not answer');
+    expect(result.message).toContain('not rebuilding (the data directory is kept');
+    expect(existsSync(join(c.node('node2').dataDir, 'PG_VERSION'))).toBe(true);
+    // Its agent starts it again as it was (a replica of node1, waiting for it).
+    await c.waitFor('node2 running again', 60_000, async () => c.postmasterPid('node2') !== undefined);
   }, 180_000);
 });
