@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { Command, CommanderError } from 'commander';
 import { parseActionArgs } from '../core/actions/action-parameters.ts';
 import { ConfigValidationError, PgwardenError } from '../core/errors.ts';
@@ -6,6 +7,7 @@ import { loadAgentConfig } from './config/load-agent-config.ts';
 import { AgentDaemon } from './daemon/agent-daemon.ts';
 import { FailsafeMember } from './failsafe/failsafe-member.ts';
 import { startHealthServer } from './health/health-server.ts';
+import { RouterSteering } from './router/router-steering.ts';
 import { createRuntime } from './runtime.ts';
 import { systemdNotifier } from './systemd/sd-notify.ts';
 import { feedWatchdog } from './systemd/watchdog.ts';
@@ -21,7 +23,11 @@ async function runDaemon(configPath: string): Promise<void> {
   const config = await loadAgentConfig(configPath);
   const rt = createRuntime(config);
   const notify = systemdNotifier();
-  const daemon = new AgentDaemon(rt);
+  const router = config.router.enabled
+    ? new RouterSteering({ config, store: rt.store, logger: rt.logger, monotonic: () => performance.now() })
+    : undefined;
+  await router?.start();
+  const daemon = new AgentDaemon(rt, router ? { onSnapshot: (s, c) => router.observe(s, c) } : {});
   const stopWatchdog = feedWatchdog(notify, () => daemon.healthy());
   const secrets = [config.failsafe.secret, config.failsafe.previous_secret].filter((x): x is string => !!x);
   const failsafe = new FailsafeMember({
@@ -32,8 +38,16 @@ async function runDaemon(configPath: string): Promise<void> {
     status: () => daemon.status(),
     logger: rt.logger,
   });
-  const api = await startHealthServer(config, () => daemon.status(), failsafe);
-  rt.logger.info('agent started', { api: config.restapi.listen, version: AGENT_VERSION });
+  const api = await startHealthServer(config, () => daemon.status(), failsafe, router);
+  rt.logger.info('agent started', {
+    api: config.restapi.listen,
+    version: AGENT_VERSION,
+    ...(router
+      ? {
+          router: `${config.router.listen}:${config.router.writer_port} (writer), :${config.router.reader_port} (reader)`,
+        }
+      : {}),
+  });
   const inactive = config.inactive_keys ?? {};
   if (Object.keys(inactive).length > 0) {
     // One warning for the whole file: each Patroni key pgwarden accepts and does not act on, and why.
@@ -47,6 +61,7 @@ async function runDaemon(configPath: string): Promise<void> {
     stopWatchdog();
     daemon.stop();
     void api.close();
+    void router?.stop();
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));

@@ -42,6 +42,8 @@ export interface AckedWriterOptions {
 export class AckedWriter {
   readonly acks: Ack[] = [];
   errors = 0;
+  /** The last failed writes: when, and what the client said (the newest 1,000). */
+  readonly failures: { readonly at: number; readonly message: string }[] = [];
   private nextId: number;
   private running = false;
   private loop: Promise<void> | undefined;
@@ -116,8 +118,10 @@ export class AckedWriter {
         server: rows[0]!.server,
         timeline: rows[0]!.tli,
       });
-    } catch {
+    } catch (error) {
       this.errors += 1;
+      this.failures.push({ at: Date.now(), message: (error as Error).message });
+      if (this.failures.length > 1000) this.failures.shift();
       await this.client?.end().catch(() => {});
       this.client = undefined;
     }

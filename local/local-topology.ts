@@ -108,6 +108,11 @@ export interface LocalTopologyOptions {
    * it can fill up. Needs root. @default none (the data directory is a plain directory)
    */
   readonly dataVolumeMb?: number;
+  /**
+   * A router on every node (issue #17), and HAProxy (the NLB) in front of the routers, checked on
+   * `/router`, instead of in front of PostgreSQL. @default false
+   */
+  readonly routers?: boolean;
 }
 
 export interface LocalNode {
@@ -123,6 +128,8 @@ export interface LocalNode {
   readonly logPath: string;
   readonly pgPort: number;
   readonly apiPort: number;
+  /** With `routers`: this host's router listeners (issue #17). */
+  readonly router?: { readonly writerPort: number; readonly readerPort: number };
   /** This node's own path to DynamoDB: isolate() cuts it off. */
   readonly dynamo: SwitchableProxy;
   /** How the other members reach its REST API (failsafe pings): `cutApi()` partitions it. */
@@ -314,11 +321,12 @@ export class LocalTopology implements LocalHostDirectory {
       outside,
     ).start();
     const peerApi = await new SwitchableProxy({ host: hostIp, port: apiPort }, 0, outside).start();
+    const router = this.options.routers
+      ? { writerPort: await freePort(), readerPort: await freePort() }
+      : undefined;
+    const forwarded = [pgPort, apiPort, ...(router ? [router.writerPort, router.readerPort] : [])];
     const forwarders = address
-      ? [
-          await new SwitchableProxy({ host: hostIp, port: pgPort }, pgPort).start(),
-          await new SwitchableProxy({ host: hostIp, port: apiPort }, apiPort).start(),
-        ]
+      ? await Promise.all(forwarded.map((port) => new SwitchableProxy({ host: hostIp, port }, port).start()))
       : [];
     const layout = {
       ...rootedLayout(dir, process.execPath),
@@ -340,6 +348,7 @@ export class LocalTopology implements LocalHostDirectory {
       logPath: join(dir, 'agent.log'),
       pgPort,
       apiPort,
+      ...(router ? { router } : {}),
       dynamo,
       peerApi,
       ...(address ? { network: { ...address, forwarders } } : {}),
@@ -385,6 +394,16 @@ export class LocalTopology implements LocalHostDirectory {
         authentication: security.authentication,
       },
       tags,
+      ...(router
+        ? {
+            router: {
+              enabled: true,
+              listen: hostIp,
+              writer_port: router.writerPort,
+              reader_port: router.readerPort,
+            },
+          }
+        : {}),
       dynamodb: { table: this.table, endpoint: dynamo.endpoint },
       bootstrap: {
         post_bootstrap: security.post_bootstrap,
@@ -819,6 +838,7 @@ export class LocalTopology implements LocalHostDirectory {
         host: '127.0.0.1',
         pgPort: n.pgPort,
         apiPort: n.apiPort,
+        ...(n.router ? { router: n.router } : {}),
       })),
       {
         ...this.profile.healthCheck,

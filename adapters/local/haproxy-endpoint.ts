@@ -1,7 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { type HealthCheckProfile, readerCheckPath } from '../../core/endpoints/health-check-profile.ts';
+import {
+  type HealthCheckProfile,
+  ROUTER_CHECK_PATH,
+  readerCheckPath,
+} from '../../core/endpoints/health-check-profile.ts';
 
 /** One PostgreSQL host behind the local endpoint. */
 export interface EndpointTarget {
@@ -9,6 +13,8 @@ export interface EndpointTarget {
   readonly host: string;
   readonly pgPort: number;
   readonly apiPort: number;
+  /** The host's router (issue #17): the endpoint then targets it on every host, checked on `/router`. */
+  readonly router?: { readonly writerPort: number; readonly readerPort: number };
 }
 
 export interface EndpointPorts {
@@ -30,16 +36,19 @@ export function renderHaproxyConfig(
   targets: readonly EndpointTarget[],
   profile: HealthCheckProfile,
 ): string {
-  const server = (t: EndpointTarget) =>
-    `  server ${t.name} ${t.host}:${t.pgPort} check port ${t.apiPort} inter ${profile.intervalSeconds}s fall ${profile.unhealthyThreshold} rise ${profile.healthyThreshold} on-marked-down shutdown-sessions`;
-  const listener = (name: string, port: number, path: string, balance: string) => [
+  const routed = targets.length > 0 && targets.every((t) => t.router);
+  const server = (t: EndpointTarget, role: 'writer' | 'reader') => {
+    const port = t.router ? (role === 'writer' ? t.router.writerPort : t.router.readerPort) : t.pgPort;
+    return `  server ${t.name} ${t.host}:${port} check port ${t.apiPort} inter ${profile.intervalSeconds}s fall ${profile.unhealthyThreshold} rise ${profile.healthyThreshold} on-marked-down shutdown-sessions`;
+  };
+  const listener = (name: 'writer' | 'reader', port: number, path: string, balance: string) => [
     `listen ${name}`,
     `  bind ${ports.host}:${port}`,
     `  balance ${balance}`,
     '  option httpchk',
     `  http-check send meth GET uri ${path}`,
     '  http-check expect status 200',
-    ...targets.map(server),
+    ...targets.map((t) => server(t, name)),
     '',
   ];
   return [
@@ -54,8 +63,19 @@ export function renderHaproxyConfig(
     '  timeout server 30m',
     `  timeout check ${profile.timeoutSeconds}s`,
     '',
-    ...listener('writer', ports.writerPort, profile.writerPath, 'first'),
-    ...listener('reader', ports.readerPort, readerCheckPath(profile), 'roundrobin'),
+    // With routers every host is a target of both listeners while its agent and router are up.
+    ...listener(
+      'writer',
+      ports.writerPort,
+      routed ? ROUTER_CHECK_PATH : profile.writerPath,
+      routed ? 'roundrobin' : 'first',
+    ),
+    ...listener(
+      'reader',
+      ports.readerPort,
+      routed ? ROUTER_CHECK_PATH : readerCheckPath(profile),
+      'roundrobin',
+    ),
   ].join('\n');
 }
 

@@ -1,6 +1,7 @@
 import { runCallback } from '../callbacks.ts';
 import { ActionRefusedError } from '../errors.ts';
 import { setStandbySignal } from '../postgres/pg-conf.ts';
+import { announceRoute } from '../router/announce-route.ts';
 import { writeLocalState } from '../state/local-state.ts';
 import { type ActionHandler, requireLease } from './action-context.ts';
 
@@ -39,6 +40,21 @@ export const demote: ActionHandler = async (ctx) => {
     .catch((error) =>
       rt.logger.warn('checkpoint before the switchover failed', { error: (error as Error).message }),
     );
+  // The routers hold new transactions and let the running ones end before the clean stop (issue #17).
+  const router = rt.config.router;
+  const paused = router.enabled
+    ? await announceRoute(
+        ctx,
+        {
+          kind: 'pause',
+          member: rt.config.name,
+          term: args.term,
+          hold_ms: router.hold_timeout * 1000,
+          drain_ms: router.drain_timeout * 1000,
+        },
+        router.drain_timeout * 1000 + 1000,
+      )
+    : undefined;
   await setStandbySignal(rt.paths, rt.user, true);
   const pid = await rt.postgres.postmasterPid();
   if (pid) {
@@ -52,7 +68,7 @@ export const demote: ActionHandler = async (ctx) => {
   runCallback(rt, 'on_stop', 'primary');
   return {
     changed: true,
-    message: 'stopped cleanly for a switchover',
+    message: `stopped cleanly for a switchover${paused ? `; routers paused: ${paused.answered.length} of ${paused.answered.length + paused.missing.length}` : ''}`,
     lsn: control.checkpointLsn,
     timeline: control.timeline,
   };

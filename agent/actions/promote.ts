@@ -2,6 +2,7 @@ import { ConditionFailedError } from '../../core/errors.ts';
 import { runCallback } from '../callbacks.ts';
 import { ActionRefusedError, FailsafePromiseError } from '../errors.ts';
 import { PENDING_SYNC_STANDBY, writePgConfig } from '../postgres/pg-conf.ts';
+import { announceRoute } from '../router/announce-route.ts';
 import { writeLocalState } from '../state/local-state.ts';
 import { type ActionHandler, requireLease } from './action-context.ts';
 
@@ -67,12 +68,17 @@ export const promote: ActionHandler = async (ctx) => {
     await rt.postgres.promote(cluster.command_timeout * 1000);
   }
   obs = await waitUntilPrimary(ctx, cluster.command_timeout * 1000);
+  // The routers learn it from the promotion itself, while the checkpoint runs (issue #17).
+  const announced = rt.config.router.enabled
+    ? announceRoute(ctx, { kind: 'primary', member: rt.config.name, term: args.term }, 1000)
+    : undefined;
   // The control file names the new timeline only after a checkpoint; pg_rewind reads it there.
   await rt.observer
     .query('CHECKPOINT')
     .catch((error) =>
       rt.logger.warn('checkpoint after promotion failed', { error: (error as Error).message }),
     );
+  const routers = await announced;
   try {
     await rt.store.renewLease(rt.config.scope, {
       holder: rt.config.name,
@@ -98,7 +104,7 @@ export const promote: ActionHandler = async (ctx) => {
   runCallback(rt, 'on_role_change', 'primary');
   return {
     changed: true,
-    message: `promoted at term ${args.term}`,
+    message: `promoted at term ${args.term}${routers ? `; routers told: ${routers.answered.length} of ${routers.answered.length + routers.missing.length}` : ''}`,
     timeline: obs.timeline,
     lsn: obs.writeLsn ?? undefined,
   };

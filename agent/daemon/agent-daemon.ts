@@ -66,11 +66,13 @@ export class AgentDaemon {
   private parsedConfig: { from: ClusterSnapshot | undefined; config: ClusterConfig } | undefined;
   private keeperTimer: NodeJS.Timeout | undefined;
   private cycleStartedAt: number | undefined;
+  private readonly onSnapshot: DaemonOptions['onSnapshot'];
 
   constructor(
     private readonly rt: AgentRuntime,
     options: DaemonOptions = {},
   ) {
+    this.onSnapshot = options.onSnapshot;
     this.monotonic = options.monotonic ?? (() => performance.now());
     this.wallClock = options.wallClock ?? (() => Date.now());
     this.lease = new LeaseKeeper({
@@ -180,6 +182,7 @@ export class AgentDaemon {
       this.lastStoreSuccessAt = this.wallClock();
       this.failsafe.observe(this.snapshot);
       fresh = true;
+      this.onSnapshot?.(this.snapshot, this.clusterConfig);
     } catch (error) {
       rt.logger.warn('cannot read the cluster from DynamoDB', { error: (error as Error).message });
     }

@@ -29,4 +29,6 @@ export interface AgentStatus {
 export interface DaemonOptions {
   readonly monotonic?: () => number;
   readonly wallClock?: () => number;
+  /** Told of every snapshot the daemon reads (the router's steering, issue #17). */
+  readonly onSnapshot?: (snapshot: ClusterSnapshot, config: ClusterConfig) => void;
 }

@@ -1,8 +1,6 @@
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import type { ConnectionOptions } from 'node:tls';
 import type { FailsafePing } from '../../core/failsafe/failsafe-ping.ts';
-import { SIGNATURE_HEADER, signPing } from './ping-signature.ts';
+import { type PeerTransport, postToPeer } from '../peers/post-to-peer.ts';
+import { signPing } from './ping-signature.ts';
 
 export interface RoundResult {
   /** Members that accepted the ping (answered 200). */
@@ -12,51 +10,19 @@ export interface RoundResult {
 }
 
 /** How the pings reach the members' REST APIs: TLS settings, the Basic auth header. */
-export interface PingTransport {
-  readonly tls?: ConnectionOptions;
-  readonly authorization?: string | undefined;
-}
+export type PingTransport = PeerTransport;
 
 /** POSTs one signed ping to one member's `/failsafe`; resolves with why not, or undefined. */
-function pingOne(
+async function pingOne(
   apiUrl: string,
   ping: FailsafePing,
   signature: string,
   timeoutMs: number,
   transport: PingTransport,
 ): Promise<string | undefined> {
-  const url = new URL('/failsafe', apiUrl);
-  const body = JSON.stringify(ping);
-  const https = url.protocol === 'https:';
-  const request = https ? httpsRequest : httpRequest;
-  return new Promise((resolve) => {
-    const req = request(
-      url,
-      {
-        method: 'POST',
-        timeout: timeoutMs,
-        ...(https ? transport.tls : {}),
-        headers: {
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(body),
-          [SIGNATURE_HEADER]: signature,
-          ...(transport.authorization ? { authorization: transport.authorization } : {}),
-        },
-      },
-      (res) => {
-        let text = '';
-        res.on('data', (d: Buffer) => {
-          text += d.toString();
-        });
-        res.on('end', () =>
-          resolve(res.statusCode === 200 ? undefined : `${res.statusCode}: ${text.slice(0, 200)}`),
-        );
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on('error', (error) => resolve(error.message));
-    req.end(body);
-  });
+  const answer = await postToPeer(apiUrl, '/failsafe', ping, signature, timeoutMs, transport);
+  if (answer.status === undefined) return answer.why;
+  return answer.status === 200 ? undefined : `${answer.status}: ${answer.body.slice(0, 200)}`;
 }
 
 /**

@@ -8,6 +8,7 @@ import { splitHostPort } from '../../core/config/units.ts';
 import type { AgentStatus } from '../daemon/agent-daemon.ts';
 import type { FailsafeMember } from '../failsafe/failsafe-member.ts';
 import { SIGNATURE_HEADER } from '../failsafe/ping-signature.ts';
+import type { RouterSteering } from '../router/router-steering.ts';
 import { answerHealth } from './health-checks.ts';
 import { createAgentMetrics, patroniMetrics } from './metrics.ts';
 import { restapiAuthorization, restapiServerOptions } from './restapi-tls.ts';
@@ -54,6 +55,7 @@ export async function startHealthServer(
   config: AgentConfig,
   status: () => AgentStatus,
   failsafe?: FailsafeMember,
+  router?: RouterSteering,
 ): Promise<{ server: Server; port: number; close(): Promise<void> }> {
   const metrics = createAgentMetrics(config, status);
   const expectedAuth = restapiAuthorization(config.restapi);
@@ -77,6 +79,24 @@ export async function startHealthServer(
       send(res, answer.status, answer.body, false);
       return;
     }
+    if (req.method === 'POST' && (req.url ?? '').replace(/\?.*$/, '') === '/router' && router) {
+      if (expectedAuth && !sameSecret(req.headers.authorization, expectedAuth)) {
+        res.setHeader('www-authenticate', 'Basic realm="pgwarden"');
+        send(res, 401, { accepted: false, reason: 'restapi.authentication: no or wrong credentials' }, false);
+        return;
+      }
+      let body: unknown;
+      try {
+        body = await jsonBody(req);
+      } catch (error) {
+        send(res, 400, { accepted: false, reason: `not JSON: ${(error as Error).message}` }, false);
+        return;
+      }
+      const signature = req.headers[SIGNATURE_HEADER];
+      const answer = await router.receive(body, typeof signature === 'string' ? signature : undefined);
+      send(res, answer.status, answer.body, false);
+      return;
+    }
     const method = req.method === 'HEAD' || req.method === 'OPTIONS' ? req.method : 'GET';
     if (req.method !== 'GET' && req.method !== method) {
       res.setHeader('allow', 'GET, HEAD, OPTIONS');
@@ -84,13 +104,26 @@ export async function startHealthServer(
         res,
         405,
         {
-          error: `method ${req.method} not allowed: pgwarden's REST API changes nothing (GET, HEAD, OPTIONS; POST only for /failsafe); use the pgwarden CLI`,
+          error: `method ${req.method} not allowed: pgwarden's REST API changes nothing (GET, HEAD, OPTIONS; POST only for /failsafe and /router); use the pgwarden CLI`,
         },
         false,
       );
       return;
     }
     const url = new URL(req.url ?? '/', 'http://agent');
+    if (url.pathname.replace(/\/+$/, '') === '/router') {
+      // The endpoint's health check of this host's targets: the router listens and the agent cycles.
+      if (!router) {
+        send(res, 404, { error: 'router.enabled is false on this member' }, head);
+        return;
+      }
+      const s = status();
+      const cycling =
+        s.lastCycleAt !== undefined && performance.now() - s.lastCycleAt <= s.clusterConfig.ttl * 1000;
+      const r = router.status();
+      send(res, r.listening && cycling ? 200 : 503, { ...r, agent_cycling: cycling }, head);
+      return;
+    }
     if (url.pathname === '/metrics' && method === 'GET') {
       send(res, 200, patroniMetrics(status(), config) + (await metrics.metrics()), head, metrics.contentType);
       return;

@@ -197,6 +197,27 @@ export const agentConfigSchema = z.strictObject({
       previous_secret: z.string().min(16, { error: 'at least 16 characters' }).optional(),
     })
     .prefault({}),
+  /**
+   * pgwarden: the router on this host (issue #17): the endpoint's targets. Writer connections go
+   * to the lease holder, reader connections to fresh replicas; during a switchover they wait.
+   */
+  router: z
+    .strictObject({
+      enabled: z.boolean({ error: 'true or false' }).default(false),
+      /** The address both listeners bind. @default 0.0.0.0 */
+      listen: z.string({ error: 'an address' }).min(1).default('0.0.0.0'),
+      writer_port: z.number({ error: 'a TCP port' }).int().min(1).max(65535).default(5440),
+      reader_port: z.number({ error: 'a TCP port' }).int().min(1).max(65535).default(5441),
+      /** Seconds new connections may wait for a primary (a switchover, a promotion) before an error. */
+      hold_timeout: z.number({ error: 'seconds' }).positive().max(600).default(15),
+      /** Seconds a switchover waits for running transactions to end before the clean stop. */
+      drain_timeout: z.number({ error: 'seconds' }).nonnegative().max(60).default(2),
+    })
+    .refine((r) => r.writer_port !== r.reader_port, {
+      message: 'writer_port and reader_port must differ',
+      path: ['reader_port'],
+    })
+    .prefault({}),
   /** pgwarden: the agent's own files (state, action lock, PostgreSQL log and socket). Default: `<data_dir>.pgwarden`. */
   state_dir: z.string().startsWith('/', { error: 'an absolute directory path' }).optional(),
   /** EC2 instance id of this host; the controller fences through it. Read from IMDS when absent on EC2. */

@@ -171,6 +171,14 @@ export const KNOWN: { readonly [key: string]: Known } = {
   // pgwarden's own sections
   dynamodb: { table: true, region: true, endpoint: true },
   failsafe: { secret: true, previous_secret: true },
+  router: {
+    enabled: true,
+    listen: true,
+    writer_port: true,
+    reader_port: true,
+    hold_timeout: true,
+    drain_timeout: true,
+  },
   state_dir: true,
   instance_id: true,
 };

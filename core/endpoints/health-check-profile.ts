@@ -23,6 +23,12 @@ export interface HealthCheckProfile {
   readonly readerMaxLagBytes?: number;
 }
 
+/**
+ * The check of a host's router targets (issue #17): 200 while the router listens and the agent
+ * cycles, whoever is primary, so that a change of primary never waits for the checks.
+ */
+export const ROUTER_CHECK_PATH = '/router';
+
 /** The reader check: `/replica`, with the lag bound when there is one. */
 export function readerCheckPath(
   profile: Pick<HealthCheckProfile, 'readerPath' | 'readerMaxLagBytes'>,

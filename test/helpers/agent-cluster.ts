@@ -33,6 +33,8 @@ export interface ClusterOptions {
   readonly hostNetwork?: boolean;
   /** Data directories on volumes of this size (LocalTopologyOptions.dataVolumeMb). */
   readonly dataVolumeMb?: number;
+  /** A router on every node, HAProxy in front of the routers (LocalTopologyOptions.routers). */
+  readonly routers?: boolean;
   /** PostgreSQL parameters on top of the tests' (max_connections 30, fsync off). */
   readonly pgParameters?: Readonly<Record<string, string | number | boolean>>;
 }
@@ -55,6 +57,7 @@ export class AgentCluster extends LocalTopology {
       pgParameters: { max_connections: 30, fsync: 'off', ...options.pgParameters },
       restapiTls: options.restapiTls ?? false,
       hostNetwork: options.hostNetwork ?? false,
+      routers: options.routers ?? false,
       ...(options.dataVolumeMb ? { dataVolumeMb: options.dataVolumeMb } : {}),
     };
     const { dir, backend, store, scope, table } = await LocalTopology.prepare(settings);

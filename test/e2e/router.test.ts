@@ -1,0 +1,117 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loopbackClient } from '../../local/loopback-client.ts';
+import { Scenario } from '../helpers/scenario.ts';
+
+/**
+ * The router on every host (issue #17) end to end: HAProxy (the NLB) in front of the three
+ * routers, checked on /router, the controller ticking, an application writing through the
+ * writer endpoint at 20 Hz, the invariant checker sampling every node.
+ */
+describe('routers behind the endpoint', () => {
+  let s: Scenario;
+  beforeAll(async () => {
+    s = await Scenario.start({ routers: true });
+  });
+  afterAll(async () => {
+    await s?.destroy();
+  });
+
+  interface RouterBody {
+    writer: { kind: string; route?: { name: string; term: number } };
+    readers: string[];
+    term: number;
+  }
+  const router = async (name: string) => {
+    const res = await s.cluster.api(name, '/router');
+    return { status: res.status, body: res.body as RouterBody };
+  };
+
+  it('every host answers /router with 200 and routes writes to the lease holder, reads to replicas', async () => {
+    const primary = await s.primary();
+    await s.allStreaming(primary);
+    const leader = (await s.store.getLeader(s.cluster.scope))!;
+    for (const name of s.cluster.nodes.keys()) {
+      const r = await s.cluster.waitFor(`${name}'s router to see both replicas`, 30_000, async () => {
+        const r = await router(name);
+        return r.body.readers?.length === 2 ? r : undefined;
+      });
+      expect(r.status).toBe(200);
+      expect(r.body.writer).toMatchObject({ kind: 'routed', route: { name: primary, term: leader.term } });
+      expect(r.body.readers).not.toContain(primary);
+    }
+    const reader = loopbackClient(s.endpoint.readerPort, s.cluster.login);
+    await reader.connect();
+    const { rows } = await reader.query<{ ro: boolean }>('SELECT pg_is_in_recovery() AS ro');
+    await reader.end();
+    expect(rows[0]?.ro).toBe(true);
+  });
+
+  it('switchover: writers stall instead of failing, and resume on the new primary', async () => {
+    const old = await s.primary();
+    const before = (await s.store.getLeader(s.cluster.scope))!;
+    const to = [...s.cluster.nodes.keys()].find((n) => n !== old)!;
+    const errorsBefore = s.writer.errors;
+    const asked = Date.now();
+    await s.store.putIntent(s.cluster.scope, {
+      id: randomUUID(),
+      kind: 'switchover',
+      from: old,
+      to,
+      requested_by: 'test',
+      requested_at: asked,
+    });
+    await s.cluster.waitFor(`the lease at ${to}`, 60_000, async () => {
+      const l = await s.store.getLeader(s.cluster.scope);
+      return l?.holder === to && l.term === before.term + 1;
+    });
+    await s.writerServes(to);
+    await s.settled();
+    const until = Date.now();
+    const gap = s.writer.longestGap(asked, until);
+    console.log(
+      `switchover through the routers: longest write gap ${gap} ms, writer errors ${s.writer.errors - errorsBefore}`,
+    );
+    for (const name of s.cluster.nodes.keys()) {
+      const r = await router(name);
+      expect(r.body.writer).toMatchObject({ kind: 'routed', route: { name: to, term: before.term + 1 } });
+    }
+    const firstOnNew = s.writer.firstAckAfter(asked, s.cluster.node(old).pgPort);
+    expect(firstOnNew?.server).toBe(s.cluster.node(to).pgPort);
+  });
+
+  it('host crash: the routers of the surviving hosts follow the promotion', async () => {
+    const old = await s.primary();
+    await s.allStreaming(old);
+    const before = (await s.store.getLeader(s.cluster.scope))!;
+    const crashedAt = Date.now();
+    s.cluster.killHost(old);
+    const leader = await s.cluster.waitFor('a new lease holder', 60_000, async () => {
+      const l = await s.store.getLeader(s.cluster.scope);
+      return l && l.term > before.term ? l : undefined;
+    });
+    await s.writerServes(leader.holder);
+    const first = await s.cluster.waitFor('a write on the new primary', 30_000, async () =>
+      s.writer.firstAckAfter(crashedAt, s.cluster.node(old).pgPort),
+    );
+    console.log(`host crash through the routers: first write ${first!.at - crashedAt} ms after the crash`);
+    console.log(
+      s.writer.failures
+        .filter((f) => f.at >= crashedAt)
+        .map((f) => `${f.at - crashedAt} ms: ${f.message}`)
+        .join('\n'),
+    );
+    for (const name of s.cluster.nodes.keys()) {
+      if (name === old) continue;
+      const r = await s.cluster.waitFor(`${name}'s router at term ${leader.term}`, 30_000, async () => {
+        const r = await router(name);
+        return r.body.writer.route?.term === leader.term ? r : undefined;
+      });
+      expect(r.body.writer.route?.name).toBe(leader.holder);
+    }
+    s.cluster.startAgent(old);
+    await s.allStreaming(leader.holder);
+    await s.settled();
+    await s.verify();
+  });
+});
