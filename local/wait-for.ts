@@ -86,3 +86,16 @@ export function descendants(roots: readonly number[]): number[] {
   }
   return found.filter(processAlive);
 }
+
+/**
+ * When a process started, in clock ticks since boot (/proc/<pid>/stat field 22): with the PID,
+ * it names one process for good (PIDs are reused, and pid_max is 32768 on many machines).
+ */
+export function processStartTime(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+  } catch {
+    return undefined;
+  }
+}

@@ -6,7 +6,7 @@ import { timelineOverlaps } from '../../local/commit-log.ts';
 import { hostNetworkUnavailable } from '../../local/host-network.ts';
 import { LocalTopology } from '../../local/local-topology.ts';
 import { type LoopbackLogin, loopbackClient } from '../../local/loopback-client.ts';
-import { processAlive, waitFor } from '../../local/wait-for.ts';
+import { processAlive, processStartTime, waitFor } from '../../local/wait-for.ts';
 import { WritableInvariant } from '../../local/writable-invariant.ts';
 import {
   FAULT_KINDS,
@@ -258,9 +258,14 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const pidsSeen = new Set<number>();
+  // Each process by PID and start time: a PID reused by another process later is not a leftover.
+  const pidsSeen = new Map<string, { pid: number; started: number | undefined }>();
   const remember = () => {
-    for (const name of t.nodes.keys()) for (const pid of t.hostPids(name)) pidsSeen.add(pid);
+    for (const name of t.nodes.keys())
+      for (const pid of t.hostPids(name)) {
+        const started = processStartTime(pid);
+        pidsSeen.set(`${pid}@${started}`, { pid, started });
+      }
   };
   try {
     const endpoint = await t.startEndpoint();
@@ -410,7 +415,9 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     }
     remember();
     await t.stop();
-    const left = [...pidsSeen].filter(processAlive);
+    const left = [...pidsSeen.values()]
+      .filter(({ pid, started }) => processAlive(pid) && processStartTime(pid) === started)
+      .map(({ pid }) => pid);
     if (left.length > 0) violations.push({ what: 'processes left behind', detail: left.join(', ') });
     const leftovers = [
       ...(t.network?.leftovers() ?? []),
