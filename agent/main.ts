@@ -24,7 +24,13 @@ async function runDaemon(configPath: string): Promise<void> {
   const rt = createRuntime(config);
   const notify = systemdNotifier();
   const router = config.router.enabled
-    ? new RouterSteering({ config, store: rt.store, logger: rt.logger, monotonic: () => performance.now() })
+    ? new RouterSteering({
+        config,
+        store: rt.store,
+        logger: rt.logger,
+        monotonic: () => performance.now(),
+        query: (sql, params) => rt.observer.query(sql, params),
+      })
     : undefined;
   await router?.start();
   const daemon = new AgentDaemon(rt, router ? { onSnapshot: (s, c) => router.observe(s, c) } : {});

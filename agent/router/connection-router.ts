@@ -1,5 +1,9 @@
-import { createServer, type Server, type Socket } from 'node:net';
-import { RoutedConnection, type RouteTarget } from './routed-connection.ts';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import type { SecureContext } from 'node:tls';
+import { ClientLoginRefused, loginClient, type VerifierSource } from './client-login.ts';
+import { AUTH, authenticationMessage, errorResponse, FIRST_PACKET, untypedPacket } from './pg-wire.ts';
+import { RoutedConnection, type RouteTarget, type SessionLogin } from './routed-connection.ts';
+import { loginUpstream, UpstreamRefused } from './upstream-login.ts';
 
 export type { RouteTarget } from './routed-connection.ts';
 
@@ -34,6 +38,23 @@ export interface RouterListen {
 export interface RouterEvents {
   /** A change of the writer's state, with why (logged by the agent). */
   onWriterChange?(state: WriterState, why: string): void;
+  /** Sessions moved to a new writer, and the ones that could not be (logged by the agent). */
+  onMoved?(moved: number, cut: number, to: WriterRoute): void;
+}
+
+/**
+ * The router runs every login itself (TLS ends at the router, the password proof is checked
+ * against the role's verifier) so that a session between transactions can move to a new
+ * primary. Without it, bytes pass through untouched and a change of primary cuts every session.
+ */
+export interface SessionOptions {
+  readonly verifiers: VerifierSource;
+  /** The host's certificate, for clients that ask for TLS. @default - TLS declined */
+  readonly tls?: SecureContext;
+  /** The cluster's CA: sessions to the members go over TLS, verified (verify-full). */
+  readonly upstreamCa?: string;
+  /** @default 10000 */
+  readonly loginTimeoutMs?: number;
 }
 
 /** What a pause achieved: connections held between transactions, and the ones still busy. */
@@ -62,11 +83,16 @@ export class ConnectionRouter {
   private readonly writerConnections = new Set<RoutedConnection>();
   private readonly readerConnections = new Set<RoutedConnection>();
   private holdTimer: NodeJS.Timeout | undefined;
+  /** Logins waiting for a writer (a hold), settled by the next route or the hold's end. */
+  private writerWaiters: { resolve: (r: WriterRoute) => void; reject: (e: Error) => void }[] = [];
+  /** Sessions by the backend key their client knows (its first server's), for cancel requests. */
+  private readonly sessionsByKey = new Map<string, RoutedConnection>();
 
   constructor(
     private readonly listen: RouterListen,
     private readonly clock: () => number = Date.now,
     private readonly events: RouterEvents = {},
+    private readonly sessions?: SessionOptions,
   ) {}
 
   get writerState(): WriterState {
@@ -118,14 +144,48 @@ export class ConnectionRouter {
     if (current.kind === 'routed' && same && current.route.term === route.term) return true;
     this.newestTerm = route.term;
     clearTimeout(this.holdTimer);
+    const moving: RoutedConnection[] = [];
     for (const c of this.writerConnections) {
       const to = c.routedTo;
-      if (to && !sameTarget(to, route)) c.close();
-      else if (to) c.release();
-      else c.forwardTo(route);
+      if (to && !sameTarget(to, route)) {
+        if (c.movable) moving.push(c);
+        else c.close();
+      } else if (to) c.release();
+      else if (!c.login) c.forwardTo(route);
     }
     this.setWriter({ kind: 'routed', route }, why);
+    for (const w of this.writerWaiters.splice(0)) w.resolve(route);
+    if (moving.length > 0) void this.move(moving, route);
     return true;
+  }
+
+  /** Opens each held session again on `route` and lets it go on there; a failed one is cut. */
+  private async move(connections: readonly RoutedConnection[], route: WriterRoute): Promise<void> {
+    const outcomes = await Promise.all(
+      connections.map(async (c) => {
+        try {
+          const session = await loginUpstream(route, c.login!, this.upstreamOptions());
+          const now = this.writer;
+          if (now.kind !== 'routed' || !sameTarget(now.route, route) || c.isClosed) {
+            session.socket.destroy();
+            c.close();
+            return false;
+          }
+          c.useSession(route, session);
+          c.release();
+          return true;
+        } catch {
+          c.close();
+          return false;
+        }
+      }),
+    );
+    const moved = outcomes.filter(Boolean).length;
+    this.events.onMoved?.(moved, outcomes.length - moved, route);
+  }
+
+  private upstreamOptions() {
+    return { ca: this.sessions?.upstreamCa, timeoutMs: this.sessions?.loginTimeoutMs ?? 10_000 };
   }
 
   /**
@@ -160,7 +220,13 @@ export class ConnectionRouter {
     this.holdTimer = setTimeout(() => this.holdExpired(), hold.timeoutMs);
     this.holdTimer.unref();
     if (superseded) {
-      for (const c of this.writerConnections) if (c.routedTo) c.close();
+      // Its lease was taken over: nothing more reaches the old writer. A session between
+      // transactions that can move is held for the new one; every other is cut at once.
+      for (const c of this.writerConnections) {
+        if (!c.routedTo) continue;
+        if (c.login && c.quiet) c.hold(() => {});
+        if (!c.movable) c.close();
+      }
       return Promise.resolve(this.pauseOutcome());
     }
     return this.drain(hold.drainMs ?? 0);
@@ -170,6 +236,7 @@ export class ConnectionRouter {
   refuseWriter(reason: string, why: string): void {
     clearTimeout(this.holdTimer);
     for (const c of this.writerConnections) c.refuse(`pgwarden router: ${reason}`);
+    for (const w of this.writerWaiters.splice(0)) w.reject(new Error(`pgwarden router: ${reason}`));
     this.setWriter({ kind: 'refusing', reason }, why);
   }
 
@@ -223,12 +290,101 @@ export class ConnectionRouter {
     for (const c of this.writerConnections) {
       if (!c.routedTo) c.refuse(`pgwarden router: ${reason}`, 'retry: a new primary is on its way');
       else if (state.previous) c.release();
+      else c.close();
     }
+    for (const w of this.writerWaiters.splice(0)) w.reject(new Error(`pgwarden router: ${reason}`));
     if (state.previous) this.setWriter({ kind: 'routed', route: state.previous }, 'the hold ran out');
     else this.setWriter({ kind: 'refusing', reason }, 'the hold ran out');
   }
 
+  /** The writer to open a session on: now, after the hold, or why there is none. */
+  private writerTarget(): Promise<WriterRoute> {
+    const state = this.writer;
+    if (state.kind === 'routed') return Promise.resolve(state.route);
+    if (state.kind === 'refusing') return Promise.reject(new Error(`pgwarden router: ${state.reason}`));
+    return new Promise((resolve, reject) => this.writerWaiters.push({ resolve, reject }));
+  }
+
+  /** A client whose login the router runs (SessionOptions): TLS, password proof, then a session. */
+  private acceptSession(socket: Socket, role: 'writer' | 'reader'): void {
+    const sessions = this.sessions!;
+    const timeoutMs = sessions.loginTimeoutMs ?? 10_000;
+    const timer = setTimeout(() => socket.destroy(), timeoutMs);
+    socket.on('error', () => socket.destroy());
+    const registry = role === 'writer' ? this.writerConnections : this.readerConnections;
+    let connection: RoutedConnection | undefined;
+    (async () => {
+      const login = await loginClient(socket, { tls: sessions.tls, verifiers: sessions.verifiers });
+      if (login.kind === 'cancel') {
+        clearTimeout(timer);
+        this.cancel(login.pid, login.key);
+        socket.destroy();
+        return;
+      }
+      const sessionLogin: SessionLogin = { params: login.params, credentials: login.credentials };
+      const early = login.reader.detach();
+      const c = new RoutedConnection(
+        login.socket,
+        (x) => {
+          registry.delete(x);
+          for (const [k, v] of this.sessionsByKey) if (v === x) this.sessionsByKey.delete(k);
+        },
+        sessionLogin,
+      );
+      connection = c;
+      registry.add(c);
+      if (early.length > 0) c.client.emit('data', early);
+      for (let attempt = 0; ; attempt++) {
+        const target = role === 'writer' ? await this.writerTarget() : this.pickReader();
+        const session = await loginUpstream(target, sessionLogin, this.upstreamOptions());
+        const now = this.writer;
+        const stale =
+          role === 'writer' && (now.kind !== 'routed' || !sameTarget(now.route, target)) && attempt < 3;
+        if (stale || c.isClosed) {
+          session.socket.destroy();
+          if (c.isClosed) return;
+          continue;
+        }
+        clearTimeout(timer);
+        c.useSession(target, session, authenticationMessage(AUTH.ok));
+        if (session.backendKey)
+          this.sessionsByKey.set(`${session.backendKey.pid}:${session.backendKey.key}`, c);
+        return;
+      }
+    })().catch((error: Error) => {
+      clearTimeout(timer);
+      if (error instanceof ClientLoginRefused) return;
+      const client = connection?.client ?? socket;
+      if (error instanceof UpstreamRefused) client.end(error.response);
+      else client.end(errorResponse('57P03', error.message));
+      connection?.close();
+    });
+  }
+
+  private pickReader(): RouteTarget {
+    if (this.readers.length === 0)
+      throw new Error('pgwarden router: no replica is streaming within the lag bound');
+    return this.readers[this.nextReader++ % this.readers.length]!;
+  }
+
+  /** A cancel request for a session the router logged in: to the server it is on now. */
+  private cancel(pid: number, key: number): void {
+    const c = this.sessionsByKey.get(`${pid}:${key}`);
+    const target = c?.routedTo ?? (this.writer.kind === 'routed' ? this.writer.route : undefined);
+    const backend = c?.backendKey ?? { pid, key };
+    if (!target) return;
+    const body = Buffer.alloc(8);
+    body.writeUInt32BE(backend.pid, 0);
+    body.writeUInt32BE(backend.key, 4);
+    const s = connect(target.port, target.host, () => s.end(untypedPacket(FIRST_PACKET.cancelRequest, body)));
+    s.on('error', () => s.destroy());
+  }
+
   private acceptWriter(socket: Socket): void {
+    if (this.sessions) {
+      this.acceptSession(socket, 'writer');
+      return;
+    }
     const connection = new RoutedConnection(socket, (c) => this.writerConnections.delete(c));
     this.writerConnections.add(connection);
     const state = this.writer;
@@ -238,6 +394,10 @@ export class ConnectionRouter {
   }
 
   private acceptReader(socket: Socket): void {
+    if (this.sessions) {
+      this.acceptSession(socket, 'reader');
+      return;
+    }
     const connection = new RoutedConnection(socket, (c) => this.readerConnections.delete(c));
     this.readerConnections.add(connection);
     if (this.readers.length === 0) {

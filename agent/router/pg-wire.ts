@@ -35,8 +35,8 @@ export function firstPacketLength(bytes: Buffer): number | undefined {
 export type TransactionStatus = 'I' | 'T' | 'E';
 
 /**
- * Follows a server's typed messages across chunks and reports every ReadyForQuery's status.
- * It only counts lengths: a chunk is never copied.
+ * Follows a server's typed messages across chunks: every message type as it begins, and every
+ * ReadyForQuery's status. It only counts lengths: a chunk is never copied.
  */
 export class ServerMessageScanner {
   private header = Buffer.alloc(5);
@@ -45,7 +45,10 @@ export class ServerMessageScanner {
   private remaining = 0;
   private inReadyForQuery = false;
 
-  constructor(private readonly onReady: (status: TransactionStatus) => void) {}
+  constructor(
+    private readonly onReady: (status: TransactionStatus) => void,
+    private readonly onType?: (type: string) => void,
+  ) {}
 
   scan(chunk: Buffer): void {
     let at = 0;
@@ -69,26 +72,42 @@ export class ServerMessageScanner {
       this.headerFill = 0;
       this.remaining = this.header.readUInt32BE(1) - 4;
       this.inReadyForQuery = this.header[0] === 0x5a && this.remaining === 1; // 'Z'
+      this.onType?.(String.fromCharCode(this.header[0]!));
     }
   }
 }
 
 /**
- * Follows a client's typed messages (after its startup packet) and reports each message's type
- * as it begins, so that the router knows a query is in flight.
+ * Follows a client's typed messages (after its startup packet) and reports each one's type as
+ * it begins; for the types in `capture`, once the first `headBytes` of its body are in (or the
+ * whole body, if shorter), with those bytes: enough to read a query's first statements.
  */
 export class ClientMessageScanner {
   private headerFill = 0;
   private readonly header = Buffer.alloc(5);
   private remaining = 0;
+  private head: Buffer[] | undefined;
+  private headFill = 0;
+  private headWant = 0;
+  private type = '';
 
-  constructor(private readonly onMessage: (type: string) => void) {}
+  constructor(
+    private readonly onMessage: (type: string, head?: Buffer) => void,
+    private readonly capture: ReadonlySet<string> = new Set(),
+    private readonly headBytes = 4096,
+  ) {}
 
   scan(chunk: Buffer): void {
     let at = 0;
     while (at < chunk.length) {
       if (this.remaining > 0) {
         const take = Math.min(this.remaining, chunk.length - at);
+        if (this.head) {
+          const keep = Math.min(take, this.headWant - this.headFill);
+          if (keep > 0) this.head.push(chunk.subarray(at, at + keep));
+          this.headFill += Math.max(0, keep);
+          if (this.headFill >= this.headWant) this.finishHead();
+        }
         this.remaining -= take;
         at += take;
         continue;
@@ -100,8 +119,20 @@ export class ClientMessageScanner {
       if (this.headerFill < 5) break;
       this.headerFill = 0;
       this.remaining = this.header.readUInt32BE(1) - 4;
-      this.onMessage(String.fromCharCode(this.header[0]!));
+      this.type = String.fromCharCode(this.header[0]!);
+      if (this.capture.has(this.type)) {
+        this.head = [];
+        this.headFill = 0;
+        this.headWant = Math.min(this.remaining, this.headBytes);
+        if (this.headWant === 0) this.finishHead();
+      } else this.onMessage(this.type);
     }
+  }
+
+  private finishHead(): void {
+    const head = Buffer.concat(this.head ?? []);
+    this.head = undefined;
+    this.onMessage(this.type, head);
   }
 }
 
@@ -125,4 +156,62 @@ export function errorResponse(sqlstate: string, message: string, hint?: string):
   head.write('E', 0, 'latin1');
   head.writeUInt32BE(body.length + 4, 1);
   return Buffer.concat([head, body]);
+}
+
+/** A typed message: its type byte, its length (counting itself), its body. */
+export function wireMessage(type: string, body: Buffer = Buffer.alloc(0)): Buffer {
+  const head = Buffer.alloc(5);
+  head.write(type, 0, 'latin1');
+  head.writeUInt32BE(body.length + 4, 1);
+  return Buffer.concat([head, body]);
+}
+
+/** An Authentication message (`R`) with its code and data. */
+export function authenticationMessage(code: number, data: Buffer = Buffer.alloc(0)): Buffer {
+  const body = Buffer.alloc(4 + data.length);
+  body.writeUInt32BE(code, 0);
+  data.copy(body, 4);
+  return wireMessage('R', body);
+}
+
+/** Authentication codes the router reads and writes. */
+export const AUTH = { ok: 0, cleartext: 3, md5: 5, sasl: 10, saslContinue: 11, saslFinal: 12 } as const;
+
+/** An untyped packet: a StartupMessage (its parameters), an SSLRequest, a CancelRequest. */
+export function untypedPacket(code: number, body: Buffer = Buffer.alloc(0)): Buffer {
+  const head = Buffer.alloc(8);
+  head.writeUInt32BE(body.length + 8, 0);
+  head.writeUInt32BE(code, 4);
+  return Buffer.concat([head, body]);
+}
+
+/** The key=value pairs of a StartupMessage body (after its protocol code). */
+export function parseStartupParameters(body: Buffer): Record<string, string> {
+  const parts = body.toString('utf8').split('\0');
+  const params: Record<string, string> = {};
+  for (let i = 0; i + 1 < parts.length && parts[i] !== ''; i += 2) params[parts[i]!] = parts[i + 1]!;
+  return params;
+}
+
+export function startupPacket(params: Readonly<Record<string, string>>): Buffer {
+  const body = Buffer.from(
+    `${Object.entries(params)
+      .map(([k, v]) => `${k}\0${v}\0`)
+      .join('')}\0`,
+    'utf8',
+  );
+  return untypedPacket(FIRST_PACKET.startup, body);
+}
+
+/** The fields of an ErrorResponse body: `M` the message, `C` the SQLSTATE. */
+export function errorFields(body: Buffer): Record<string, string> {
+  const fields: Record<string, string> = {};
+  let at = 0;
+  while (at < body.length && body[at] !== 0) {
+    const code = String.fromCharCode(body[at]!);
+    const end = body.indexOf(0, at + 1);
+    fields[code] = body.subarray(at + 1, end).toString('utf8');
+    at = end + 1;
+  }
+  return fields;
 }

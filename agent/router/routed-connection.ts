@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import type { LoginCredentials } from './client-login.ts';
 import {
   ClientMessageScanner,
   errorResponse,
@@ -7,6 +8,8 @@ import {
   ServerMessageScanner,
   type TransactionStatus,
 } from './pg-wire.ts';
+import { changesSession } from './session-state.ts';
+import type { UpstreamSession } from './upstream-login.ts';
 
 /** A PostgreSQL server a router sends connections to. */
 export interface RouteTarget {
@@ -15,15 +18,25 @@ export interface RouteTarget {
   readonly port: number;
 }
 
+/** A session whose login the router ran itself: it can open the same session on another member. */
+export interface SessionLogin {
+  readonly params: Readonly<Record<string, string>>;
+  readonly credentials: LoginCredentials;
+}
+
 /** Messages a server answers with one ReadyForQuery: a simple query, a Sync, a function call. */
 const ANSWERED_BY_READY = new Set(['Q', 'S', 'F']);
 /** Extended-protocol messages that open a batch only a Sync closes. */
 const OPENS_BATCH = new Set(['P', 'B', 'E', 'D', 'C', 'H']);
+/** Client messages whose first bytes tell whether they leave state in the session. */
+const READ_HEAD = new Set(['Q', 'P']);
 
 /**
- * One client connection through a router, and its server connection once it has a target.
- * It follows both directions just enough to know when the session sits between transactions
- * (every query answered, ReadyForQuery said idle), which is when a pause may hold it.
+ * One client connection through a router, and its server connection once it has one. It
+ * follows both directions just enough to know when the session sits between transactions
+ * (every query answered, ReadyForQuery said idle), which is when a pause may hold it; a session
+ * the router logged in itself (`login`) that holds no session state can then be moved to
+ * another member without the client noticing.
  */
 export class RoutedConnection {
   private server: Socket | undefined;
@@ -32,26 +45,39 @@ export class RoutedConnection {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private holding = false;
-  /** Untyped packets (startup, SSL request) still expected from the client before typed messages. */
-  private clientPhase: 'first' | 'awaiting-ssl-answer' | 'typed' | 'opaque' = 'first';
+  /** Server bytes kept back while held (a clean stop's FATAL must not reach a moved session). */
+  private serverHeld: Buffer[] = [];
+  private serverLost = false;
+  private clientPhase: 'first' | 'awaiting-ssl-answer' | 'typed' | 'opaque';
   private firstPacket = Buffer.alloc(0);
   private serverPhase: 'ssl-answer' | 'typed' | 'opaque' = 'typed';
   private readyForQueryOwed = 0;
   private inBatch = false;
   private status: TransactionStatus | undefined;
   private closed = false;
-  private readonly clientScanner = new ClientMessageScanner((type) => this.clientMessage(type));
-  private readonly serverScanner = new ServerMessageScanner((s) => this.serverReady(s));
+  /** Something the session did that a new session would not have (SET, PREPARE, LISTEN...). */
+  private stateful = false;
+  private readonly clientScanner = new ClientMessageScanner(
+    (type, head) => this.clientMessage(type, head),
+    READ_HEAD,
+  );
+  private serverScanner = this.newServerScanner();
   private onQuiet: (() => void) | undefined;
   /** What the client's first packet is, once known (a cancel request is sent and forgotten). */
   kind: ReturnType<typeof firstPacketKind>;
+  /** The server's backend key of the session now (cancel requests go there). */
+  backendKey: { readonly pid: number; readonly key: number } | undefined;
 
   constructor(
     readonly client: Socket,
     private readonly onClose: (connection: RoutedConnection) => void,
+    /** Set when the router ran the client's login itself (its session can move). */
+    readonly login?: SessionLogin,
     /** Most bytes a waiting or held client may send before it is cut. */
     private readonly maxPendingBytes = 1 << 20,
   ) {
+    this.clientPhase = login ? 'typed' : 'first';
+    if (login) this.kind = 'startup';
     client.setNoDelay(true);
     client.on('data', (chunk: Buffer) => this.fromClient(chunk));
     client.on('error', () => this.close());
@@ -83,17 +109,50 @@ export class RoutedConnection {
     return this.holding;
   }
 
-  /** Sends the client's bytes to `target` from now on (the waiting ones first). */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Held between transactions, logged in by the router, no session state: it may move. */
+  get movable(): boolean {
+    return this.login !== undefined && this.holding && !this.stateful;
+  }
+
+  /** Pass-through: sends the client's bytes to `target` from now on (the waiting ones first). */
   forwardTo(target: RouteTarget): void {
     if (this.closed || this.server) return;
     this.target = target;
     const server = connect(target.port, target.host);
-    this.server = server;
     server.setNoDelay(true);
-    server.on('data', (chunk: Buffer) => this.fromServer(chunk));
-    server.on('error', () => this.close());
-    server.on('close', () => this.close());
+    this.attachServer(server);
     this.flush();
+  }
+
+  /**
+   * A session the router logged in on `target`: the first one (its greeting goes to the client,
+   * after AuthenticationOk) or, held, a move (the greeting is the router's, and what the old
+   * server still had to say is dropped).
+   */
+  useSession(target: RouteTarget, session: UpstreamSession, greetClient?: Buffer): void {
+    if (this.closed) {
+      session.socket.destroy();
+      return;
+    }
+    const old = this.server;
+    this.server = undefined;
+    old?.removeAllListeners('data');
+    old?.destroy();
+    this.target = target;
+    this.serverLost = false;
+    this.serverHeld = [];
+    this.backendKey = session.backendKey;
+    this.serverScanner = this.newServerScanner();
+    this.status = 'I';
+    this.readyForQueryOwed = 0;
+    if (greetClient) this.client.write(Buffer.concat([greetClient, ...session.greeting]));
+    this.attachServer(session.socket);
+    if (session.rest.length > 0) this.fromServer(session.rest);
+    if (!this.holding) this.flush();
   }
 
   /**
@@ -106,18 +165,26 @@ export class RoutedConnection {
     if (this.quiet) this.becomeHeld();
   }
 
-  /** Lets held bytes through again, to the same server. */
+  /** Lets held bytes through again, to the same server (or closes, if that server is gone). */
   release(): void {
     this.onQuiet = undefined;
     if (!this.holding) return;
     this.holding = false;
+    if (this.serverLost) {
+      this.close();
+      return;
+    }
+    const kept = this.serverHeld;
+    this.serverHeld = [];
+    for (const chunk of kept) this.client.write(chunk);
     this.flush();
   }
 
   /** Answers a client that has no server yet with an error it shows as the server's, then closes. */
   refuse(message: string, hint?: string): void {
     if (this.closed) return;
-    if (this.server || this.kind === 'cancel') {
+    if (this.server || this.kind === 'cancel' || this.login) {
+      if (this.login && !this.server) this.client.end(errorResponse('57P03', message, hint));
       this.close();
       return;
     }
@@ -148,6 +215,31 @@ export class RoutedConnection {
     this.onClose(this);
   }
 
+  private newServerScanner(): ServerMessageScanner {
+    return new ServerMessageScanner(
+      (s) => this.serverReady(s),
+      (type) => {
+        // A ParameterStatus after the greeting is a SET of a reported setting; 'A' a LISTEN.
+        if (type === 'S' || type === 'A') this.stateful = true;
+      },
+    );
+  }
+
+  private attachServer(server: Socket): void {
+    this.server = server;
+    server.on('data', (chunk: Buffer) => {
+      if (this.server === server) this.fromServer(chunk);
+    });
+    const lost = () => {
+      if (this.server !== server) return;
+      // A held session the router logged in waits for its move instead of failing.
+      if (this.login && this.holding) this.serverLost = true;
+      else this.close();
+    };
+    server.on('error', lost);
+    server.on('close', lost);
+  }
+
   private becomeHeld(): void {
     this.holding = true;
     const notify = this.onQuiet;
@@ -157,18 +249,14 @@ export class RoutedConnection {
 
   private fromClient(chunk: Buffer): void {
     if (this.closed) return;
-    if (!this.server || this.holding) {
+    if (!this.server || this.holding || this.serverLost) {
       this.pending.push(chunk);
       this.pendingBytes += chunk.length;
-      if (this.kind === undefined) this.learnFirstPacket(Buffer.concat(this.pending));
+      if (this.kind === undefined) this.kind = firstPacketKind(Buffer.concat(this.pending));
       if (this.pendingBytes > this.maxPendingBytes) this.close();
       return;
     }
     this.forward(chunk);
-  }
-
-  private learnFirstPacket(bytes: Buffer): void {
-    this.kind = firstPacketKind(bytes);
   }
 
   private flush(): void {
@@ -210,11 +298,12 @@ export class RoutedConnection {
     if (rest.length > 0) this.clientScanner.scan(rest);
   }
 
-  private clientMessage(type: string): void {
+  private clientMessage(type: string, head?: Buffer): void {
     if (ANSWERED_BY_READY.has(type)) {
       this.readyForQueryOwed += 1;
       if (type === 'S') this.inBatch = false;
     } else if (OPENS_BATCH.has(type)) this.inBatch = true;
+    if (!this.stateful && changesSession(type, head)) this.stateful = true;
   }
 
   private fromServer(chunk: Buffer): void {
@@ -229,7 +318,8 @@ export class RoutedConnection {
         if (chunk.length > 1) this.serverScanner.scan(chunk.subarray(1));
       }
     } else if (this.serverPhase === 'typed') this.serverScanner.scan(chunk);
-    this.client.write(chunk);
+    if (this.holding && this.login) this.serverHeld.push(chunk);
+    else this.client.write(chunk);
   }
 
   private serverReady(status: TransactionStatus): void {

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { AgentConfig } from '../../core/config/agent-config.ts';
 import type { ClusterConfig } from '../../core/config/cluster-config.ts';
@@ -5,8 +7,9 @@ import type { ClusterSnapshot } from '../../core/model/snapshot.ts';
 import { type RouteNotice, routeNoticeSchema } from '../../core/router/route-notice.ts';
 import { planRoutes, targetOf } from '../../core/router/route-plan.ts';
 import type { CoordinationStore } from '../../core/store/coordination-store.ts';
-import { ConnectionRouter, type WriterState } from './connection-router.ts';
+import { ConnectionRouter, type SessionOptions, type WriterState } from './connection-router.ts';
 import { verifyNotice } from './notice-signature.ts';
+import { roleVerifiers } from './role-verifiers.ts';
 
 export interface NoticeAnswer {
   readonly status: number;
@@ -40,6 +43,8 @@ export class RouterSteering {
       readonly store: Pick<CoordinationStore, 'getLeader'>;
       readonly logger: Logger;
       readonly monotonic: () => number;
+      /** SQL as the superuser on this host's PostgreSQL (the roles' verifiers). */
+      readonly query: (sql: string, params: unknown[]) => Promise<{ rolpassword: string | null }[]>;
     },
   ) {
     const r = deps.config.router;
@@ -49,7 +54,10 @@ export class RouterSteering {
       {
         onWriterChange: (state, why) =>
           deps.logger.info(`router: writer ${describe(state)}`, { why, routerTerm: this.router.term }),
+        onMoved: (moved, cut, to) =>
+          deps.logger.info(`router: ${moved} session(s) moved to ${to.name} (term ${to.term}), ${cut} cut`),
       },
+      r.move_sessions ? sessionOptions(deps.config, deps.query, deps.monotonic) : undefined,
     );
   }
 
@@ -194,4 +202,27 @@ function describe(state: WriterState): string {
   if (state.kind === 'routed') return `-> ${state.route.name} (term ${state.route.term})`;
   if (state.kind === 'held') return `held at term ${state.term}: ${state.reason}`;
   return `refusing: ${state.reason}`;
+}
+
+/** The router's TLS and verifiers from the agent config (issue #17): the host's own certificate. */
+function sessionOptions(
+  config: AgentConfig,
+  query: (sql: string, params: unknown[]) => Promise<{ rolpassword: string | null }[]>,
+  clock: () => number,
+): SessionOptions {
+  const p = config.postgresql.parameters as Record<string, unknown>;
+  const ssl = p.ssl === true || p.ssl === 'on' || p.ssl === 'true';
+  const cert = config.router.certfile ?? (ssl ? (p.ssl_cert_file as string | undefined) : undefined);
+  const key = config.router.keyfile ?? (ssl ? (p.ssl_key_file as string | undefined) : undefined);
+  const ca =
+    config.router.cafile ??
+    (p.ssl_ca_file as string | undefined) ??
+    config.postgresql.authentication.replication.sslrootcert;
+  return {
+    verifiers: roleVerifiers(query, clock),
+    ...(cert && key
+      ? { tls: createSecureContext({ cert: readFileSync(cert), key: readFileSync(key) }) }
+      : {}),
+    ...(ca && ssl ? { upstreamCa: readFileSync(ca, 'utf8') } : {}),
+  };
 }

@@ -212,6 +212,18 @@ export const agentConfigSchema = z.strictObject({
       hold_timeout: z.number({ error: 'seconds' }).positive().max(600).default(15),
       /** Seconds a switchover waits for running transactions to end before the clean stop. */
       drain_timeout: z.number({ error: 'seconds' }).nonnegative().max(60).default(2),
+      /**
+       * The router runs every login itself (TLS ends at the router; the password proof is checked
+       * against pg_authid) so that sessions between transactions move to a new primary. false:
+       * bytes pass through untouched and every session is cut at a change of primary.
+       */
+      move_sessions: z.boolean({ error: 'true or false' }).default(true),
+      /** TLS for clients: the host's certificate. @default postgresql.parameters.ssl_cert_file */
+      certfile: filePath.optional(),
+      /** @default postgresql.parameters.ssl_key_file */
+      keyfile: filePath.optional(),
+      /** The CA the members' certificates chain to (sessions to them verify it). @default ssl_ca_file */
+      cafile: filePath.optional(),
     })
     .refine((r) => r.writer_port !== r.reader_port, {
       message: 'writer_port and reader_port must differ',

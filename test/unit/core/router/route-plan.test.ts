@@ -15,7 +15,11 @@ const plan = (overrides: Partial<Parameters<typeof planRoutes>[0]> = {}) =>
 describe('planRoutes', () => {
   it('routes writes to the lease holder serving as primary, reads to the streaming replicas', () => {
     const p = plan();
-    expect(p.writer).toMatchObject({ kind: 'route', term: 3, target: { name: 'n1', host: '10.0.0.1', port: 5432 } });
+    expect(p.writer).toMatchObject({
+      kind: 'route',
+      term: 3,
+      target: { name: 'n1', host: '10.0.0.1', port: 5432 },
+    });
     expect(p.readers.map((r) => r.name)).toEqual(['n2', 'n3']);
   });
 
@@ -38,7 +42,10 @@ describe('planRoutes', () => {
   it.each([
     ['lags beyond the bound', buildMember('n2', { replay_lsn: 8 * MB })],
     ['is not streaming', buildMember('n2', { receiver_state: 'stopped' })],
-    ['is tagged noloadbalance', buildMember('n2', { tags: { ...buildMember('n2').tags, noloadbalance: true } })],
+    [
+      'is tagged noloadbalance',
+      buildMember('n2', { tags: { ...buildMember('n2').tags, noloadbalance: true } }),
+    ],
   ])('takes no reads to a replica that %s', (_what, n2) => {
     const p = plan({ members: [members[0]!, n2, members[2]!] });
     expect(p.readers.map((r) => r.name)).toEqual(['n3']);
