@@ -3,6 +3,8 @@
 // default "sync,async"): a 3-node local topology (fsync on), HAProxy in front, the controller
 // ticking, two writers at 20 Hz (one through the writer endpoint, one straight to the nodes, finding
 // the writable one), then BENCH_ROUNDS (default 5) host-crash failovers and as many switchovers.
+// BENCH_ROUTERS (default "off,on"): HAProxy in front of PostgreSQL (checks on /primary), or in
+// front of a router on every host (issue #17: checks on /router, the routers follow the lease).
 
 import { chmodSync, mkdtempSync } from 'node:fs';
 import { type Ack, AckedWriter } from '../local/acked-writer.ts';
@@ -16,6 +18,7 @@ import { runCli } from '../test/helpers/run-cli.ts';
 const PROFILES = (process.env.BENCH_PROFILES ?? 'default,fast').split(',') as LocalProfileName[];
 const MODES = (process.env.BENCH_MODES ?? 'sync,async').split(',');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const ROUTERS = (process.env.BENCH_ROUTERS ?? 'off,on').split(',');
 
 const p50 = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -23,10 +26,19 @@ const p50 = (xs: number[]) => {
 };
 const sec = (ms: number) => (ms / 1000).toFixed(2);
 
-async function run(profile: LocalProfileName, sync: boolean) {
+async function run(profile: LocalProfileName, sync: boolean, routers: boolean) {
   const dir = mkdtempSync('/tmp/pgwarden-bench-');
   chmodSync(dir, 0o755);
-  const t = await LocalTopology.create({ dir, nodes: 3, profile, sync, scope: 'bench', logLevel: 'warn' });
+  const t = await LocalTopology.create({
+    dir,
+    nodes: 3,
+    profile,
+    sync,
+    routers,
+    scope: 'bench',
+    logLevel: 'warn',
+  });
+  const label = `${profile}/${sync ? 'sync' : 'async'}/${routers ? 'routers' : 'haproxy'}`;
   try {
     const ep = await t.startEndpoint();
     await t.startAll();
@@ -66,6 +78,8 @@ async function run(profile: LocalProfileName, sync: boolean) {
     const direct = new AckedWriter({ ports, login: t.login, firstId: 10_000_000, queryMs }).start();
     const crash = { direct: [] as number[], endpoint: [] as number[] };
     const gaps = { direct: [] as number[], endpoint: [] as number[] };
+    /** Writes through the endpoint that failed during each switchover (the target is 0). */
+    const failedDuringSwitchover: number[] = [];
     for (let i = 0; i < ROUNDS; i += 1) {
       const old = await primary();
       const term = (await t.store.getLeader('bench'))!.term;
@@ -80,7 +94,7 @@ async function run(profile: LocalProfileName, sync: boolean) {
       crash.direct.push(d.at - at);
       crash.endpoint.push(e.at - at);
       console.error(
-        `${profile}/${sync ? 'sync' : 'async'} crash ${i + 1}: ${old} -> ${now}: direct ${sec(d.at - at)} s, endpoint ${sec(e.at - at)} s`,
+        `${label} crash ${i + 1}: ${old} -> ${now}: direct ${sec(d.at - at)} s, endpoint ${sec(e.at - at)} s`,
       );
       t.startAgent(old);
       await healthy(now);
@@ -105,6 +119,7 @@ async function run(profile: LocalProfileName, sync: boolean) {
       await new Promise((res) => setTimeout(res, 600));
       gaps.direct.push(direct.longestGap(asked, until));
       gaps.endpoint.push(viaEndpoint.longestGap(asked, until));
+      failedDuringSwitchover.push(viaEndpoint.failures.filter((f) => f.at >= asked && f.at <= until).length);
       if (process.env.BENCH_DEBUG) {
         const row = (await t.store.getSnapshot('bench')).history.at(-1)!;
         const acks = direct.acks.filter((a) => a.at > asked && a.at < until).map((a) => a.at);
@@ -119,7 +134,7 @@ async function run(profile: LocalProfileName, sync: boolean) {
         );
       }
       console.error(
-        `${profile}/${sync ? 'sync' : 'async'} switchover ${i + 1}: ${old} -> ${now}: gap direct ${sec(gaps.direct.at(-1)!)} s, endpoint ${sec(gaps.endpoint.at(-1)!)} s`,
+        `${label} switchover ${i + 1}: ${old} -> ${now}: gap direct ${sec(gaps.direct.at(-1)!)} s, endpoint ${sec(gaps.endpoint.at(-1)!)} s, ${failedDuringSwitchover.at(-1)} failed through the endpoint`,
       );
       await healthy(now);
     }
@@ -134,6 +149,8 @@ async function run(profile: LocalProfileName, sync: boolean) {
     return {
       profile,
       mode: sync ? 'sync' : 'async',
+      endpoint: routers ? 'routers' : 'haproxy',
+      failedDuringSwitchover,
       crashDirect: crash.direct,
       crashEndpoint: crash.endpoint,
       gapDirect: gaps.direct,
@@ -148,13 +165,15 @@ async function run(profile: LocalProfileName, sync: boolean) {
 
 await buildAgentBundle();
 const rows = [];
-for (const profile of PROFILES) for (const mode of MODES) rows.push(await run(profile, mode === 'sync'));
+for (const profile of PROFILES)
+  for (const mode of MODES)
+    for (const routers of ROUTERS) rows.push(await run(profile, mode === 'sync', routers === 'on'));
 console.log(
-  '| profile | mode | crash → first write, direct p50 / max | crash → first write, endpoint p50 / max | switchover gap, direct p50 / max | switchover gap, endpoint p50 / max | acknowledged | lost |',
+  '| profile | mode | endpoint | crash → first write, direct p50 / max | crash → first write, endpoint p50 / max | switchover gap, direct p50 / max | switchover gap, endpoint p50 / max | failed through the endpoint per switchover | acknowledged | lost |',
 );
-console.log('|---|---|---|---|---|---|---|---|');
+console.log('|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows)
   console.log(
-    `| ${r.profile} | ${r.mode} | ${sec(p50(r.crashDirect))} / ${sec(Math.max(...r.crashDirect))} s | ${sec(p50(r.crashEndpoint))} / ${sec(Math.max(...r.crashEndpoint))} s | ${sec(p50(r.gapDirect))} / ${sec(Math.max(...r.gapDirect))} s | ${sec(p50(r.gapEndpoint))} / ${sec(Math.max(...r.gapEndpoint))} s | ${r.acked} | ${r.lost} |`,
+    `| ${r.profile} | ${r.mode} | ${r.endpoint} | ${sec(p50(r.crashDirect))} / ${sec(Math.max(...r.crashDirect))} s | ${sec(p50(r.crashEndpoint))} / ${sec(Math.max(...r.crashEndpoint))} s | ${sec(p50(r.gapDirect))} / ${sec(Math.max(...r.gapDirect))} s | ${sec(p50(r.gapEndpoint))} / ${sec(Math.max(...r.gapEndpoint))} s | ${r.failedDuringSwitchover.join(', ')} | ${r.acked} | ${r.lost} |`,
   );
 console.log(JSON.stringify(rows));

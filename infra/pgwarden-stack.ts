@@ -53,6 +53,11 @@ export interface PgwardenStackProps extends StackProps {
   readonly interfaceEndpoints?: boolean;
   /** Launch-template version per host (see PostgresHosts.hostTemplateVersions). @default - 1 for every host */
   readonly hostTemplateVersions?: readonly (number | 'latest')[];
+  /**
+   * A router on every host as the NLB's targets (issue #17; `-c routers=false`: the NLB targets
+   * PostgreSQL and waits for its health checks at every change of primary). @default true
+   */
+  readonly routers?: boolean;
 }
 
 /** Everything one cluster needs: table, SSM document, hosts, endpoint, controller, alarms. */
@@ -122,10 +127,12 @@ export class PgwardenStack extends Stack {
         ...(props.clusterConfig ? { clusterConfig: props.clusterConfig } : {}),
         ...(props.hostTemplateVersions ? { hostTemplateVersions: props.hostTemplateVersions } : {}),
         ...(props.machineImage ? { machineImage: props.machineImage } : {}),
+        routers: props.routers ?? true,
       });
       const endpoint = new PgwardenEndpoint(scope, 'Endpoint', {
         vpc,
         instanceIds: hosts.instances.map((i) => i.ref),
+        routers: props.routers ?? true,
         // Stale or disconnected replicas leave the reader endpoint, at the failover bound.
         healthCheck: {
           ...DEFAULT_HEALTH_CHECK,

@@ -37,6 +37,7 @@ const contextSchema = z.object({
   retainTable: booleanish.optional(),
   natGateways: numberish.pipe(z.number().int().min(1).max(3)).optional(),
   interfaceEndpoints: booleanish.optional(),
+  routers: booleanish.optional(),
   /** Launch-template version per host, e.g. `1,1,latest` (replace host 3 alone). */
   hostTemplateVersions: z
     .union([

@@ -287,14 +287,24 @@ export class ConnectionRouter {
     const state = this.writer;
     if (state.kind !== 'held') return;
     const reason = `no primary was announced within the hold (${state.reason})`;
+    const previous = state.previous;
+    if (previous) {
+      // The writer before the hold still holds the lease at the newest term (a switchover that
+      // did not happen): everything goes on there.
+      for (const c of this.writerConnections) {
+        if (c.routedTo) c.release();
+        else if (!c.login) c.forwardTo(previous);
+      }
+      this.setWriter({ kind: 'routed', route: previous }, `the hold ran out (${state.reason})`);
+      for (const w of this.writerWaiters.splice(0)) w.resolve(previous);
+      return;
+    }
     for (const c of this.writerConnections) {
       if (!c.routedTo) c.refuse(`pgwarden router: ${reason}`, 'retry: a new primary is on its way');
-      else if (state.previous) c.release();
       else c.close();
     }
     for (const w of this.writerWaiters.splice(0)) w.reject(new Error(`pgwarden router: ${reason}`));
-    if (state.previous) this.setWriter({ kind: 'routed', route: state.previous }, 'the hold ran out');
-    else this.setWriter({ kind: 'refusing', reason }, 'the hold ran out');
+    this.setWriter({ kind: 'refusing', reason }, 'the hold ran out');
   }
 
   /** The writer to open a session on: now, after the hold, or why there is none. */

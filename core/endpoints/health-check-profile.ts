@@ -10,6 +10,9 @@ export interface HealthCheckProfile {
   readonly readerPath: '/replica';
   /** The agent's health API port on every host. */
   readonly apiPort: number;
+  /** The router's listeners on every host (issue #17: the targets when routers are on). */
+  readonly routerWriterPort: number;
+  readonly routerReaderPort: number;
   readonly intervalSeconds: number;
   readonly timeoutSeconds: number;
   readonly healthyThreshold: number;
@@ -45,6 +48,8 @@ export const DEFAULT_HEALTH_CHECK: HealthCheckProfile = {
   writerPath: '/primary',
   readerPath: '/replica',
   apiPort: 8008,
+  routerWriterPort: 5440,
+  routerReaderPort: 5441,
   intervalSeconds: 5,
   timeoutSeconds: 3,
   healthyThreshold: 2,

@@ -6,6 +6,7 @@ import { Construct } from 'constructs';
 import {
   DEFAULT_HEALTH_CHECK,
   type HealthCheckProfile,
+  ROUTER_CHECK_PATH,
   readerCheckPath,
 } from '../../core/endpoints/health-check-profile.ts';
 
@@ -17,12 +18,19 @@ export interface PgwardenEndpointProps {
   readonly healthCheck?: HealthCheckProfile;
   /** Who may connect to the endpoint. @default - the VPC CIDR */
   readonly clientCidr?: string;
+  /**
+   * Target the router on every host (issue #17), checked on `/router`: every host stays a
+   * target, and a change of primary never waits for the health checks. false: target
+   * PostgreSQL itself, checked on `/primary` and `/replica`. @default true
+   */
+  readonly routers?: boolean;
 }
 
 /**
  * One writer and one reader endpoint (DESIGN §1, §7): an internal NLB, cross-zone, whose target
- * groups check the agents' `/primary` and `/replica`. Unhealthy targets lose their connections
- * (connection termination), so clients of an old primary reconnect to the new one.
+ * groups send to the router on every host (checked on `/router`), or, without routers, to
+ * PostgreSQL checked on the agents' `/primary` and `/replica`. Unhealthy targets lose their
+ * connections (connection termination).
  */
 export class PgwardenEndpoint extends Construct {
   readonly loadBalancer: elbv2.NetworkLoadBalancer;
@@ -54,13 +62,14 @@ export class PgwardenEndpoint extends Construct {
       securityGroups: [securityGroup],
       vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
     });
-    const group = (name: string, path: string) =>
+    const routers = props.routers ?? true;
+    const group = (name: string, path: string, port: number) =>
       new elbv2.NetworkTargetGroup(this, name, {
         vpc: props.vpc,
-        port: 5432,
+        port,
         protocol: elbv2.Protocol.TCP,
         targetType: elbv2.TargetType.INSTANCE,
-        targets: props.instanceIds.map((id) => new elbTargets.InstanceIdTarget(id, 5432)),
+        targets: props.instanceIds.map((id) => new elbTargets.InstanceIdTarget(id, port)),
         // deregistration_delay.connection_termination: connections end when a target is deregistered.
         connectionTermination: true,
         deregistrationDelay: Duration.seconds(profile.deregistrationDelaySeconds),
@@ -74,8 +83,12 @@ export class PgwardenEndpoint extends Construct {
           unhealthyThresholdCount: profile.unhealthyThreshold,
         },
       });
-    this.writerTargetGroup = group('Writer', profile.writerPath);
-    this.readerTargetGroup = group('Reader', readerCheckPath(profile));
+    this.writerTargetGroup = routers
+      ? group('Writer', ROUTER_CHECK_PATH, profile.routerWriterPort)
+      : group('Writer', profile.writerPath, 5432);
+    this.readerTargetGroup = routers
+      ? group('Reader', ROUTER_CHECK_PATH, profile.routerReaderPort)
+      : group('Reader', readerCheckPath(profile), 5432);
     // Connections to a target that turns unhealthy are closed (the attribute that does it: not the
     // deregistration one above), so clients of a demoted or fenced primary reconnect at once.
     for (const tg of [this.writerTargetGroup, this.readerTargetGroup])

@@ -70,7 +70,7 @@ export class PgwardenMonitoring extends Construct {
       healthyWriters,
       1,
       cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-      'no healthy primary behind the writer endpoint',
+      'no healthy target behind the writer endpoint (the routers, or without them the primary)',
       2,
     );
     alarm(

@@ -44,6 +44,8 @@ export interface PostgresHostsProps {
   readonly clusterConfig?: ClusterConfigInput;
   /** Who may connect to PostgreSQL (5432) and to the health API (8008). @default - the VPC CIDR */
   readonly clientCidr?: string;
+  /** Run the router on every host (issue #17) on 5440 (writer) and 5441 (reader). @default true */
+  readonly routers?: boolean;
   /** @default - private subnets with egress */
   readonly subnets?: ec2.SubnetSelection;
   /**
@@ -213,6 +215,18 @@ export class PostgresHosts extends Construct {
       'agent health API (NLB health checks)',
     );
     this.securityGroup.addIngressRule(this.securityGroup, ec2.Port.tcp(5432), 'replication between members');
+    if (props.routers ?? true) {
+      this.securityGroup.addIngressRule(
+        clients,
+        ec2.Port.tcp(DEFAULT_HEALTH_CHECK.routerWriterPort),
+        'router, writer (the NLB targets)',
+      );
+      this.securityGroup.addIngressRule(
+        clients,
+        ec2.Port.tcp(DEFAULT_HEALTH_CHECK.routerReaderPort),
+        'router, reader (the NLB targets)',
+      );
+    }
 
     const userData = ec2.UserData.forLinux();
     userData.addCommands(
@@ -306,6 +320,15 @@ export class PostgresHosts extends Construct {
         pg_hba: [],
       },
       tags: {},
+      ...((props.routers ?? true)
+        ? {
+            router: {
+              enabled: true,
+              writer_port: DEFAULT_HEALTH_CHECK.routerWriterPort,
+              reader_port: DEFAULT_HEALTH_CHECK.routerReaderPort,
+            },
+          }
+        : {}),
       dynamodb: { table: props.table.table.tableName, region },
       bootstrap: { dcs, post_bootstrap: security.post_bootstrap },
       instance_id: '__NAME__',

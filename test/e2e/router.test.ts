@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signNotice } from '../../agent/router/notice-signature.ts';
+import type { RouteNotice } from '../../core/router/route-notice.ts';
 import { loopbackClient } from '../../local/loopback-client.ts';
 import { Scenario } from '../helpers/scenario.ts';
 
@@ -47,6 +49,46 @@ describe('routers behind the endpoint', () => {
     expect(rows[0]?.ro).toBe(true);
   });
 
+  it('a route notice changes nothing unless it is signed, for this cluster, and true of the lease', async () => {
+    const primary = await s.primary();
+    const leader = (await s.store.getLeader(s.cluster.scope))!;
+    const replica = [...s.cluster.nodes.keys()].find((n) => n !== primary)!;
+    const post = async (body: unknown, signature?: string) => {
+      const res = await fetch(`http://127.0.0.1:${s.cluster.node(replica).apiPort}/router`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...(signature ? { 'x-pgwarden-signature': signature } : {}),
+        },
+        body: JSON.stringify(body),
+      });
+      return { status: res.status, body: (await res.json()) as { reason?: string } };
+    };
+    const notice = (n: Partial<RouteNotice>): RouteNotice => ({
+      cluster: s.cluster.scope,
+      kind: 'primary',
+      member: primary,
+      term: leader.term,
+      sent_at: Date.now(),
+      ...n,
+    });
+    const signed = async (n: RouteNotice) => post(n, signNotice(n, s.cluster.failsafeSecret));
+    const bad = await post({ cluster: s.cluster.scope, kind: 'promote' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.reason).toContain('kind');
+    expect((await post(notice({}))).status).toBe(401);
+    expect((await post(notice({}), 'ab'.repeat(32))).status).toBe(401);
+    expect((await signed(notice({ cluster: 'other' }))).status).toBe(403);
+    // A replica that claims a promotion the lease does not record; a pause by a non-holder.
+    const claim = await signed(notice({ member: replica, term: leader.term + 1 }));
+    expect(claim.status).toBe(409);
+    expect(claim.body.reason).toContain(`the lease names ${primary} at term ${leader.term}`);
+    const pause = await signed(notice({ kind: 'pause', member: replica }));
+    expect(pause.status).toBe(409);
+    for (const name of s.cluster.nodes.keys())
+      expect((await router(name)).body.writer).toMatchObject({ kind: 'routed', route: { name: primary } });
+  });
+
   it('switchover: writers stall instead of failing, and resume on the new primary', async () => {
     const old = await s.primary();
     const before = (await s.store.getLeader(s.cluster.scope))!;
@@ -72,6 +114,8 @@ describe('routers behind the endpoint', () => {
     console.log(
       `switchover through the routers: longest write gap ${gap} ms, writer errors ${s.writer.errors - errorsBefore}`,
     );
+    // The writer's session (TLS, SCRAM) was moved to the new primary between two transactions.
+    expect(s.writer.errors - errorsBefore).toBe(0);
     for (const name of s.cluster.nodes.keys()) {
       const r = await router(name);
       expect(r.body.writer).toMatchObject({ kind: 'routed', route: { name: to, term: before.term + 1 } });
@@ -90,11 +134,14 @@ describe('routers behind the endpoint', () => {
       const l = await s.store.getLeader(s.cluster.scope);
       return l && l.term > before.term ? l : undefined;
     });
+    const movedAt = Date.now() - crashedAt;
     await s.writerServes(leader.holder);
     const first = await s.cluster.waitFor('a write on the new primary', 30_000, async () =>
       s.writer.firstAckAfter(crashedAt, s.cluster.node(old).pgPort),
     );
-    console.log(`host crash through the routers: first write ${first!.at - crashedAt} ms after the crash`);
+    console.log(
+      `host crash through the routers: lease moved ${movedAt} ms, first write ${first!.at - crashedAt} ms after the crash`,
+    );
     console.log(
       s.writer.failures
         .filter((f) => f.at >= crashedAt)

@@ -58,27 +58,47 @@ describe('the pgwarden stack', () => {
     });
   });
 
-  it('gives the NLB target groups the health checks of the shared profile', () => {
-    // The reader leaves replicas behind by more than maximum_lag_on_failover (1 MiB by default).
-    for (const path of ['/primary', '/replica?lag=1048576']) {
-      template.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
-        Port: 5432,
-        Protocol: 'TCP',
-        HealthCheckProtocol: 'HTTP',
-        HealthCheckPort: String(DEFAULT_HEALTH_CHECK.apiPort),
-        HealthCheckPath: path,
-        HealthCheckIntervalSeconds: 5,
-        HealthCheckTimeoutSeconds: 3,
-        HealthyThresholdCount: 2,
-        UnhealthyThresholdCount: 2,
-        TargetGroupAttributes: Match.arrayWith([
-          { Key: 'deregistration_delay.timeout_seconds', Value: '5' },
-          { Key: 'deregistration_delay.connection_termination.enabled', Value: 'true' },
-          // The attribute that really closes connections to a target that turned unhealthy.
-          { Key: 'target_health_state.unhealthy.connection_termination.enabled', Value: 'true' },
-        ]),
+  const targetGroup = (port: number, path: string) => ({
+    Port: port,
+    Protocol: 'TCP',
+    HealthCheckProtocol: 'HTTP',
+    HealthCheckPort: String(DEFAULT_HEALTH_CHECK.apiPort),
+    HealthCheckPath: path,
+    HealthCheckIntervalSeconds: 5,
+    HealthCheckTimeoutSeconds: 3,
+    HealthyThresholdCount: 2,
+    UnhealthyThresholdCount: 2,
+    TargetGroupAttributes: Match.arrayWith([
+      { Key: 'deregistration_delay.timeout_seconds', Value: '5' },
+      { Key: 'deregistration_delay.connection_termination.enabled', Value: 'true' },
+      // The attribute that really closes connections to a target that turned unhealthy.
+      { Key: 'target_health_state.unhealthy.connection_termination.enabled', Value: 'true' },
+    ]),
+  });
+
+  it("targets every host's router (writer 5440, reader 5441), checked on /router, and runs the routers", () => {
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', targetGroup(5440, '/router'));
+    template.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', targetGroup(5441, '/router'));
+    for (const port of [5440, 5441])
+      template.hasResourceProperties('AWS::EC2::SecurityGroup', {
+        SecurityGroupIngress: Match.arrayWith([Match.objectLike({ FromPort: port, ToPort: port })]),
       });
-    }
+    const userData = JSON.stringify(template.findResources('AWS::EC2::LaunchTemplate'));
+    expect(userData).toContain('writer_port: 5440');
+  });
+
+  it('without routers, gives the target groups the health checks of the shared profile', () => {
+    const plain = new App();
+    const s = new PgwardenStack(plain, 'Plain', {
+      agentBundlePath: bundle,
+      clusterName: 'demo',
+      routers: false,
+    });
+    const t = Template.fromStack(s);
+    // The reader leaves replicas behind by more than maximum_lag_on_failover (1 MiB by default).
+    for (const path of ['/primary', '/replica?lag=1048576'])
+      t.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', targetGroup(5432, path));
+    expect(JSON.stringify(t.findResources('AWS::EC2::LaunchTemplate'))).not.toContain('writer_port');
   });
 
   it('puts the writer on 5432 and the reader on 5433 of an internal, cross-zone NLB', () => {
