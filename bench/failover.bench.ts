@@ -5,6 +5,7 @@
 // the writable one), then BENCH_ROUNDS (default 5) host-crash failovers and as many switchovers.
 // BENCH_ROUTERS (default "off,on"): HAProxy in front of PostgreSQL (checks on /primary), or in
 // front of a router on every host (issue #17: checks on /router, the routers follow the lease).
+// BENCH_LOG_LEVEL (default warn) for the agents; PGWARDEN_KEEP_TEST_DIRS=1 keeps their logs.
 
 import { chmodSync, mkdtempSync } from 'node:fs';
 import { type Ack, AckedWriter } from '../local/acked-writer.ts';
@@ -36,7 +37,7 @@ async function run(profile: LocalProfileName, sync: boolean, routers: boolean) {
     sync,
     routers,
     scope: 'bench',
-    logLevel: 'warn',
+    logLevel: process.env.BENCH_LOG_LEVEL ?? 'warn',
   });
   const label = `${profile}/${sync ? 'sync' : 'async'}/${routers ? 'routers' : 'haproxy'}`;
   try {

@@ -262,6 +262,10 @@ export function registerLocal(program: Command, context: () => CliContext): void
     .description('start a local topology in the background; returns when it is healthy')
     .addOption(new Option('--nodes <n>', 'PostgreSQL nodes').default(3).argParser(intArg('--nodes', 1, 9)))
     .option('--sync', 'synchronous_mode on', false)
+    .option(
+      '--no-routers',
+      'HAProxy straight in front of PostgreSQL (checks on /primary, /replica) instead of a router on every node',
+    )
     .addOption(dirOption())
     .option(
       '--aws-endpoint <url>',
@@ -311,6 +315,7 @@ export function registerLocal(program: Command, context: () => CliContext): void
         nodes: adopt?.length ?? opts.nodes,
         ...(adopt ? { adopt } : {}),
         sync: opts.sync,
+        routers: opts.routers,
         profile: opts.profile,
         scope: opts.scope,
         table: opts.table,

@@ -20,6 +20,8 @@ const hostPort = z.string().regex(/^[\w.-]+:\d+$/, { error: 'host:port' });
 export const localSettingsSchema = z.strictObject({
   nodes: z.number().int().min(1).max(9),
   sync: z.boolean(),
+  /** A router on every node, HAProxy in front of the routers (issue #17). */
+  routers: z.boolean().default(true),
   profile: z.enum(['default', 'fast']),
   scope: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { error: 'a cluster name: a-z, 0-9 and -' }),
   table: z.string().min(3),

@@ -113,6 +113,7 @@ export class Supervisor {
         table: s.table,
         profile: s.profile,
         sync: s.sync,
+        routers: s.routers,
         ...(s.awsEndpoint ? { awsEndpoint: s.awsEndpoint } : {}),
         ...(s.adopt ? { adopt: checkAdoptDirs(s.adopt, this.dir) } : {}),
       });
@@ -124,8 +125,11 @@ export class Supervisor {
       // HAProxy first: its checks settle (targets down) while the nodes bootstrap.
       const ep = await topology.startEndpoint({ writerPort: s.writerPort, readerPort: s.readerPort });
       const hc = topology.profile.healthCheck;
+      const [writerCheck, readerCheck] = s.routers
+        ? ['to every router, /router', 'to every router, /router']
+        : ['/primary', '/replica'];
       this.progress(
-        `HAProxy: writer ${ep.host}:${ep.writerPort} (/primary), reader ${ep.host}:${ep.readerPort} (/replica), ` +
+        `HAProxy: writer ${ep.host}:${ep.writerPort} (${writerCheck}), reader ${ep.host}:${ep.readerPort} (${readerCheck}), ` +
           `checks every ${hc.intervalSeconds} s, ${hc.healthyThreshold}/${hc.unhealthyThreshold}`,
       );
       await topology.startAll(180_000, (line) => this.progress(line));

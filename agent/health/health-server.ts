@@ -111,12 +111,8 @@ export async function startHealthServer(
       return;
     }
     const url = new URL(req.url ?? '/', 'http://agent');
-    if (url.pathname.replace(/\/+$/, '') === '/router') {
+    if (url.pathname.replace(/\/+$/, '') === '/router' && router) {
       // The endpoint's health check of this host's targets: the router listens and the agent cycles.
-      if (!router) {
-        send(res, 404, { error: 'router.enabled is false on this member' }, head);
-        return;
-      }
       const s = status();
       const cycling =
         s.lastCycleAt !== undefined && performance.now() - s.lastCycleAt <= s.clusterConfig.ttl * 1000;
