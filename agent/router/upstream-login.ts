@@ -38,12 +38,14 @@ export async function loginUpstream(
 ): Promise<UpstreamSession> {
   const raw = connect(target.port, target.host);
   raw.setNoDelay(true);
-  const timer = setTimeout(
-    () => raw.destroy(new Error(`no login on ${target.name} within ${options.timeoutMs} ms`)),
-    options.timeoutMs,
-  );
+  let socket: Socket = raw;
+  // Whatever stalls (connect, TLS handshake, authentication), the login ends by its deadline.
+  const timer = setTimeout(() => {
+    const error = new Error(`no login on ${target.name} within ${options.timeoutMs} ms`);
+    socket.destroy(error);
+    raw.destroy(error);
+  }, options.timeoutMs);
   try {
-    let socket: Socket = raw;
     let reader = new WireReader(raw);
     if (options.ca) {
       raw.write(untypedPacket(FIRST_PACKET.sslRequest));
@@ -55,11 +57,12 @@ export async function loginUpstream(
         ca: options.ca,
         checkServerIdentity: (_host, cert) => checkServerIdentity(target.host, cert),
       });
+      socket = secure;
       await new Promise<void>((resolve, reject) => {
         secure.once('secureConnect', () => resolve());
         secure.once('error', reject);
+        secure.once('close', () => reject(new Error(`${target.name} closed the connection during TLS`)));
       });
-      socket = secure;
       reader = new WireReader(secure);
     }
     socket.write(startupPacket(login.params));
@@ -111,6 +114,7 @@ export async function loginUpstream(
     }
     return { socket, greeting, backendKey, rest: reader.detach() };
   } catch (error) {
+    socket.destroy();
     raw.destroy();
     throw error;
   } finally {
