@@ -8,15 +8,11 @@ import {
   ServerMessageScanner,
   type TransactionStatus,
 } from './pg-wire.ts';
+import type { RouteTarget } from './route-target.ts';
 import { changesSession } from './session-state.ts';
 import type { UpstreamSession } from './upstream-login.ts';
 
-/** A PostgreSQL server a router sends connections to. */
-export interface RouteTarget {
-  readonly name: string;
-  readonly host: string;
-  readonly port: number;
-}
+export type { RouteTarget } from './route-target.ts';
 
 /** A session whose login the router ran itself: it can open the same session on another member. */
 export interface SessionLogin {

@@ -2,7 +2,7 @@ import { connect, type Socket } from 'node:net';
 import { checkServerIdentity, connect as tlsConnect } from 'node:tls';
 import type { LoginCredentials } from './client-login.ts';
 import { AUTH, errorFields, FIRST_PACKET, startupPacket, untypedPacket, wireMessage } from './pg-wire.ts';
-import type { RouteTarget } from './routed-connection.ts';
+import type { RouteTarget } from './route-target.ts';
 import { md5Answer, ScramClient } from './scram.ts';
 import { WireReader } from './wire-reader.ts';
 
