@@ -60,7 +60,11 @@ const report = await runCampaign({
   log: (line) => console.log(line),
 });
 mkdirSync(opts.out, { recursive: true });
-const base = join(opts.out, `chaos-${report.mode}-${seed}${opts.plantedBug ? `-${opts.plantedBug}` : ''}`);
+// The fault count in the name: a shorter rerun of a seed never overwrites the longer run's report.
+const base = join(
+  opts.out,
+  `chaos-${report.mode}-${seed}-${faults}faults${opts.plantedBug ? `-${opts.plantedBug}` : ''}`,
+);
 writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
 writeFileSync(`${base}.md`, `${reportMarkdown(report)}\n`);
 console.log(reportMarkdown(report));
