@@ -82,6 +82,12 @@ export type Step =
       readonly onSuccess?: Op;
       /** The operation whose attempts count this command's failures. */
       readonly countsFor?: Op;
+      /**
+       * false: sent, not waited for. A rejoin's outcome shows in the member's heartbeats and the
+       * next evaluation asks again if needed; waiting for it (a pg_rewind, a rebuild) would keep
+       * the cluster's next evaluation, and so the detection of a new failure, waiting too.
+       */
+      readonly wait?: false;
     }
   /** Make sure a member can no longer accept writes, per the cluster's fencing mode. */
   | {

@@ -174,6 +174,19 @@ export class StepExecutor {
         const target = { cluster, member: step.member, ...(instanceId ? { instanceId } : {}) };
         const timeoutMs = config.command_timeout * 1000;
         const op = step.countsFor;
+        if (step.wait === false) {
+          const id = await bus.send(
+            target,
+            { action: step.action, term: step.term, ...(step.leader ? { leader: step.leader } : {}) },
+            timeoutMs,
+          );
+          logger.info(`sent ${step.action} to ${step.member} (not waited for)`, {
+            member: step.member,
+            command: id,
+            term: step.term,
+          });
+          return true;
+        }
         const result = await (async () => {
           const prior = sentBefore(op, step, clock(), timeoutMs);
           let sent = prior;

@@ -45,6 +45,7 @@ export function rejoinSteps(ctx: RuleContext, leaderName: string, term: number, 
     member: m.name,
     term,
     leader: m.tags.replicatefrom && ctx.isFresh(m.tags.replicatefrom) ? m.tags.replicatefrom : leaderName,
+    wait: false as const,
   }));
 }
 

@@ -210,3 +210,39 @@ describe('the step executor and the invocation deadline (DESIGN §6)', () => {
     expect(counted.command).toBeUndefined();
   });
 });
+
+describe('commands not waited for', () => {
+  it("sends every rejoin at once and returns: a rejoin never keeps the cluster's next evaluation (a new failure's detection) waiting", async () => {
+    const { snapshot } = scenario();
+    const clock = { now: 1_000_000 };
+    const { bus, sent } = slowBus(clock, 60_000);
+    let resultAsked = 0;
+    const counting: CommandBus = {
+      send: bus.send,
+      async result(target, id) {
+        resultAsked += 1;
+        return bus.result(target, id);
+      },
+    };
+    const { store } = recordingStore();
+    const rejoins: Step[] = ['n2', 'n3'].map((member) => ({
+      kind: 'command',
+      action: 'rejoin',
+      member,
+      term: 4,
+      leader: 'n1',
+      wait: false,
+    }));
+    const started = Date.now();
+    const failure = await executorFor(store, counting, clock).execute(
+      snapshot,
+      rejoins,
+      DEFAULT_CLUSTER_CONFIG,
+      logger,
+    );
+    expect(failure).toBeUndefined();
+    expect(sent.map((s) => s.id)).toEqual(['cmd-1', 'cmd-2']);
+    expect(resultAsked).toBe(0);
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+});

@@ -246,8 +246,8 @@ describe('decide() with no operation in flight', () => {
     const decision = run(s);
     expect(decision.rule).toBe(230);
     expect(decision.steps).toEqual([
-      { kind: 'command', action: 'rejoin', member: 'n2', term: 3, leader: 'n1' },
-      { kind: 'command', action: 'rejoin', member: 'n3', term: 3, leader: 'n1' },
+      { kind: 'command', action: 'rejoin', member: 'n2', term: 3, leader: 'n1', wait: false },
+      { kind: 'command', action: 'rejoin', member: 'n3', term: 3, leader: 'n1', wait: false },
     ]);
     expect(decision.rejoinRequested).toEqual([
       { member: 'n2', target: 'n1@3' },
@@ -267,7 +267,7 @@ describe('decide() with no operation in flight', () => {
     const decision = run({ ...s, observations: { ...s.observations, rejoinRequested: { n2: earlier } } });
     expect(decision.rule).toBe(230);
     expect(decision.steps).toEqual([
-      { kind: 'command', action: 'rejoin', member: 'n2', term: 3, leader: 'n1' },
+      { kind: 'command', action: 'rejoin', member: 'n2', term: 3, leader: 'n1', wait: false },
     ]);
   });
 
@@ -286,7 +286,7 @@ describe('decide() with no operation in flight', () => {
     });
     const decision = run(scenario({ members: [buildPrimary('n1'), buildMember('n2'), n3] }));
     expect(decision.steps).toEqual([
-      { kind: 'command', action: 'rejoin', member: 'n3', term: 3, leader: 'n2' },
+      { kind: 'command', action: 'rejoin', member: 'n3', term: 3, leader: 'n2', wait: false },
     ]);
   });
 

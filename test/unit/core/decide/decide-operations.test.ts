@@ -345,7 +345,7 @@ describe('decide() during a switchover', () => {
     const decision = run(scenario({ members, leader: buildLeader({ holder: 'n2', term: 4 }), op: end }));
     expect(decision.rule).toBe(480);
     expect(decision.steps.filter((s) => s.kind === 'command')).toEqual([
-      { kind: 'command', action: 'rejoin', member: 'n1', term: 4, leader: 'n2' },
+      { kind: 'command', action: 'rejoin', member: 'n1', term: 4, leader: 'n2', wait: false },
     ]);
   });
 
