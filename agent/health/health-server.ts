@@ -61,7 +61,17 @@ export async function startHealthServer(
   const expectedAuth = restapiAuthorization(config.restapi);
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const head = req.method === 'HEAD';
-    if (req.method === 'POST' && (req.url ?? '').replace(/\?.*$/, '') === '/failsafe' && failsafe) {
+    // The two mutating endpoints: Basic auth when configured, a JSON body, then its signature.
+    const path = (req.url ?? '').replace(/\?.*$/, '');
+    const receiver =
+      req.method !== 'POST'
+        ? undefined
+        : path === '/failsafe'
+          ? failsafe
+          : path === '/router'
+            ? router
+            : undefined;
+    if (receiver) {
       if (expectedAuth && !sameSecret(req.headers.authorization, expectedAuth)) {
         res.setHeader('www-authenticate', 'Basic realm="pgwarden"');
         send(res, 401, { accepted: false, reason: 'restapi.authentication: no or wrong credentials' }, false);
@@ -75,25 +85,7 @@ export async function startHealthServer(
         return;
       }
       const signature = req.headers[SIGNATURE_HEADER];
-      const answer = await failsafe.receive(body, typeof signature === 'string' ? signature : undefined);
-      send(res, answer.status, answer.body, false);
-      return;
-    }
-    if (req.method === 'POST' && (req.url ?? '').replace(/\?.*$/, '') === '/router' && router) {
-      if (expectedAuth && !sameSecret(req.headers.authorization, expectedAuth)) {
-        res.setHeader('www-authenticate', 'Basic realm="pgwarden"');
-        send(res, 401, { accepted: false, reason: 'restapi.authentication: no or wrong credentials' }, false);
-        return;
-      }
-      let body: unknown;
-      try {
-        body = await jsonBody(req);
-      } catch (error) {
-        send(res, 400, { accepted: false, reason: `not JSON: ${(error as Error).message}` }, false);
-        return;
-      }
-      const signature = req.headers[SIGNATURE_HEADER];
-      const answer = await router.receive(body, typeof signature === 'string' ? signature : undefined);
+      const answer = await receiver.receive(body, typeof signature === 'string' ? signature : undefined);
       send(res, answer.status, answer.body, false);
       return;
     }

@@ -148,6 +148,9 @@ export class ConnectionRouter {
     for (const c of this.writerConnections) {
       const to = c.routedTo;
       if (to && !sameTarget(to, route)) {
+        // A new writer: a session between transactions is held (nothing more reaches the old
+        // writer) and moved; one in a transaction is cut.
+        if (c.login && c.quiet) c.hold(() => {});
         if (c.movable) moving.push(c);
         else c.close();
       } else if (to) c.release();

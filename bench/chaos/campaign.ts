@@ -37,6 +37,8 @@ export interface CampaignOptions {
    * them the network faults are not drawn, and the report says why.
    */
   readonly hostNetwork?: boolean;
+  /** A router on every host, HAProxy in front of the routers (issue #17). @default false */
+  readonly routers?: boolean;
   readonly log?: (line: string) => void;
 }
 
@@ -240,6 +242,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     logLevel: 'warn',
     sync: options.sync ?? false,
     hostNetwork,
+    routers: options.routers ?? false,
     ...(volumes ? { dataVolumeMb: 1536 } : {}),
     ...(options.agentBundle ? { agentBundle: options.agentBundle } : {}),
   });

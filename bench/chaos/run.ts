@@ -1,5 +1,5 @@
 // A fault campaign on a local topology (issue #18): npm run chaos -- --faults N --seed S [--sync]
-// [--kinds a,b] [--out DIR] [--no-host-network]. Writes chaos-<mode>-<seed>.json and .md to --out (default bench/chaos/results)
+// [--kinds a,b] [--out DIR] [--no-host-network] [--routers]. Writes chaos-<mode>-<seed>-<N>faults.json and .md to --out (default bench/chaos/results)
 // and prints the Markdown table; exits 1 when a checker found a violation. --planted-bug runs a
 // deliberately broken agent: then a violation is the expected outcome (the checkers work).
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -17,6 +17,7 @@ const program = new Command('chaos')
   .option('--kinds <list>', `fault kinds, comma separated (${FAULT_KINDS.join(', ')})`)
   .option('--out <dir>', 'where to write the report', 'bench/chaos/results')
   .option('--no-host-network', "hosts on this machine's loopback (no network namespaces, no network faults)")
+  .option('--routers', 'a router on every host, HAProxy in front of the routers (issue #17)', false)
   .addOption(
     new Option('--planted-bug <bug>', 'run a deliberately broken agent: the checkers must report it').choices(
       ['unconditional-renewal'],
@@ -30,6 +31,7 @@ const opts = program.opts<{
   kinds?: string;
   out: string;
   hostNetwork: boolean;
+  routers: boolean;
   plantedBug?: 'unconditional-renewal';
 }>();
 const faults = Number(opts.faults);
@@ -57,6 +59,7 @@ const report = await runCampaign({
   ...(kinds ? { kinds } : {}),
   ...(broken ? { agentBundle: broken } : {}),
   ...(opts.hostNetwork ? {} : { hostNetwork: false }),
+  routers: opts.routers,
   log: (line) => console.log(line),
 });
 mkdirSync(opts.out, { recursive: true });
