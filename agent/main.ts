@@ -30,6 +30,7 @@ async function runDaemon(configPath: string): Promise<void> {
         logger: rt.logger,
         monotonic: () => performance.now(),
         query: (sql, params) => rt.observer.query(sql, params),
+        onSwitchover: () => daemon.wake(),
       })
     : undefined;
   await router?.start();

@@ -156,6 +156,15 @@ export class AgentDaemon {
     }
   }
 
+  /**
+   * Runs the next cycle now (a switchover began: the router's pause notice). The cycle sees the
+   * operation and heartbeats every 250 ms, so the hand-over does not wait a loop_wait for this
+   * member's report of the final LSN.
+   */
+  wake(): void {
+    this.loopSleep.wake();
+  }
+
   /** False once a cycle has run past its budget (the systemd watchdog is then withheld). */
   healthy(): boolean {
     if (this.cycleStartedAt === undefined) return true;

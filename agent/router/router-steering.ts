@@ -45,6 +45,8 @@ export class RouterSteering {
       readonly monotonic: () => number;
       /** SQL as the superuser on this host's PostgreSQL (the roles' verifiers). */
       readonly query: (sql: string, params: unknown[]) => Promise<{ rolpassword: string | null }[]>;
+      /** A switchover's pause was accepted (the agent cycles at once to heartbeat fast). */
+      readonly onSwitchover?: () => void;
     },
   ) {
     const r = deps.config.router;
@@ -161,6 +163,7 @@ export class RouterSteering {
         },
       };
     const why = `switchover: ${notice.member} stops cleanly at term ${notice.term}`;
+    this.deps.onSwitchover?.();
     const outcome = await this.router.holdWriter(
       {
         term: notice.term,
