@@ -2,6 +2,7 @@ import { ConditionFailedError } from '../../core/errors.ts';
 import { runCallback } from '../callbacks.ts';
 import { ActionRefusedError, FailsafePromiseError } from '../errors.ts';
 import { PENDING_SYNC_STANDBY, writePgConfig } from '../postgres/pg-conf.ts';
+import { syncReplicationSlots } from '../postgres/replication-slots.ts';
 import { announceRoute } from '../router/announce-route.ts';
 import { writeLocalState } from '../state/local-state.ts';
 import { type ActionHandler, requireLease } from './action-context.ts';
@@ -57,6 +58,19 @@ export const promote: ActionHandler = async (ctx) => {
       ? [...leader.sync]
       : [PENDING_SYNC_STANDBY];
   if (obs.inRecovery) {
+    // The members' slots exist from the first moment it is primary (a slot made in recovery
+    // stays): a standby re-pointed to it at once streams through its slot at the first attempt
+    // instead of retrying until the daemon's next cycle makes it.
+    if (cluster.postgresql.use_slots)
+      await syncReplicationSlots(
+        rt.observer,
+        rt.config.name,
+        ctx.snapshot.members.map((m) => m.name),
+      ).catch((error) =>
+        rt.logger.warn('could not create the replication slots before promoting', {
+          error: (error as Error).message,
+        }),
+      );
     await writePgConfig(rt.config, cluster, rt.paths, rt.user, { syncStandbys });
     await rt.postgres.reload();
     await writeLocalState(rt.paths.localState, {

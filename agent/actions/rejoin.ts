@@ -4,7 +4,12 @@ import { ActionRefusedError } from '../errors.ts';
 import { rewindCredentials } from '../postgres/conninfo.ts';
 import { cloneMember, createReplica } from '../postgres/create-replica.ts';
 import { setStandbySignal, writePgConfig } from '../postgres/pg-conf.ts';
-import { checkpointUpstream, replicaSettings, type UpstreamEndpoint } from '../postgres/start-as.ts';
+import {
+  checkpointUpstream,
+  replicaSettings,
+  type UpstreamEndpoint,
+  waitForUpstreamSlot,
+} from '../postgres/start-as.ts';
 import { type LocalState, writeLocalState } from '../state/local-state.ts';
 import { type ActionContext, type ActionHandler, upstreamOf } from './action-context.ts';
 import { startByDaemon } from './start-by-daemon.ts';
@@ -87,6 +92,13 @@ export const rejoin: ActionHandler = async (ctx) => {
     upstreamTimeline !== null &&
     timeline <= upstreamTimeline
   ) {
+    // A switchover's candidate, still a replica, makes our slot just before its promotion.
+    const upstreamRole = ctx.snapshot.members.find((m) => m.name === upstream.name)?.role;
+    if (cluster.postgresql.use_slots && upstreamRole !== 'primary')
+      if (!(await waitForUpstreamSlot(rt, upstream, 3_000)))
+        rt.logger.warn('the upstream has no slot for this member yet; re-pointing anyway', {
+          upstream: upstream.name,
+        });
     await writePgConfig(rt.config, cluster, rt.paths, rt.user, replicaSettings(rt, cluster, upstream));
     await rt.postgres.reload();
     await writeLocalState(rt.paths.localState, state);

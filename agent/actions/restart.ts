@@ -1,3 +1,4 @@
+import { ConditionFailedError } from '../../core/errors.ts';
 import { runCallback } from '../callbacks.ts';
 import { ActionRefusedError } from '../errors.ts';
 import { type ActionHandler, requireLease, upstreamOf } from './action-context.ts';
@@ -11,8 +12,28 @@ export const restart: ActionHandler = async (ctx) => {
   const { rt, args, cluster, local, snapshot } = ctx;
   const asPrimary = snapshot.leader?.holder === rt.config.name && snapshot.leader.term === args.term;
   if (asPrimary) {
-    await requireLease(ctx);
+    const leader = await requireLease(ctx);
     await rt.postgres.stop(cluster.primary_stop_timeout * 1000);
+    // The lease may have expired meanwhile (a fenced holder, a rolled-back switchover): renewed
+    // first, on its condition (holder and term), so PostgreSQL never accepts a write under a
+    // lease that someone could take over; a lease taken meanwhile refuses the restart.
+    await rt.store
+      .renewLease(rt.config.scope, {
+        holder: rt.config.name,
+        term: args.term,
+        ttl: cluster.ttl,
+        lsn: leader.lsn,
+        timeline: leader.timeline ?? 1,
+        renewedAt: Date.now(),
+      })
+      .catch((error) => {
+        if (error instanceof ConditionFailedError)
+          throw new ActionRefusedError(
+            'restart',
+            `the lease moved from ${rt.config.name} at term ${args.term}`,
+          );
+        throw error;
+      });
     const sync = local?.want === 'primary' ? local.sync_standbys : [];
     await startByDaemon(
       ctx,

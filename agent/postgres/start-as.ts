@@ -49,14 +49,53 @@ export async function checkpointUpstream(
   rt: AgentRuntime,
   upstream: UpstreamEndpoint,
 ): Promise<boolean | undefined> {
+  return onUpstream(rt, upstream, 'ask the upstream for a checkpoint', async (client) => {
+    const [row] = (await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows;
+    if (row && !row.r) await client.query('CHECKPOINT');
+  });
+}
+
+/**
+ * Waits, up to `timeoutMs`, until the upstream has this member's replication slot: a standby
+ * re-pointed to a member that is still a replica (a switchover's candidate, which makes the
+ * members' slots just before its promotion) would otherwise fail its first attempt and retry
+ * only after wal_retrieve_retry_interval. True when the slot is there.
+ */
+export async function waitForUpstreamSlot(
+  rt: AgentRuntime,
+  upstream: UpstreamEndpoint,
+  timeoutMs: number,
+): Promise<boolean> {
+  let found = false;
+  await onUpstream(rt, upstream, 'look for the slot on the upstream', async (client) => {
+    const deadline = Date.now() + timeoutMs;
+    const slot = slotName(rt.config.name);
+    do {
+      const { rows } = await client.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+      found = rows.length > 0;
+      if (!found) await new Promise((r) => setTimeout(r, 50));
+    } while (!found && Date.now() < deadline);
+  });
+  return found;
+}
+
+/**
+ * Runs `work` in a session on the upstream as the rewind role (over TLS when configured).
+ * Returns whether the upstream answered, an error of its own included (undefined: not known,
+ * the TLS files could not be read).
+ */
+async function onUpstream(
+  rt: AgentRuntime,
+  upstream: UpstreamEndpoint,
+  what: string,
+  work: (client: pg.Client) => Promise<void>,
+): Promise<boolean | undefined> {
   const role = rewindCredentials(rt.config.postgresql.authentication);
   let ssl: ReturnType<typeof clientSsl>;
   try {
     ssl = clientSsl(role);
   } catch (error) {
-    rt.logger.warn('cannot read the TLS files to ask the upstream for a checkpoint', {
-      error: (error as Error).message,
-    });
+    rt.logger.warn(`cannot read the TLS files to ${what}`, { error: (error as Error).message });
     return undefined;
   }
   const client = new pg.Client({
@@ -73,11 +112,10 @@ export async function checkpointUpstream(
   client.on('error', () => {});
   try {
     await client.connect();
-    const [row] = (await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows;
-    if (row && !row.r) await client.query('CHECKPOINT');
+    await work(client);
     return true;
   } catch (error) {
-    rt.logger.debug('could not ask the upstream for a checkpoint', { error: (error as Error).message });
+    rt.logger.debug(`could not ${what}`, { error: (error as Error).message });
     // An error of the server's own (a login refused, a role without the right) is an answer.
     return error instanceof pg.DatabaseError;
   } finally {

@@ -175,11 +175,22 @@ export class StepExecutor {
         const timeoutMs = config.command_timeout * 1000;
         const op = step.countsFor;
         if (step.wait === false) {
-          const id = await bus.send(
-            target,
-            { action: step.action, term: step.term, ...(step.leader ? { leader: step.leader } : {}) },
-            timeoutMs,
-          );
+          // Not waited for, so not in the way either: a send that fails is logged and the next
+          // steps go on (the next evaluation asks again while the member still needs it).
+          const id = await bus
+            .send(
+              target,
+              { action: step.action, term: step.term, ...(step.leader ? { leader: step.leader } : {}) },
+              timeoutMs,
+            )
+            .catch((error: Error) => {
+              logger.warn(`could not send ${step.action} to ${step.member}; going on`, {
+                member: step.member,
+                error: error.message,
+              });
+              return undefined;
+            });
+          if (id === undefined) return true;
           logger.info(`sent ${step.action} to ${step.member} (not waited for)`, {
             member: step.member,
             command: id,

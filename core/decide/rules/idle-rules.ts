@@ -213,6 +213,54 @@ export const idleRules: readonly Rule[] = [
     },
   },
   {
+    id: 165,
+    state: 'idle',
+    when: 'the lease expired, no replica is eligible, and its holder heartbeats with PostgreSQL fenced or stopped: restart the holder as primary at its term',
+    decide: (ctx) => {
+      // A primary that fenced itself when it could not renew (a partition, the store's outage)
+      // while no replica could take over — in synchronous mode none is recorded, or every one
+      // lags — leaves the cluster without a primary for good: nobody else may take the lease,
+      // and its holder, the one member with every acknowledged write, waits to be told. Nobody
+      // took the lease over (its term is unchanged), so the holder restarting at that term is
+      // the one primary there can be; the restart renews the lease (conditional on holder and
+      // term) before PostgreSQL starts. Found by the fault campaign (issue #18).
+      const leader = ctx.leader;
+      const holder = ctx.holder;
+      if (!leader || leader.released || !leaseGone(ctx) || !holder || !ctx.isFresh(holder.name))
+        return undefined;
+      if (holder.state !== 'fenced' && holder.state !== 'stopped') return undefined;
+      const asked = ctx.observations.rejoinRequested[holder.name];
+      const target = rejoinTarget(`restart:${holder.name}`, leader.term);
+      if (asked?.target === target && ctx.now - asked.at < ctx.config.command_timeout * 1000)
+        return {
+          reason: `waiting for ${holder.name} to restart as primary at term ${leader.term}`,
+          steps: [],
+        };
+      const selection = selectCandidates(
+        { members: ctx.snapshot.members, observations: ctx.observations, config: ctx.config, leader },
+        { oldPrimary: leader.holder },
+      );
+      const message = `no replica can take over (${describeExclusions(selection.excluded) || 'no replica'}); restarting ${holder.name}, the lease holder, as primary at term ${leader.term}`;
+      const first = ctx.observations.notice !== `restart_holder:${leader.term}`;
+      return {
+        reason: message,
+        steps: [
+          ...(first
+            ? [
+                {
+                  kind: 'notify' as const,
+                  event: { type: 'failover_refused' as const, cluster: ctx.snapshot.cluster, message },
+                },
+              ]
+            : []),
+          { kind: 'command', action: 'restart', member: holder.name, term: leader.term },
+        ],
+        notice: `restart_holder:${leader.term}`,
+        rejoinRequested: [{ member: holder.name, target }],
+      };
+    },
+  },
+  {
     id: 170,
     state: 'idle',
     when: 'the lease is gone and no member is eligible',

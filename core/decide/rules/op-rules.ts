@@ -63,6 +63,30 @@ function replaceCandidate(ctx: RuleContext, op: Op): RuleOutcome {
   return { reason: retry.reason, steps: [{ kind: 'update_op', op: retry }] };
 }
 
+/**
+ * A switchover's synchronous standbys, re-pointed to the candidate before its promotion: its
+ * first commit waits for them, and a standby streaming from it while it is still a replica
+ * (cascading) follows its promotion to the new timeline by itself, so the standby's reload and
+ * reconnection leave the write gap (issue #17). Only in a switchover: after a clean stop no
+ * standby holds WAL the candidate lacks, so following it needs no rewind. A failover's standbys
+ * are re-pointed after the promotion, as before.
+ */
+function prePointSteps(ctx: RuleContext, op: Op) {
+  const waitedFor = leaderIsNew(ctx, op) ? ctx.leader!.sync : [];
+  const members = ctx.snapshot.members.filter(
+    (m) =>
+      waitedFor.includes(m.name) &&
+      m.name !== op.to &&
+      m.name !== op.from &&
+      !m.tags.replicatefrom &&
+      ctx.isFresh(m.name) &&
+      m.role === 'replica' &&
+      m.state === 'running' &&
+      m.upstream !== op.to,
+  );
+  return rejoinSteps(ctx, op.to, newTerm(op), members);
+}
+
 export function promoteRules(kind: 'failover' | 'switchover', base: number): Rule[] {
   const state = `${kind}:promote` as OpState;
   return [
@@ -106,13 +130,20 @@ export function promoteRules(kind: 'failover' | 'switchover', base: number): Rul
     {
       id: base + 10,
       state,
-      when: 'otherwise: promote the candidate (the agent checks holder and term itself)',
+      when:
+        kind === 'switchover'
+          ? 'otherwise: re-point the standbys the lease records to the candidate (not waited for), promote it'
+          : 'otherwise: promote the candidate (the agent checks holder and term itself)',
       next: [`${kind}:repoint` as OpState],
       decide: (ctx) => {
         const op = ctx.op!;
+        const ahead = kind === 'switchover' ? prePointSteps(ctx, op) : [];
+        const told = ahead.length > 0 ? `; ${ahead.map((s) => s.member).join(', ')} follow it already` : '';
         return {
-          reason: `promoting ${op.to} at term ${newTerm(op)}`,
+          reason: `promoting ${op.to} at term ${newTerm(op)}${told}`,
+          ...(ahead.length > 0 ? { rejoinRequested: rejoinRequests(ahead) } : {}),
           steps: [
+            ...ahead,
             {
               kind: 'command',
               action: 'promote',

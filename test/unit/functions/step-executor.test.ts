@@ -245,4 +245,33 @@ describe('commands not waited for', () => {
     expect(resultAsked).toBe(0);
     expect(Date.now() - started).toBeLessThan(1000);
   });
+
+  it('a rejoin that cannot be sent does not stop the steps after it (a switchover sends its standbys a rejoin before promoting)', async () => {
+    const { snapshot } = scenario();
+    const clock = { now: 1_000_000 };
+    const { bus, sent } = slowBus(clock, 0);
+    const reached: string[] = [];
+    const flaky: CommandBus = {
+      async send(target, command, timeoutMs) {
+        if (target.member === 'n3') throw new Error('InvalidInstanceId: n3 is not registered');
+        reached.push(target.member);
+        return bus.send(target, command, timeoutMs);
+      },
+      result: bus.result,
+    };
+    const { store } = recordingStore();
+    const steps: Step[] = [
+      { kind: 'command', action: 'rejoin', member: 'n3', term: 4, leader: 'n2', wait: false },
+      { kind: 'command', action: 'rejoin', member: 'n1', term: 4, leader: 'n2', wait: false },
+    ];
+    const failure = await executorFor(store, flaky, clock).execute(
+      snapshot,
+      steps,
+      DEFAULT_CLUSTER_CONFIG,
+      logger,
+    );
+    expect(failure).toBeUndefined();
+    expect(reached).toEqual(['n1']);
+    expect(sent).toHaveLength(1);
+  });
 });

@@ -205,6 +205,70 @@ describe('decide() with no operation in flight', () => {
     expect(decision.steps[0]).toMatchObject({ kind: 'notify', event: { type: 'failover_refused' } });
   });
 
+  describe('a lease holder that fenced itself while no replica could take over (rule 165)', () => {
+    const fenced = buildPrimary('n1', { state: 'fenced', role: 'unknown', timeline: null });
+    // Synchronous mode with no standby recorded: no replica may be promoted.
+    const stuck = (options: Parameters<typeof clusterWithExpiredLease>[0] = {}) =>
+      clusterWithExpiredLease({
+        config: { synchronous_mode: true },
+        members: [fenced, buildMember('n2'), buildMember('n3')],
+        stale: [],
+        ...options,
+      });
+
+    it('is restarted as primary at its term, and the operators told once', () => {
+      const decision = run(stuck());
+      expect(decision.rule).toBe(165);
+      expect(kinds(decision.steps)).toEqual(['notify', 'command:restart']);
+      expect(decision.steps[1]).toMatchObject({ member: 'n1', term: 3 });
+      expect(decision.reason).toMatch(
+        /n2: not a recorded synchronous standby.*restarting n1, the lease holder, as primary at term 3/,
+      );
+      expect(decision.rejoinRequested).toEqual([{ member: 'n1', target: 'restart:n1@3' }]);
+      const again = run(stuck({ notice: decision.notice! }));
+      expect(kinds(again.steps)).toEqual(['command:restart']);
+    });
+
+    it('is not asked twice within command_timeout', () => {
+      const s = stuck();
+      const asked = {
+        ...s.observations,
+        rejoinRequested: { n1: { at: s.now - 1000, target: 'restart:n1@3' } },
+      };
+      const decision = decide(s.snapshot, asked, s.config, s.now, { configValid: true });
+      expect(decision.rule).toBe(165);
+      expect(decision.steps).toEqual([]);
+      const later = {
+        ...asked,
+        rejoinRequested: { n1: { at: s.now - s.config.command_timeout * 1000, target: 'restart:n1@3' } },
+      };
+      expect(kinds(decide(s.snapshot, later, s.config, s.now, { configValid: true }).steps)).toContain(
+        'command:restart',
+      );
+    });
+
+    it.each<[string, Scenario, number]>([
+      ['its heartbeat is stale (the host may be down)', stuck({ stale: ['n1'] }), 170],
+      [
+        'it released the lease (it stopped on purpose)',
+        stuck({ leader: buildLeader({ released: true }) }),
+        170,
+      ],
+      [
+        'it still runs (it is renewing, or cannot)',
+        stuck({ members: [buildPrimary('n1'), buildMember('n2')] }),
+        170,
+      ],
+      [
+        'a replica is eligible (the failover comes first)',
+        clusterWithExpiredLease({ members: [fenced, buildMember('n2')], stale: [] }),
+        160,
+      ],
+    ])('is left alone when %s', (_why, s, rule) => {
+      expect(run(s).rule).toBe(rule);
+    });
+  });
+
   it('notifies a refusal once, not every tick', () => {
     const s = clusterWithExpiredLease({
       members: [buildPrimary('n1'), buildMember('n2', { state: 'stopped' })],

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decide } from '../../../../core/decide/decide.ts';
 import type { Step } from '../../../../core/decide/steps.ts';
-import type { Member } from '../../../../core/model/items.ts';
+import type { Leader, Member, Op } from '../../../../core/model/items.ts';
 import {
   buildLeader,
   buildMember,
@@ -328,6 +328,35 @@ describe('decide() during a switchover', () => {
     const far = [members[0]!, members[1]!, buildMember('n3', { receive_lsn: 1 * MB, replay_lsn: 1 * MB })];
     const ended = run(scenario({ members: far, leader: { ...leader, lsn: 10 * MB }, op: failing }));
     expect(kinds(ended.steps)).toContain('end_op');
+  });
+
+  it('in synchronous mode re-points the recorded standbys to the candidate before promoting it, not waited for (rule 470)', () => {
+    const promoting = buildOp({ kind: 'switchover', step: 'promote', version: 4, lsn: 10 * MB });
+    const leader = buildLeader({ holder: 'n2', term: 4, rvn: 'r4', sync: ['n3'] });
+    const members = [buildPrimary('n1', { state: 'stopped' }), buildMember('n2'), buildMember('n3')];
+    const decision = run(scenario({ config: { synchronous_mode: true }, members, leader, op: promoting }));
+    expect(decision.rule).toBe(470);
+    expect(kinds(decision.steps)).toEqual(['command:rejoin', 'command:promote']);
+    expect(decision.steps[0]).toMatchObject({ member: 'n3', leader: 'n2', term: 4, wait: false });
+    expect(decision.rejoinRequested).toEqual([{ member: 'n3', target: 'n2@4' }]);
+    expect(decision.reason).toContain('n3 follow it already');
+    // Already following it, not recorded, cascading by its own tag, or a failover: promote only.
+    const following = [members[0]!, members[1]!, buildMember('n3', { upstream: 'n2' })];
+    const cascading = [
+      members[0]!,
+      members[1]!,
+      buildMember('n3', { tags: { ...members[2]!.tags, replicatefrom: 'n1' } }),
+    ];
+    const cases: [Member[], Leader, Op][] = [
+      [following, leader, promoting],
+      [cascading, leader, promoting],
+      [members, { ...leader, sync: [] }, promoting],
+      [members, leader, { ...promoting, kind: 'failover' }],
+    ];
+    for (const [m, l, o] of cases)
+      expect(
+        kinds(run(scenario({ config: { synchronous_mode: true }, members: m, leader: l, op: o })).steps),
+      ).toEqual(['command:promote']);
   });
 
   it('rolls back when the clean stop keeps failing (rule 400)', () => {
