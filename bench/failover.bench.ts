@@ -14,6 +14,7 @@ import { LocalTopology } from '../local/local-topology.ts';
 import { loopbackClient } from '../local/loopback-client.ts';
 import { waitFor } from '../local/wait-for.ts';
 import { buildAgentBundle } from '../scripts/build-agent.ts';
+import { buildControllerBundle } from '../scripts/build-controller.ts';
 import { runCli } from '../test/helpers/run-cli.ts';
 
 const PROFILES = (process.env.BENCH_PROFILES ?? 'default,fast').split(',') as LocalProfileName[];
@@ -164,7 +165,9 @@ async function run(profile: LocalProfileName, sync: boolean, routers: boolean) {
   }
 }
 
+// Both bundles from this checkout: the controller runs as its own process from its bundle.
 await buildAgentBundle();
+await buildControllerBundle();
 const rows = [];
 for (const profile of PROFILES)
   for (const mode of MODES)

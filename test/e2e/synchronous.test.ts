@@ -51,3 +51,47 @@ describe('synchronous mode end to end: repeated failovers lose no acknowledged w
     console.log(`synchronous: ${result.acked} writes acknowledged, none lost`);
   });
 });
+
+/**
+ * Found by the fault campaign (issue #18, seed 220, synchronous): a primary cut from DynamoDB
+ * fenced itself while no replica could take over — in synchronous mode none was recorded — and
+ * the cluster stayed without a primary for good. The lease holder is restarted at its term.
+ */
+describe('synchronous mode, no standby recorded: a primary that fenced itself comes back as primary', () => {
+  let s: Scenario;
+  beforeAll(async () => {
+    // failsafe_mode off, as when the primary is cut from its replicas too: it fences itself.
+    s = await Scenario.start({
+      sync: true,
+      dcs: { failsafe_mode: false },
+      tags: { node2: { nosync: true }, node3: { nosync: true } },
+    });
+  });
+  afterAll(async () => {
+    await s?.destroy();
+  });
+
+  it('cut from DynamoDB until it fences itself, then healed: restarted at its term (rule 165), no failover, nothing lost', async () => {
+    const scope = s.cluster.scope;
+    const before = (await s.store.getLeader(scope))!;
+    expect(before.sync).toEqual([]);
+    const history = (await s.store.getSnapshot(scope)).history.length;
+    const acks = s.writer.acks.length;
+    await s.cluster.waitFor('writes acknowledged', 30_000, async () => s.writer.acks.length > acks + 10);
+    s.cluster.isolate(before.holder);
+    await s.cluster.waitFor(
+      `${before.holder} fenced`,
+      30_000,
+      async () => (await s.cluster.api(before.holder, '/primary')).status === 503,
+    );
+    const fenced = s.writer.acks.length;
+    s.cluster.heal(before.holder);
+    await s.writerServes(before.holder);
+    await s.cluster.waitFor('writes again', 30_000, async () => s.writer.acks.length > fenced + 10);
+    const after = (await s.store.getSnapshot(scope))!;
+    expect(after.leader).toMatchObject({ holder: before.holder, term: before.term });
+    expect(after.history).toHaveLength(history);
+    const result = await s.verify();
+    expect(result).toMatchObject({ lost: 0, primary: before.holder });
+  });
+});
