@@ -1,4 +1,25 @@
-import type { BuildOptions } from 'esbuild';
+import type { BuildOptions, Plugin } from 'esbuild';
+
+/**
+ * zod's `z.locales` namespace re-exports its ~40 languages (258 KB, 17 % of the agent bundle),
+ * which every start of the agent — each SSM action among them — parses; pgwarden's messages are
+ * English and nothing calls `z.config(z.locales.xx())`. The bundle's `z.locales` has English only.
+ */
+const zodEnglishOnly: Plugin = {
+  name: 'zod-english-only',
+  setup(build) {
+    build.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      /[\\/]zod[\\/]v4[\\/](classic|core)$/.test(args.resolveDir)
+        ? { path: 'zod-locales-en', namespace: 'zod-english-only', pluginData: args.resolveDir }
+        : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: 'zod-english-only' }, (args) => ({
+      contents: "export { default as en } from '../locales/en.js';",
+      resolveDir: args.pluginData as string,
+      loader: 'js',
+    }));
+  },
+};
 
 /**
  * What the agent and the local controller bundles share with CDK's NodejsFunction bundling: one
@@ -17,4 +38,5 @@ export const NODE_BUNDLE_OPTIONS: BuildOptions = {
     js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
   },
   logLevel: 'warning',
+  plugins: [zodEnglishOnly],
 };

@@ -209,12 +209,12 @@ export class Postgres {
     if (pid) process.kill(pid, 'SIGINT');
   }
 
+  /**
+   * Asks a standby to promote itself and returns (no `-w`: pg_ctl would look every 100 ms); the
+   * caller waits for the end of recovery itself, at its own pace.
+   */
   async promote(timeoutMs: number): Promise<void> {
-    await this.run(
-      'pg_ctl',
-      ['-D', this.paths.dataDir, '-w', '-t', String(Math.ceil(timeoutMs / 1000)), 'promote'],
-      timeoutMs + 5000,
-    );
+    await this.run('pg_ctl', ['-D', this.paths.dataDir, '-W', 'promote'], timeoutMs);
   }
 
   async reload(): Promise<void> {
