@@ -2,7 +2,7 @@ import { chown, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { issueCertificate, type PemPair } from '../../adapters/tls/certificates.ts';
+import type { PemPair } from '../../adapters/tls/certificates.ts';
 import { ConfigValidationError } from '../../core/errors.ts';
 import { type OsUser, resolvePgUser } from '../os-user.ts';
 
@@ -74,6 +74,9 @@ export async function writeHostCertificate(request: HostCertificateRequest): Pro
       { key: '--ip', received: bad.join(','), expected: 'IPv4 or IPv6 addresses' },
     ]);
   }
+  // Loaded here, not at the start: the X.509 library's set-up costs every start of the agent —
+  // each SSM action among them — ~75 ms of CPU, and only this command issues certificates.
+  const { issueCertificate } = await import('../../adapters/tls/certificates.ts');
   const leaf = await issueCertificate(request.authority, {
     commonName: request.name,
     ips: request.ips,
