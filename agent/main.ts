@@ -1,16 +1,9 @@
-import { performance } from 'node:perf_hooks';
 import { Command, CommanderError } from 'commander';
 import { parseActionArgs } from '../core/actions/action-parameters.ts';
 import { ConfigValidationError, PgwardenError } from '../core/errors.ts';
 import { runAction } from './actions/run-action.ts';
 import { loadAgentConfig } from './config/load-agent-config.ts';
-import { AgentDaemon } from './daemon/agent-daemon.ts';
-import { FailsafeMember } from './failsafe/failsafe-member.ts';
-import { startHealthServer } from './health/health-server.ts';
-import { RouterSteering } from './router/router-steering.ts';
 import { createRuntime } from './runtime.ts';
-import { systemdNotifier } from './systemd/sd-notify.ts';
-import { feedWatchdog } from './systemd/watchdog.ts';
 import { type IssueCertificateOptions, issueHostCertificate } from './tls/host-certificate.ts';
 import { AGENT_VERSION } from './version.ts';
 
@@ -18,68 +11,6 @@ const DEFAULT_CONFIG = process.env.PGWARDEN_CONFIG ?? '/etc/pgwarden/pgwarden.ym
 
 /** Exit codes: 0 ok, 1 the action failed or was refused, 2 bad arguments or config. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
-
-async function runDaemon(configPath: string): Promise<void> {
-  const config = await loadAgentConfig(configPath);
-  const rt = createRuntime(config);
-  const notify = systemdNotifier();
-  const router = config.router.enabled
-    ? new RouterSteering({
-        config,
-        store: rt.store,
-        logger: rt.logger,
-        monotonic: () => performance.now(),
-        query: (sql, params) => rt.observer.query(sql, params),
-        onSwitchover: () => daemon.wake(),
-      })
-    : undefined;
-  await router?.start();
-  const daemon = new AgentDaemon(rt, router ? { onSnapshot: (s, c) => router.observe(s, c) } : {});
-  const stopWatchdog = feedWatchdog(notify, () => daemon.healthy());
-  const secrets = [config.failsafe.secret, config.failsafe.previous_secret].filter((x): x is string => !!x);
-  const failsafe = new FailsafeMember({
-    cluster: config.scope,
-    me: config.name,
-    secrets,
-    store: rt.promises,
-    status: () => daemon.status(),
-    logger: rt.logger,
-  });
-  const api = await startHealthServer(config, () => daemon.status(), failsafe, router);
-  rt.logger.info('agent started', {
-    api: config.restapi.listen,
-    version: AGENT_VERSION,
-    ...(router
-      ? {
-          router: `${config.router.listen}:${config.router.writer_port} (writer), :${config.router.reader_port} (reader)`,
-        }
-      : {}),
-  });
-  const inactive = config.inactive_keys ?? {};
-  if (Object.keys(inactive).length > 0) {
-    // One warning for the whole file: each Patroni key pgwarden accepts and does not act on, and why.
-    rt.logger.warn(`config keys accepted but not acted on: ${Object.keys(inactive).join(', ')}`, {
-      inactive,
-    });
-  }
-  notify.ready();
-  const shutdown = (signal: string) => {
-    rt.logger.info('agent stopping', { signal });
-    stopWatchdog();
-    daemon.stop();
-    void api.close();
-    void router?.stop();
-  };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
-  try {
-    await daemon.run();
-  } catch (error) {
-    // A fatal start error (a directory it cannot use): say it once and exit, do not linger.
-    shutdown('fatal error');
-    throw error;
-  }
-}
 
 export function buildProgram(): Command {
   const program = new Command('pgwarden-agent')
@@ -91,6 +22,7 @@ export function buildProgram(): Command {
     .description('run the agent daemon beside PostgreSQL')
     .option('-c, --config <path>', 'agent YAML config', DEFAULT_CONFIG)
     .action(async (opts: { config: string }) => {
+      const { runDaemon } = await import('./run-daemon.ts');
       await runDaemon(opts.config);
     });
   program
