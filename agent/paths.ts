@@ -15,6 +15,8 @@ export interface AgentPaths {
   readonly socketDir: string;
   readonly localState: string;
   readonly actionLock: string;
+  /** The outcome of the last action (its heartbeat reports it). */
+  readonly lastAction: string;
   /** An action asks the daemon to start PostgreSQL (which only the daemon's unit may start). */
   readonly startRequest: string;
   /** The failsafe promise this member made, and the pings it accepted. */
@@ -39,6 +41,7 @@ export function agentPaths(config: AgentConfig): AgentPaths {
     socketDir: stateDir,
     localState: join(stateDir, 'state.json'),
     actionLock: join(stateDir, 'action.lock'),
+    lastAction: join(stateDir, 'last-action.json'),
     startRequest: join(stateDir, 'start.request'),
     failsafeFile: join(stateDir, 'failsafe.json'),
     pgLog: join(stateDir, 'postgresql.log'),

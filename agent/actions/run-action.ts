@@ -4,6 +4,7 @@ import { PgwardenError } from '../../core/errors.ts';
 import { ActionRefusedError } from '../errors.ts';
 import { type AgentRuntime, clusterConfigOf } from '../runtime.ts';
 import { withActionLock } from '../state/action-lock.ts';
+import { writeLastAction } from '../state/last-action.ts';
 import { readLocalState } from '../state/local-state.ts';
 import type { ActionHandler } from './action-context.ts';
 import { demote } from './demote.ts';
@@ -48,6 +49,7 @@ export async function runAction(rt: AgentRuntime, args: ActionArgs): Promise<Act
       return ACTION_HANDLERS[args.action]({ rt, args, snapshot, cluster, local });
     });
     rt.logger.info(`action ${args.action} done`, { term: args.term, ...outcome });
+    await record(rt, args, true, outcome.message);
     return { ok: true, ...base, ...outcome, changed: outcome.changed ?? false };
   } catch (error) {
     const code = error instanceof PgwardenError ? error.code : 'ACTION_FAILED';
@@ -56,8 +58,23 @@ export async function runAction(rt: AgentRuntime, args: ActionArgs): Promise<Act
       code,
       error: (error as Error).message,
     });
+    await record(rt, args, false, `${code}: ${(error as Error).message}`);
     return { ok: false, ...base, changed: false, code, message: (error as Error).message };
   } finally {
     rt.observer.close();
   }
+}
+
+/** The outcome for the daemon's next heartbeat (best effort: a state directory it cannot write is said). */
+async function record(rt: AgentRuntime, args: ActionArgs, ok: boolean, message: string | undefined) {
+  await writeLastAction(rt.paths.lastAction, {
+    action: args.action,
+    term: args.term,
+    ...(args.leader ? { leader: args.leader } : {}),
+    ok,
+    ...(message ? { message: message.slice(0, 300) } : {}),
+    at: Date.now(),
+  }).catch((error) =>
+    rt.logger.warn('could not record the outcome of the action', { error: (error as Error).message }),
+  );
 }

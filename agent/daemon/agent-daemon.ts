@@ -20,6 +20,7 @@ import { SlotKeeper } from '../postgres/replication-slots.ts';
 import { startAsPrimary } from '../postgres/start-as.ts';
 import { type AgentRuntime, clusterConfigOf } from '../runtime.ts';
 import { actionLockHolder } from '../state/action-lock.ts';
+import { readLastAction } from '../state/last-action.ts';
 import { type LocalState, readLocalState } from '../state/local-state.ts';
 import { startRequested } from '../state/start-request.ts';
 import { cycleBudgetMs } from '../systemd/watchdog.ts';
@@ -62,6 +63,7 @@ export class AgentDaemon {
   private watcher: FSWatcher | undefined;
   private stopped = false;
   private readonly slots: SlotKeeper;
+  private lastActionComplaint: string | undefined;
   private readonly failsafe: FailsafePrimary;
   private parsedConfig: { from: ClusterSnapshot | undefined; config: ClusterConfig } | undefined;
   private keeperTimer: NodeJS.Timeout | undefined;
@@ -376,6 +378,14 @@ export class AgentDaemon {
 
   /** `promise`: the failsafe promise in force, as this cycle read it. */
   private async heartbeat(promise?: MemberFacts['promise']): Promise<void> {
+    // Said once per distinct problem, not every heartbeat.
+    let complaint: string | undefined;
+    const lastAction = await readLastAction(this.rt.paths.lastAction, (why) => {
+      complaint = why;
+      if (why !== this.lastActionComplaint)
+        this.rt.logger.warn('the last action outcome file is not readable; not reported', { error: why });
+    });
+    this.lastActionComplaint = complaint;
     const facts = {
       observation: this.observation,
       local: this.local,
@@ -388,6 +398,7 @@ export class AgentDaemon {
       paused: this.clusterConfig.pause,
       ...(promise ? { promise } : {}),
       failsafeActive: this.failsafe.active,
+      ...(lastAction ? { lastAction } : {}),
       ...(this.observation.systemIdentifier ? { systemIdentifier: this.observation.systemIdentifier } : {}),
     };
     try {

@@ -1,6 +1,6 @@
 import { type AgentConfig, shownTags } from '../../core/config/agent-config.ts';
 import type { PgState, Role } from '../../core/constants.ts';
-import type { Member } from '../../core/model/items.ts';
+import type { LastAction, Member } from '../../core/model/items.ts';
 import type { PgObservation } from '../postgres/pg-observer.ts';
 import type { LocalState } from '../state/local-state.ts';
 
@@ -19,6 +19,8 @@ export interface MemberFacts {
   readonly promise?: { holder: string; term: number; remaining_ms: number };
   /** This primary keeps its lease by failsafe pings. */
   readonly failsafeActive?: boolean;
+  /** The outcome of the last action run here. */
+  readonly lastAction?: LastAction;
 }
 
 export function memberRole(facts: Pick<MemberFacts, 'observation' | 'local'>): Role {
@@ -67,6 +69,7 @@ export function buildMember(config: AgentConfig, facts: MemberFacts): Member {
     ...(facts.systemIdentifier ? { system_identifier: facts.systemIdentifier } : {}),
     ...(facts.local?.stopped_reason === 'fenced' ? { fenced_term: facts.local.term } : {}),
     ...(facts.promise ? { failsafe_promise: facts.promise } : {}),
+    ...(facts.lastAction ? { last_action: facts.lastAction } : {}),
     failsafe_active: facts.failsafeActive ?? false,
     rvn: facts.rvn,
     heartbeat_at: facts.now,

@@ -113,6 +113,13 @@ export interface Decision {
   readonly steps: readonly Step[];
   /** Refusal key to remember in the `observer` item (notify each refusal once); null clears it. */
   readonly notice?: string | null;
-  /** Members asked to rejoin now, with their target (rate limit kept in the `observer` item). */
-  readonly rejoinRequested?: readonly { readonly member: string; readonly target: string }[];
+  /**
+   * Members asked to rejoin now, with their target (rate limit kept in the `observer` item) and
+   * `seen`, the member's last_action.at then (a failure reported after it is a new one).
+   */
+  readonly rejoinRequested?: readonly {
+    readonly member: string;
+    readonly target: string;
+    readonly seen?: number;
+  }[];
 }

@@ -24,6 +24,8 @@ export interface RejoinRequest {
   readonly at: number;
   /** `holder@term` (rejoinTarget). */
   readonly target: string;
+  /** The member's last_action.at when it was asked (host clock, compared for equality only). */
+  readonly seen?: number;
 }
 
 /** What a rejoin request is for: the primary to follow at its term. */

@@ -41,6 +41,21 @@ export const replicationRowSchema = z.object({
 });
 export type ReplicationRow = z.output<typeof replicationRowSchema>;
 
+/**
+ * The outcome of the last action run on a member, as its heartbeat reports it: the controller
+ * sees a rejoin it did not wait for fail, and asks again instead of waiting out command_timeout.
+ * `at` is the host's clock: compared only for equality, never with the controller's.
+ */
+export const lastActionSchema = z.object({
+  action: z.string(),
+  term: z.number().int().min(0),
+  leader: z.string().optional(),
+  ok: z.boolean(),
+  message: z.string().optional(),
+  at: epochMs,
+});
+export type LastAction = z.output<typeof lastActionSchema>;
+
 /** `member#<name>`: an agent's heartbeat. Host times in it are informational only. */
 export const memberSchema = z.object({
   name: memberName,
@@ -76,6 +91,7 @@ export const memberSchema = z.object({
     .object({ holder: memberName, term: term, remaining_ms: z.number().nonnegative() })
     .optional(),
   /** Primary only: its lease is kept by failsafe pings, DynamoDB being out of reach. */
+  last_action: lastActionSchema.optional().catch(undefined),
   failsafe_active: z.boolean().default(false),
   rvn,
   heartbeat_at: epochMs,
@@ -187,7 +203,8 @@ export const observerSchema = z.object({
     .record(
       z.string(),
       z.union([
-        z.object({ at: epochMs, target: z.string() }),
+        // `seen`: the member's last_action.at when it was asked (a failure reported since is news).
+        z.object({ at: epochMs, target: z.string(), seen: z.number().optional() }),
         epochMs.transform((at) => ({ at, target: '' })),
       ]),
     )

@@ -51,7 +51,8 @@ const MAX_STEPS_PER_TICK = 6;
 export function rememberDecision(observer: Observer, decision: Decision, now: number): Observer {
   const notice = decision.notice === null ? undefined : (decision.notice ?? observer.notice);
   const rejoin = { ...observer.rejoin_requested };
-  for (const { member, target } of decision.rejoinRequested ?? []) rejoin[member] = { at: now, target };
+  for (const { member, target, seen } of decision.rejoinRequested ?? [])
+    rejoin[member] = { at: now, target, ...(seen !== undefined ? { seen } : {}) };
   const refused = decision.steps.find((s) => s.kind === 'notify' && s.event.type === 'failover_refused');
   let refusal = observer.refusal;
   if (refused?.kind === 'notify') refusal = { message: refused.event.message, since: now };

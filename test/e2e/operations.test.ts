@@ -160,6 +160,36 @@ describe('operations end to end (CLI, endpoint, writer and invariant checker run
     await s.allStreaming('node2');
   });
 
+  it('a rejoin that fails (the old primary cut from DynamoDB as it is asked) is asked again within seconds, not a command_timeout later', async () => {
+    // Found by the fault campaign (issue #18, seed 210, fault 59): the demoted old primary stayed
+    // stopped 60 s (command_timeout) after a rejoin that failed at once.
+    await s.settled();
+    const old = await s.primary();
+    const scope = s.cluster.scope;
+    const switchover = cli('switchover', '--candidate', old === 'node1' ? 'node2' : 'node1', '--force');
+    // Cut the old primary from DynamoDB once the lease is handed over: the rejoin it is then
+    // sent fails (its store requests go unanswered), and it heartbeats again within the ttl.
+    await s.cluster.waitFor('the hand-over', 30_000, async () => {
+      const snapshot = await s.store.getSnapshot(scope);
+      return (
+        snapshot.op?.step === 'promote' || (snapshot.leader?.holder !== old && snapshot.leader !== undefined)
+      );
+    });
+    s.cluster.isolate(old);
+    await new Promise((r) => setTimeout(r, 2500));
+    s.cluster.heal(old);
+    const healed = Date.now();
+    expect((await switchover).code).toBe(0);
+    const primary = await s.primary();
+    expect(primary).not.toBe(old);
+    await s.allStreaming(primary, 25_000);
+    const member = (await s.store.getSnapshot(scope)).members.find((m) => m.name === old)!;
+    console.log(
+      `rejoin after the heal: ${Date.now() - healed} ms; last action ${JSON.stringify(member.last_action)}`,
+    );
+    await s.writerServes(primary);
+  });
+
   it('no instant with two writable nodes; acknowledged writes lost only within maximum_lag_on_failover', async () => {
     const result = await s.verify();
     console.log(`operations: ${result.acked} writes acknowledged, ${result.lost} lost (asynchronous)`);

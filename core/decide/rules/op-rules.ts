@@ -141,7 +141,7 @@ export function promoteRules(kind: 'failover' | 'switchover', base: number): Rul
         const told = ahead.length > 0 ? `; ${ahead.map((s) => s.member).join(', ')} follow it already` : '';
         return {
           reason: `promoting ${op.to} at term ${newTerm(op)}${told}`,
-          ...(ahead.length > 0 ? { rejoinRequested: rejoinRequests(ahead) } : {}),
+          ...(ahead.length > 0 ? { rejoinRequested: rejoinRequests(ctx, ahead) } : {}),
           steps: [
             ...ahead,
             {
@@ -185,7 +185,7 @@ export function repointRule(kind: 'failover' | 'switchover', id: number): Rule {
       return {
         reason: message,
         steps: [...endOpSteps(op, ctx, { changed: true, message }), ...rejoins],
-        rejoinRequested: rejoinRequests(rejoins),
+        rejoinRequested: rejoinRequests(ctx, rejoins),
       };
     },
   };

@@ -343,6 +343,42 @@ describe('decide() with no operation in flight', () => {
     expect(run({ ...s, observations: { ...s.observations, rejoinRequested: { n2: asked } } }).rule).toBe(230);
   });
 
+  it('asks again, 5 s after it was asked, a member whose heartbeat reports that rejoin failed since (rule 230)', () => {
+    // Found by the fault campaign (issue #18): a rejoin sent while its host could not reach
+    // DynamoDB failed at once, and the member was asked again only a command_timeout later.
+    const failed = {
+      action: 'rejoin',
+      term: 3,
+      leader: 'n1',
+      ok: false,
+      message: 'STORE_UNAVAILABLE: getSnapshot failed',
+      at: 777,
+    };
+    const n2 = (last?: typeof failed) =>
+      buildMember('n2', { state: 'stopped', role: 'unknown', ...(last ? { last_action: last } : {}) });
+    const at = (s: Scenario, ago: number, seen?: number) => ({
+      ...s,
+      observations: {
+        ...s.observations,
+        rejoinRequested: { n2: { at: s.now - ago, target: 'n1@3', ...(seen !== undefined ? { seen } : {}) } },
+      },
+    });
+    const s = scenario({ members: [buildPrimary('n1'), n2(failed)] });
+    const again = run(at(s, 6000, 100));
+    expect(again.rule).toBe(230);
+    expect(again.reason).toContain('its rejoin failed: STORE_UNAVAILABLE: getSnapshot failed');
+    expect(again.rejoinRequested).toEqual([{ member: 'n2', target: 'n1@3', seen: 777 }]);
+    // Not within 5 s; not for the failure it had already reported when asked; not for another
+    // target's, nor a success, nor while it reports nothing: command_timeout then.
+    expect(run(at(s, 4000, 100)).rule).toBe(290);
+    expect(run(at(s, 6000, 777)).rule).toBe(290);
+    const other = scenario({ members: [buildPrimary('n1'), n2({ ...failed, leader: 'n3', term: 2 })] });
+    expect(run(at(other, 6000)).rule).toBe(290);
+    const ok = scenario({ members: [buildPrimary('n1'), n2({ ...failed, ok: true })] });
+    expect(run(at(ok, 6000)).rule).toBe(290);
+    expect(run(at(scenario({ members: [buildPrimary('n1'), n2()] }), 6000)).rule).toBe(290);
+  });
+
   it('points a replicatefrom member at its cascade source', () => {
     const n3 = buildMember('n3', {
       upstream: 'n1',
