@@ -92,9 +92,11 @@ export const rejoin: ActionHandler = async (ctx) => {
     upstreamTimeline !== null &&
     timeline <= upstreamTimeline
   ) {
-    // A switchover's candidate, still a replica, makes our slot just before its promotion.
+    // A switchover's candidate (the lease names it, it is still a replica) makes our slot just
+    // before its promotion. A cascade's upstream (replicatefrom) keeps no slots: not waited for.
     const upstreamRole = ctx.snapshot.members.find((m) => m.name === upstream.name)?.role;
-    if (cluster.postgresql.use_slots && upstreamRole !== 'primary')
+    const candidate = leader?.holder === upstream.name && upstreamRole !== 'primary';
+    if (cluster.postgresql.use_slots && candidate)
       if (!(await waitForUpstreamSlot(rt, upstream, 3_000)))
         rt.logger.warn('the upstream has no slot for this member yet; re-pointing anyway', {
           upstream: upstream.name,

@@ -3,7 +3,7 @@ import { selectCandidates } from '../candidates.ts';
 import type { OpState, Rule, RuleContext, RuleOutcome } from '../context.ts';
 import { advanceOp, endOpSteps, retriesExhausted } from '../op-builders.ts';
 import type { Step } from '../steps.ts';
-import { rejoinRequests, rejoinSteps, stragglers } from './idle-rules.ts';
+import { rejoinRequests, rejoinSteps, stragglers } from './rejoin-rules.ts';
 
 const newTerm = (op: Op) => op.term + 1;
 
